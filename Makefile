@@ -1,0 +1,27 @@
+# Two commands do all set-up on a fresh Debian / Raspberry Pi OS machine with python3:
+#   make sim    run the machine on the simulator (a program, to the end)
+#   make test   run the whole test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PY) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian run 'sudo apt-get install python3-venv'"; exit 1; }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+.PHONY: install sim test bench
+install: $(STAMP)
+
+sim: $(STAMP)
+	$(BIN)/legtherapy run --sim --speed 0 --program quick_circulation --intensity 3 \
+	  --state-dir state/sim --exit-when-done --report out/report.json --trace out/trace.csv
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench

@@ -1,0 +1,289 @@
+"""Builds the driver objects from the config and reads/writes them as one board.
+
+This is the one place that knows whether the hardware is real or simulated
+(``build_board``); everything above it sees a ``Board``. Blocking I2C work runs off the event
+loop thread on real hardware, so a slow or hung bus delays the tick that waits for it (and the
+watchdog notices) but never freezes the loop itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from controller.config import MachineConfig
+from controller.outputs import Outputs
+from controller.readings import PadReading, Readings
+from drivers.ads1115 import ADS1115
+from drivers.buttons import EStopInput, PanelButton
+from drivers.buzzer import PanelBuzzer
+from drivers.errors import DriverError
+from drivers.heartbeat import Heartbeat
+from drivers.heater import Heater
+from drivers.i2c import I2CBus
+from drivers.ina219 import INA219
+from drivers.led import ExpanderLed
+from drivers.mcp23017 import MCP23017
+from drivers.mcp9808 import MCP9808
+from drivers.pressure_sensor import AnalogPressureSensor
+from drivers.pump import Pump
+from drivers.relay import MasterRelay
+from drivers.roller_motor import RollerMotor
+from drivers.thermistor import BetaThermistor
+from drivers.valve import Valve
+
+log = logging.getLogger("legtherapy.board")
+NAN = math.nan
+
+
+@dataclass
+class _ReadResult:
+    pads: dict[str, tuple[float, float]] = field(default_factory=dict)
+    pressure: dict[str, float] = field(default_factory=dict)
+    current: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    error_zones: list[str] = field(default_factory=list)
+
+
+class Board:
+    """The machine's sensors and actuators, built from config. Starts in the safe state."""
+
+    def __init__(self, config: MachineConfig, smbus, pin_factory=None, *, io_in_thread: bool = True,
+                 stall_source: Callable[[], float] | None = None,
+                 pressure_offsets: dict[str, float] | None = None) -> None:
+        self.config = config
+        b = config.board
+        self._io_in_thread = io_in_thread
+        self._stall_source = stall_source
+        self._last_written: Outputs | None = None
+        self.write_errors: list[str] = []
+
+        # Outputs first, each created in its unpowered (safe) state: relay open, duties 0.
+        self.relay = MasterRelay(b.relay_pin, pin_factory=pin_factory)
+        self.heartbeat = Heartbeat(b.heartbeat_pin, pin_factory=pin_factory)
+        self.heaters = {p.zone: Heater(p.heater_pin, period_s=b.heater_period_s, pin_factory=pin_factory)
+                        for p in config.pads}
+        self.pump = Pump(b.pump_pin, frequency_hz=b.pump_pwm_hz, pin_factory=pin_factory)
+        self.motors = {r.zone: RollerMotor(r.pwm_pin, r.dir_pin, frequency_hz=b.motor_pwm_hz,
+                                           pin_factory=pin_factory) for r in config.rollers}
+        self.buzzer = PanelBuzzer(b.buzzer_pin, pin_factory=pin_factory)
+
+        self.i2c = I2CBus(smbus, b.i2c_bus)
+        self.expander = MCP23017(self.i2c, b.expander_address)
+        expander_pins = [c.fill_pin for c in config.chambers] + [c.vent_pin for c in config.chambers]
+        expander_pins += list(b.leds.model_dump().values())
+        self.fill_valves = {c.zone: Valve(self.expander, c.fill_pin, normally_open=False) for c in config.chambers}
+        self.vent_valves = {c.zone: Valve(self.expander, c.vent_pin, normally_open=True) for c in config.chambers}
+        self.leds = {name: ExpanderLed(self.expander, pin) for name, pin in b.leds.model_dump().items()}
+        self._startup_errors: list[str] = []
+        self._try(lambda: self.expander.configure_outputs(expander_pins), "expander")
+
+        self.adcs = {name: ADS1115(self.i2c, a.address, fs_v=a.fs_v, data_rate_sps=a.data_rate_sps)
+                     for name, a in b.adcs.items()}
+        t = b.thermistor
+        self.thermistors = {p.zone: BetaThermistor(r25_ohm=t.r25_ohm, beta=t.beta, series_ohm=t.series_ohm,
+                                                   supply_v=t.supply_v, offset_c=p.thermistor_offset_c)
+                            for p in config.pads}
+        self.digital_sensors = {p.zone: MCP9808(self.i2c, p.digital_sensor_address) for p in config.pads}
+        offsets = pressure_offsets or {}
+        ps = b.pressure_sensor
+        self.pressure_sensors = {
+            c.zone: AnalogPressureSensor(range_mmhg=ps.range_mmhg, supply_v=ps.supply_v,
+                                         offset_mmhg=offsets.get(c.zone, c.pressure_offset_mmhg))
+            for c in config.chambers}
+        self.current_sensors = {r.zone: INA219(self.i2c, r.current_sensor_address, shunt_ohm=b.roller_shunt_ohm,
+                                               max_expected_a=b.roller_max_current_a) for r in config.rollers}
+        for zone, sensor in self.current_sensors.items():
+            self._try(sensor.configure, f"roller:{zone}")
+        for zone, sensor in self.digital_sensors.items():
+            self._try(sensor.probe, f"pad:{zone}")
+
+        self.estop = EStopInput(b.buttons.estop, pin_factory=pin_factory)
+        self.buttons = {name: PanelButton(pin, pin_factory=pin_factory)
+                        for name, pin in b.buttons.model_dump().items() if name != "estop"}
+        self._pads_last: dict[str, PadReading] = {p.zone: PadReading(NAN, NAN, -math.inf) for p in config.pads}
+        self._pressure_t: dict[str, float] = {c.zone: -math.inf for c in config.chambers}
+
+    def _try(self, fn, zone: str) -> None:
+        try:
+            fn()
+        except DriverError as err:
+            log.error("at start-up: %s", err)
+            self._startup_errors.append(f"{zone}|{err}")
+
+    def set_pressure_offset(self, zone: str, offset_mmhg: float) -> None:
+        self.pressure_sensors[zone] = self.pressure_sensors[zone].with_offset(offset_mmhg)
+
+    # ------------------------------------------------------------------ reading
+    def _read_sync(self, thermal: bool) -> _ReadResult:
+        out = _ReadResult()
+
+        def fail(zone: str, err: Exception) -> None:
+            out.errors.append(str(err))
+            out.error_zones.append(zone)
+
+        if self._startup_errors:
+            for entry in self._startup_errors:
+                zone, _, text = entry.partition("|")
+                fail(zone, Exception(text))
+            self._startup_errors = []
+        if thermal:
+            for pad in self.config.pads:
+                z = pad.zone
+                try:
+                    v = self.adcs[pad.thermistor.adc].read_voltage(pad.thermistor.channel)
+                    t1 = self.thermistors[z].volts_to_c(v)
+                except DriverError as err:
+                    t1 = NAN
+                    fail(f"pad:{z}", err)
+                try:
+                    t2 = self.digital_sensors[z].read_temp_c()
+                except DriverError as err:
+                    t2 = NAN
+                    fail(f"pad:{z}", err)
+                out.pads[z] = (t1, t2)
+        for ch in self.config.chambers:
+            try:
+                v = self.adcs[ch.pressure.adc].read_voltage(ch.pressure.channel)
+                out.pressure[ch.zone] = self.pressure_sensors[ch.zone].volts_to_mmhg(v)
+            except DriverError as err:
+                out.pressure[ch.zone] = NAN
+                fail(f"chamber:{ch.zone}", err)
+        for zone, sensor in self.current_sensors.items():
+            try:
+                out.current[zone] = sensor.read_current_a()
+            except DriverError as err:
+                out.current[zone] = NAN
+                fail(f"roller:{zone}", err)
+        return out
+
+    async def read(self, now_s: float, thermal: bool) -> Readings:
+        if self._io_in_thread:
+            raw = await asyncio.to_thread(self._read_sync, thermal)
+        else:
+            raw = self._read_sync(thermal)
+        await self._wait_out_stall()
+        now_s = asyncio.get_running_loop().time() if self._stall_seen else now_s
+        self._stall_seen = False
+        for zone, (t1, t2) in raw.pads.items():
+            if math.isnan(t1) and math.isnan(t2):
+                continue  # keep the last good reading; its age makes it stale
+            self._pads_last[zone] = PadReading(t1, t2, now_s)
+        for zone, p in raw.pressure.items():
+            if not math.isnan(p):
+                self._pressure_t[zone] = now_s
+        errors = raw.errors + self.write_errors
+        zones = raw.error_zones + ["machine:expander"] * len(self.write_errors)
+        self.write_errors = []
+        return Readings(
+            t_s=now_s,
+            pads=dict(self._pads_last),
+            pressure_mmhg=raw.pressure,
+            pressure_t_s=dict(self._pressure_t),
+            roller_current_a=raw.current,
+            estop_tripped=self.estop.is_tripped,
+            thermal_fresh=thermal,
+            errors=tuple(errors),
+            error_zones=tuple(zones),
+        )
+
+    _stall_seen = False
+
+    async def _wait_out_stall(self) -> None:
+        """A simulated bus hang: wait the kernel's I2C timeout on the loop's clock."""
+        if self._stall_source is None:
+            return
+        stall = self._stall_source()
+        if stall > 0:
+            self._stall_seen = True
+            await asyncio.sleep(stall)
+
+    # ------------------------------------------------------------------ writing
+    def _write_sync(self, out: Outputs) -> None:
+        last = self._last_written
+        for zone, heater in self.heaters.items():
+            duty = out.heater_duty.get(zone, 0.0)
+            if last is None or last.heater_duty.get(zone) != duty:
+                heater.set_duty(duty)
+        if last is None or last.pump_duty != out.pump_duty:
+            self.pump.set_duty(out.pump_duty)
+        for zone, motor in self.motors.items():
+            speed = out.roller_speed.get(zone, 0.0)
+            if last is None or last.roller_speed.get(zone) != speed:
+                motor.set_speed(speed)
+        for zone, valve in self.fill_valves.items():
+            valve.set_open(out.fill_open.get(zone, False))
+        for zone, valve in self.vent_valves.items():
+            valve.set_open(out.vent_open.get(zone, True))
+        if out.relay_closed:
+            self.relay.close()
+        else:
+            self.relay.open()
+        try:
+            self.expander.flush()
+        except DriverError as err:
+            # Valves we cannot command: drop the relay so every valve de-energises and vents.
+            self.relay.open()
+            self.write_errors.append(str(err))
+        self._last_written = out
+
+    async def write(self, out: Outputs) -> None:
+        if self._io_in_thread:
+            await asyncio.to_thread(self._write_sync, out)
+        else:
+            self._write_sync(out)
+
+    def toggle_heartbeat(self) -> None:
+        self.heartbeat.toggle()
+
+    def safe_state(self) -> None:
+        """Everything off, relay open, every valve de-energised (vents open). Never raises."""
+        steps = [self.relay.open, lambda: self.pump.set_duty(0.0)]
+        steps += [lambda h=h: h.set_duty(0.0) for h in self.heaters.values()]
+        steps += [lambda m=m: m.set_speed(0.0) for m in self.motors.values()]
+        steps += [lambda v=v: v.set_open(False) for v in self.fill_valves.values()]
+        steps += [lambda v=v: v.set_open(True) for v in self.vent_valves.values()]
+        steps += [self.expander.flush]
+        for step in steps:
+            try:
+                step()
+            except Exception as err:  # best effort: every other step must still run
+                log.error("safe state: %s", err)
+        self._last_written = None
+
+    def close(self) -> None:
+        self.safe_state()
+        self.relay.release()  # open the contacts, then free the pin (relay.close() would energise it)
+        devices = [self.heartbeat, self.pump, self.buzzer, self.estop,
+                   *self.heaters.values(), *self.motors.values(), *self.buttons.values()]
+        for dev in devices:
+            try:
+                dev.close()
+            except Exception:  # closing is best effort too
+                pass
+
+
+def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, float] | None = None) -> Board:
+    """Real hardware, or the simulator when ``sim`` (a sim.machine.SimulatedMachine) is given.
+
+    The only switch point between the two.
+    """
+    if sim is not None:
+        board = Board(config, sim.bus, sim.pin_factory, io_in_thread=False, stall_source=sim.take_stall_s,
+                      pressure_offsets=pressure_offsets)
+        sim.settle_inputs()
+        return board
+    import smbus2  # only on real hardware
+
+    return Board(config, smbus2.SMBus(config.board.i2c_bus), None, io_in_thread=True,
+                 pressure_offsets=pressure_offsets)
+
+
+def make_simulator(config: MachineConfig, now: Callable[[], float], **kwargs):
+    """The simulated board (physics + chips + pins) for this config."""
+    from sim.machine import SimulatedMachine
+
+    return SimulatedMachine(config, now, **kwargs)

@@ -1,0 +1,101 @@
+"""Safety limits and their compiled-in bounds.
+
+The table in DESIGN.md is the ceiling: a config file may make any limit *stricter*, never
+looser. Each field says which direction is stricter, so the check is one loop instead of a
+validator per field. A limit that tries to loosen its bound is refused with its name.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+# field -> (compiled bound, "max" if a config value must be <= bound, "min" if >= bound)
+# "max": larger is less safe (a trip temperature, a time allowed); "min": smaller is less safe.
+BOUNDS: dict[str, tuple[float, str]] = {
+    # heat
+    "max_heat_target_c": (42.0, "max"),  # IEC 60601-1 applied parts; low-temperature burns from 44 °C
+    "overtemp_trip_c": (45.0, "max"),  # hard trip: heaters off, relay off
+    "sensor_min_c": (0.0, "min"),  # below this a thermistor is open or the chip lies
+    "sensor_max_c": (85.0, "max"),  # above this it is shorted
+    "sensor_disagree_c": (3.0, "max"),  # a pad's two sensors
+    "heating_check_window_s": (60.0, "max"),  # Klipper verify_heater: 60 s for a bed
+    "heating_check_gain_c": (2.0, "min"),  # gain needed in the window at high duty
+    "heating_check_margin_c": (5.0, "min"),  # check only while below target - margin
+    "heating_check_duty": (0.8, "max"),  # "high duty": the check runs at or above this
+    "heating_off_window_s": (30.0, "max"),  # stuck MOSFET: rise while off
+    "heating_off_rise_c": (2.0, "max"),
+    "stale_reading_s": (1.0, "max"),
+    "pause_heat_keep_s": (300.0, "max"),  # pause keeps heat this long, then heaters off
+    # pressure
+    "max_pressure_mmhg": (110.0, "max"),  # Normatec-class boots reach 110 mmHg
+    "lymphatic_max_pressure_mmhg": (45.0, "max"),  # Kendall SCD legs 45, lymphedema pumps ~40
+    "gradient_step_min_mmhg": (5.0, "min"),  # Kamm 1986: 5-10 mmHg steps
+    "gradient_step_max_mmhg": (10.0, "max"),
+    "overpressure_trip_mmhg": (150.0, "max"),
+    "max_hold_s": (60.0, "max"),  # no tourniquet
+    "vent_below_mmhg": (10.0, "max"),
+    "vent_window_s": (5.0, "max"),
+    "fill_timeout_s": (20.0, "max"),  # half the target within this
+    "pressure_frozen_window_s": (3.0, "max"),  # a sensor that stops changing while valves move
+    "pressure_min_plausible_mmhg": (-20.0, "min"),
+    # rollers
+    "roller_current_limit_a": (1.5, "max"),
+    "roller_overcurrent_s": (0.2, "max"),
+    # time and software
+    "max_session_s": (1800.0, "max"),  # 30 min
+    "tick_late_periods": (3.0, "max"),
+}
+
+
+class SafetyLimits(BaseModel):
+    """Every limit the interlocks and the program loader use. Defaults are the bounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_heat_target_c: float = 42.0
+    overtemp_trip_c: float = 45.0
+    sensor_min_c: float = 0.0
+    sensor_max_c: float = 85.0
+    sensor_disagree_c: float = 3.0
+    heating_check_window_s: float = 60.0
+    heating_check_gain_c: float = 2.0
+    heating_check_margin_c: float = 5.0
+    heating_check_duty: float = 0.8
+    heating_off_window_s: float = 30.0
+    heating_off_rise_c: float = 2.0
+    stale_reading_s: float = 1.0
+    pause_heat_keep_s: float = 300.0
+    max_pressure_mmhg: float = 110.0
+    lymphatic_max_pressure_mmhg: float = 45.0
+    gradient_step_min_mmhg: float = 5.0
+    gradient_step_max_mmhg: float = 10.0
+    overpressure_trip_mmhg: float = 150.0
+    max_hold_s: float = 60.0
+    vent_below_mmhg: float = 10.0
+    vent_window_s: float = 5.0
+    fill_timeout_s: float = 20.0
+    pressure_frozen_window_s: float = 3.0
+    pressure_min_plausible_mmhg: float = -20.0
+    roller_current_limit_a: float = 1.5
+    roller_overcurrent_s: float = 0.2
+    max_session_s: float = 1800.0
+    tick_late_periods: float = 3.0
+
+    @model_validator(mode="after")
+    def _never_looser_than_compiled(self) -> "SafetyLimits":
+        problems = []
+        for name, (bound, direction) in BOUNDS.items():
+            value = getattr(self, name)
+            if direction == "max" and value > bound:
+                problems.append(f"{name} = {value} is above the compiled maximum {bound}")
+            if direction == "min" and value < bound:
+                problems.append(f"{name} = {value} is below the compiled minimum {bound}")
+        if self.max_heat_target_c >= self.overtemp_trip_c:
+            problems.append("max_heat_target_c must stay below overtemp_trip_c")
+        if self.max_pressure_mmhg >= self.overpressure_trip_mmhg:
+            problems.append("max_pressure_mmhg must stay below overpressure_trip_mmhg")
+        if self.gradient_step_min_mmhg > self.gradient_step_max_mmhg:
+            problems.append("gradient_step_min_mmhg is above gradient_step_max_mmhg")
+        if problems:
+            raise ValueError("safety limit may only be made stricter: " + "; ".join(problems))
+        return self

@@ -1,0 +1,127 @@
+"""ADS1115 16-bit ADC (TI SBAS444): single-shot reads of one single-ended input.
+
+Single-shot rather than continuous mode so each reading is of the channel we just selected:
+in continuous mode a MUX change only shows after a conversion finishes, and a stale channel's
+value would silently land in another zone's reading.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Callable
+
+from .errors import ConversionTimeout
+from .i2c import I2CBus
+
+CHIP = "ADS1115"
+
+# Address pointer register values (datasheet 9.6.1).
+REG_CONVERSION = 0x00
+REG_CONFIG = 0x01
+REG_LO_THRESH = 0x02
+REG_HI_THRESH = 0x03
+
+# Config register fields (datasheet 9.6.3).
+CONFIG_OS = 1 << 15  # write 1: start a single conversion; reads 1 when not converting
+CONFIG_MUX_SHIFT = 12
+MUX_SINGLE_ENDED_AIN0 = 0b100  # 100..111: AIN0..AIN3 against GND
+CONFIG_PGA_SHIFT = 9
+CONFIG_MODE_SINGLE_SHOT = 1 << 8
+CONFIG_DR_SHIFT = 5
+CONFIG_COMP_QUE_DISABLE = 0b11  # comparator off, ALERT/RDY high-Z
+
+# Full-scale range (volts) -> PGA field. FS is the code 0x7FFF point, not the input limit.
+PGA_CODES = {6.144: 0b000, 4.096: 0b001, 2.048: 0b010, 1.024: 0b011, 0.512: 0b100, 0.256: 0b101}
+# Samples per second -> DR field.
+DR_CODES = {
+    8: 0b000, 16: 0b001, 32: 0b010, 64: 0b011, 128: 0b100, 250: 0b101, 475: 0b110, 860: 0b111
+}
+
+# The internal oscillator may run 10 % slow (datasheet 7.5), so a conversion may take 1.1/DR.
+_OSC_MARGIN = 1.1
+_FULL_SCALE_CODE = 32768
+
+
+def _pga_code(fs_v: float) -> int:
+    for fs, code in PGA_CODES.items():
+        if math.isclose(fs, fs_v, rel_tol=1e-9):
+            return code
+    raise ValueError(f"ADS1115 full scale fs_v={fs_v!r} V is not one of {sorted(PGA_CODES)}")
+
+
+class ADS1115:
+    def __init__(
+        self,
+        bus: I2CBus,
+        address: int,
+        *,
+        fs_v: float = 4.096,
+        data_rate_sps: int = 860,
+        timeout_s: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        pga = _pga_code(fs_v)
+        if data_rate_sps not in DR_CODES:
+            raise ValueError(
+                f"ADS1115 data_rate_sps={data_rate_sps!r} is not one of {sorted(DR_CODES)}"
+            )
+        self._conversion_s = _OSC_MARGIN / data_rate_sps
+        if not timeout_s >= self._conversion_s:
+            raise ValueError(
+                f"ADS1115 timeout_s={timeout_s!r} is shorter than one conversion at "
+                f"{data_rate_sps} SPS ({self._conversion_s:.4f} s)"
+            )
+        self._bus = bus
+        self.address = address
+        self.fs_v = fs_v
+        self.data_rate_sps = data_rate_sps
+        self.timeout_s = timeout_s
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._config_base = (
+            CONFIG_OS
+            | pga << CONFIG_PGA_SHIFT
+            | CONFIG_MODE_SINGLE_SHOT
+            | DR_CODES[data_rate_sps] << CONFIG_DR_SHIFT
+            | CONFIG_COMP_QUE_DISABLE
+        )
+        # The config-write / poll / read sequence must not interleave with another thread's
+        # conversion on the same chip, or one channel's result would be read as another's.
+        self._lock = threading.Lock()
+
+    def read_raw(self, channel: int) -> int:
+        """Signed conversion code of AINx against GND (-32768..32767)."""
+        if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 3:
+            raise ValueError(f"ADS1115 channel {channel!r} is not 0..3")
+        config = self._config_base | (MUX_SINGLE_ENDED_AIN0 + channel) << CONFIG_MUX_SHIFT
+        with self._lock:
+            self._bus.write_u16_be(CHIP, self.address, REG_CONFIG, config)
+            self._wait_ready()
+            code = self._bus.read_u16_be(CHIP, self.address, REG_CONVERSION)
+        return code - 0x10000 if code & 0x8000 else code
+
+    def read_voltage(self, channel: int) -> float:
+        return self.read_raw(channel) * self.fs_v / _FULL_SCALE_CODE
+
+    def _wait_ready(self) -> None:
+        # Poll before the first sleep: an instant (simulated) chip then costs no wall time.
+        deadline = self._monotonic() + self.timeout_s
+        interval = self._conversion_s
+        while True:
+            if self._bus.read_u16_be(CHIP, self.address, REG_CONFIG) & CONFIG_OS:
+                return
+            now = self._monotonic()
+            if now >= deadline:
+                raise ConversionTimeout(
+                    CHIP,
+                    self.address,
+                    self._bus.bus_number,
+                    None,
+                    f"conversion not ready after {self.timeout_s * 1000:.0f} ms",
+                )
+            self._sleep(min(interval, deadline - now))
+            # After the first full conversion time, poll more finely for the tail.
+            interval = self._conversion_s / 4

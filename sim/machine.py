@@ -1,0 +1,324 @@
+"""The whole simulated board: physics behind register-level chips and gpiozero mock pins.
+
+The real drivers run unchanged against it: they write mock pins and fake-I2C registers, the
+physics reads those, and the chips answer from the physics. Time is pulled, not pushed: every
+time an output pin or the valve expander is about to change, and every time a chip is read,
+the physics is integrated up to ``now()`` with the inputs that held until then. ``now`` is the
+event loop's clock, so under fast-forwarded loop time the simulation runs as fast as the code.
+
+The wiring (which pin is which heater, which ADC channel reads which sensor) is read from the
+machine config object passed in; sim/ does not import it (duck typing keeps the layers apart).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from sim.chips.ads1115 import FakeADS1115
+from sim.chips.ina219 import FakeINA219
+from sim.chips.mcp23017 import FakeMCP23017
+from sim.chips.mcp9808 import FakeMCP9808
+from sim.faults import FaultSchedule, Injection, make_injection, parse_injection
+from sim.i2c_bus import FakeSMBus
+from sim.motor import RollerPhysics
+from sim.params import SimParams, load_sim_params
+from sim.pneumatics import Pneumatics
+from sim.sensors import pressure_volts, thermistor_volts
+from sim.thermal import PadThermal
+
+MAX_STEP_S = 0.02  # physics sub-step: stable for every model at this size
+DRIFT_C_PER_S = 0.05  # temp_sensor_drift: the thermistor reads this much lower each second
+LEAK_CONDUCTANCE_FACTOR = 25.0  # leak: a torn sleeve leaks this many times the normal seep
+
+
+class SimPin(MockPWMPin):
+    """A mock pin that tells the simulation before its state changes, and keeps no history.
+
+    gpiozero's MockPin appends every change to ``states``; at 50 Hz that grows without bound
+    in a long simulated run, so it is not kept here.
+    """
+
+    def _change_state(self, value):
+        if self._state != value:
+            hook = getattr(self.factory, "before_change", None)
+            if hook is not None:
+                hook()
+            self._state = value
+            return True
+        return False
+
+
+class SimPinFactory(MockFactory):
+    def __init__(self) -> None:
+        super().__init__(pin_class=SimPin)
+        self.before_change: Callable[[], None] | None = None
+
+
+class SimulatedMachine:
+    """Physics + chips + pins for one machine config."""
+
+    def __init__(self, config, now: Callable[[], float], params: SimParams | None = None,
+                 start_c: float | None = None) -> None:
+        self.config = config
+        self.params = params or load_sim_params()
+        self._now = now
+        self.t0_s = now()
+        self.t_s = self.t0_s
+        b = config.board
+        self.pin_factory = SimPinFactory()
+        self.pin_factory.before_change = self.advance
+        self.bus = FakeSMBus(b.i2c_bus)
+        self.faults = FaultSchedule()
+        self.pending_stall_s = 0.0  # bus_hang: time the kernel would spend before timing out
+
+        room = self.params.ambient_c if start_c is None else start_c
+        self.pads = {p.zone: PadThermal(self.params.pads, room) for p in config.pads}
+        position_of = {c.zone: c.position for c in config.chambers}
+        self.pneumatics = Pneumatics(self.params, list(position_of), position_of)
+        self.rollers = {r.zone: RollerPhysics(self.params.motor) for r in config.rollers}
+        self.heartbeat_toggled_s = -math.inf
+        self._last_heartbeat_state: bool | None = None
+        self.powered = False
+        self._frozen_pressure: dict[str, float] = {}
+        self._drift_start: dict[str, float] = {}
+        self._leaks: dict[str, float] = {}
+        self._fill_open = {c.zone: False for c in config.chambers}
+        self._vent_open = {c.zone: True for c in config.chambers}
+
+        # --- chips on the fake bus ---
+        self.expander = FakeMCP23017()
+        self.expander.on_write = self.advance
+        self.bus.attach(b.expander_address, self.expander)
+        self.chip_address: dict[str, int] = {"expander": b.expander_address}
+        self.adcs: dict[str, FakeADS1115] = {}
+        adc_inputs: dict[str, dict[int, Callable[[], float]]] = {name: {} for name in b.adcs}
+        for pad in config.pads:
+            adc_inputs[pad.thermistor.adc][pad.thermistor.channel] = self._thermistor_input(pad.zone)
+        for ch in config.chambers:
+            adc_inputs[ch.pressure.adc][ch.pressure.channel] = self._pressure_input(ch.zone)
+        for name, chip in b.adcs.items():
+            inputs = adc_inputs[name]
+            adc = FakeADS1115(self._adc_reader(inputs))
+            self.adcs[name] = adc
+            self.bus.attach(chip.address, adc)
+            self.chip_address[name] = chip.address
+        for pad in config.pads:
+            self.bus.attach(pad.digital_sensor_address, FakeMCP9808(self._digital_input(pad.zone)))
+            self.chip_address[f"pad:{pad.zone}"] = pad.digital_sensor_address
+        for r in config.rollers:
+            self.bus.attach(r.current_sensor_address,
+                            FakeINA219(self._current_input(r.zone), shunt_ohm=b.roller_shunt_ohm))
+            self.chip_address[f"roller:{r.zone}"] = r.current_sensor_address
+        for ch in config.chambers:
+            self.chip_address[f"chamber:{ch.zone}"] = b.adcs[ch.pressure.adc].address
+
+        # The e-stop is a normally-closed contact to GND: intact = low. Claim the pin as a
+        # pull-up input now so the test/CLI can drive it; the driver re-opens the same pin.
+        self.estop_pin = self.pin_factory.pin(b.buttons.estop)
+        self.estop_pin.drive_low()
+
+    # ------------------------------------------------------------------ time
+    def now_sim_s(self) -> float:
+        """Seconds since the simulator started (the time base of ``--inject ...@SECONDS``)."""
+        return self._now() - self.t0_s
+
+    def advance(self) -> None:
+        """Integrate the physics up to now with the outputs that held since the last call."""
+        t_end = self._now()
+        while self.t_s < t_end - 1e-12:
+            dt = min(MAX_STEP_S, t_end - self.t_s)
+            self._step(dt)
+            self.t_s += dt
+            self._start_due_faults()
+        self._start_due_faults()
+        self._watch_heartbeat()
+
+    def _start_due_faults(self) -> None:
+        for inj in self.faults.due(self.t_s - self.t0_s):
+            self._apply_start(inj)
+
+    # ------------------------------------------------------------------ faults
+    def zones(self) -> dict[str, list[str]]:
+        return {"pad": list(self.pads), "chamber": list(self.pneumatics.pressure_mmhg),
+                "roller": list(self.rollers)}
+
+    def chip_names(self) -> list[str]:
+        return [name for name in self.chip_address if ":" not in name] + [
+            f"0x{a:02x}" for a in sorted(set(self.chip_address.values()))]
+
+    def inject(self, spec: str | Injection) -> Injection:
+        """Schedule a fault: ``NAME[:ZONE]@SECONDS`` (simulated seconds since start)."""
+        inj = spec if isinstance(spec, Injection) else parse_injection(spec, self.zones(), self.chip_names())
+        self.faults.add(inj)
+        self._start_due_faults()
+        return inj
+
+    def inject_now(self, name: str, zone: str | None = None) -> Injection:
+        self.advance()
+        inj = make_injection(name, zone, self.now_sim_s(), self.zones(), self.chip_names())
+        return self.inject(inj)
+
+    def _chip_address_for(self, zone: str) -> int:
+        if zone in self.chip_address:
+            return self.chip_address[zone]
+        if zone.startswith("0x"):
+            return int(zone, 16)
+        for family in ("pad", "chamber", "roller"):
+            if f"{family}:{zone}" in self.chip_address:
+                return self.chip_address[f"{family}:{zone}"]
+        raise KeyError(zone)
+
+    def _apply_start(self, inj: Injection) -> None:
+        if inj.name == "chip_missing":
+            self.bus.set_missing(self._chip_address_for(inj.zone), True)
+        elif inj.name == "bus_hang":
+            self.bus.set_hang(True, stall=self._stall)
+        elif inj.name == "estop":
+            self.estop_pin.drive_high()
+        elif inj.name == "pressure_sensor_frozen":
+            self._frozen_pressure[inj.zone] = self.pneumatics.pressure_mmhg[inj.zone]
+        elif inj.name == "temp_sensor_drift":
+            self._drift_start[inj.zone] = self.t_s
+        elif inj.name == "leak":
+            self._leaks[inj.zone] = LEAK_CONDUCTANCE_FACTOR
+        elif inj.name == "pump_dead":
+            self.pneumatics.pump_efficiency = 0.0
+
+    def _stall(self, seconds: float) -> None:
+        self.pending_stall_s += seconds
+
+    def take_stall_s(self) -> float:
+        """Bus time lost to a hang since the last call (the board waits it out on the loop)."""
+        s, self.pending_stall_s = self.pending_stall_s, 0.0
+        return s
+
+    def settle_inputs(self) -> None:
+        """After the drivers claimed their pins (setting pulls), put the inputs where the
+        hardware holds them: the e-stop contact closed unless an estop fault is active."""
+        if self.faults.is_active("estop"):
+            self.estop_pin.drive_high()
+        else:
+            self.estop_pin.drive_low()
+
+    def press_button(self, name: str) -> None:
+        self.pin_factory.pin(getattr(self.config.board.buttons, name)).drive_low()
+
+    def release_button(self, name: str) -> None:
+        self.pin_factory.pin(getattr(self.config.board.buttons, name)).drive_high()
+
+    def release_estop(self) -> None:
+        self.faults.clear("estop")
+        self.estop_pin.drive_low()
+
+    def press_estop(self) -> None:
+        self.estop_pin.drive_high()
+
+    # ------------------------------------------------------------------ pins
+    def _pin_value(self, number: int) -> float:
+        pin = self.pin_factory.pins.get(self._info(number))
+        if pin is None or pin.function != "output":
+            return 0.0
+        return float(pin.state)
+
+    def _info(self, number: int):
+        for _header, info in self.pin_factory.board_info.find_pin(f"GPIO{number}"):
+            return info
+        raise KeyError(number)
+
+    def _watch_heartbeat(self) -> None:
+        hb = bool(self._pin_value(self.config.board.heartbeat_pin))
+        if hb != self._last_heartbeat_state:
+            self._last_heartbeat_state = hb
+            self.heartbeat_toggled_s = self._now()
+
+    def _power_at(self, t_s: float) -> bool:
+        relay = self._pin_value(self.config.board.relay_pin) > 0.5
+        alive = t_s - self.heartbeat_toggled_s <= self.params.heartbeat_timeout_s
+        return relay and alive
+
+    # ------------------------------------------------------------------ physics
+    def _step(self, dt: float) -> None:
+        cfg = self.config
+        self._watch_heartbeat()
+        powered = self._power_at(self.t_s)
+        self.powered = powered
+        active = self.faults.is_active
+        for pad in cfg.pads:
+            duty = self._pin_value(pad.heater_pin)
+            if active("heater_stuck_on", pad.zone):
+                duty = 1.0
+            if active("heater_open", pad.zone) or not powered:
+                duty = 0.0
+            self.pads[pad.zone].step(dt, duty)
+        latch_pin = self.expander.pin_out
+        for ch in cfg.chambers:
+            energised_fill = powered and latch_pin(ch.fill_pin)
+            energised_vent = powered and latch_pin(ch.vent_pin)
+            self._fill_open[ch.zone] = energised_fill or active("fill_valve_stuck_open", ch.zone)
+            self._vent_open[ch.zone] = (not energised_vent) and not active("vent_valve_stuck_closed", ch.zone)
+        pump = self._pin_value(cfg.board.pump_pin) if powered else 0.0
+        self.pneumatics.step(dt, pump, self._fill_open, self._vent_open, self._leaks or None)
+        for r in cfg.rollers:
+            enable = self._pin_value(r.pwm_pin)
+            reverse = self._pin_value(r.dir_pin) > 0.5
+            command = -enable if reverse else enable
+            self.rollers[r.zone].step(dt, command, powered, active("roller_stall", r.zone))
+
+    # ------------------------------------------------------------------ chip inputs
+    def _adc_reader(self, inputs: dict[int, Callable[[], float]]) -> Callable[[int], float]:
+        def read(channel: int) -> float:
+            self.advance()
+            source = inputs.get(channel)
+            return source() if source else 0.0  # an unconnected input sits at ground
+        return read
+
+    def _thermistor_input(self, zone: str) -> Callable[[], float]:
+        tp = self.params.thermistor
+
+        def volts() -> float:
+            if self.faults.is_active("temp_sensor_open", zone):
+                return tp.supply_v  # open lead: the series resistor pulls the input to the rail
+            if self.faults.is_active("temp_sensor_short", zone):
+                return 0.0
+            temp = self.pads[zone].thermistor_c
+            if zone in self._drift_start:
+                temp -= DRIFT_C_PER_S * (self.t_s - self._drift_start[zone])
+            return thermistor_volts(temp, tp)
+        return volts
+
+    def _pressure_input(self, zone: str) -> Callable[[], float]:
+        pp = self.params.pressure_sensor
+
+        def volts() -> float:
+            p = self._frozen_pressure.get(zone, self.pneumatics.pressure_mmhg[zone])
+            return pressure_volts(p, pp)
+        return volts
+
+    def _digital_input(self, zone: str) -> Callable[[], float]:
+        def temp() -> float:
+            self.advance()
+            return self.pads[zone].digital_c
+        return temp
+
+    def _current_input(self, zone: str) -> Callable[[], float]:
+        def amps() -> float:
+            self.advance()
+            return self.rollers[zone].current_a
+        return amps
+
+    # ------------------------------------------------------------------ views for tests
+    def true_state(self) -> dict:
+        """What really happens in the plant (not what the sensors say): for tests and reports."""
+        self.advance()
+        return {
+            "powered": self.powered,
+            "pad_surface_c": {z: p.surface_c for z, p in self.pads.items()},
+            "pressure_mmhg": dict(self.pneumatics.pressure_mmhg),
+            "fill_open": dict(self._fill_open),
+            "vent_open": dict(self._vent_open),
+            "roller_speed": {z: r.speed for z, r in self.rollers.items()},
+            "roller_current_a": {z: r.current_a for z, r in self.rollers.items()},
+        }
