@@ -1,0 +1,183 @@
+"""Assembles the machine and runs it: board, supervisor, panel, socket API, MQTT bridge.
+
+Everything is built here from the validated config and passed down explicitly (no global
+lookups). However the run ends (session done, SIGTERM, an exception), the outputs are put in
+the safe state before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controller.board import build_board, make_simulator
+from controller.commands import Source, Start
+from controller.config import MachineConfig
+from controller.hub import MachineHub
+from controller.recorders import ReportBuilder, TraceWriter, write_json
+from controller.service import load_pressure_offsets
+from controller.supervisor import Supervisor
+from programs.library import load_library
+
+log = logging.getLogger("legtherapy")
+
+
+@dataclass
+class RunOptions:
+    config: MachineConfig
+    state_dir: str
+    sim: bool = False
+    program: str | None = None
+    intensity: int = 3
+    heat: bool = True
+    injections: list[str] = field(default_factory=list)
+    exit_when_done: bool = False
+    report: str | None = None
+    trace: str | None = None
+    trace_every: int = 1
+    mqtt: bool = True
+    socket_path: str | None = None
+    panel: bool = True
+    sim_params: str | None = None
+    max_runtime_s: float | None = None  # machine-time cap (tests, benchmarks)
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    report: dict | None
+    supervisor: Supervisor | None = None
+
+
+async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) -> RunResult:
+    cfg = opts.config
+    loop = asyncio.get_running_loop()
+    Path(opts.state_dir).mkdir(parents=True, exist_ok=True)
+    programs, problems = load_library(None, cfg.limits)
+    for problem in problems:
+        log.error("%s", problem)
+
+    sim = None
+    if opts.sim:
+        from sim.params import load_sim_params
+
+        sim = make_simulator(cfg, loop.time, params=load_sim_params(opts.sim_params))
+        for spec in opts.injections:
+            sim.inject(spec)
+    board = build_board(cfg, sim=sim, pressure_offsets=load_pressure_offsets(opts.state_dir))
+    hub = MachineHub()
+    report = ReportBuilder(cfg.pad_names, cfg.chamber_names)
+    observers = [report]
+    trace = None
+    if opts.trace:
+        trace = TraceWriter(opts.trace, cfg.pad_names, cfg.chamber_names, cfg.roller_names, every=opts.trace_every)
+        observers.append(trace)
+    notifier = None
+    if not opts.sim:
+        from controller.notify import SystemdNotifier
+
+        notifier = SystemdNotifier()
+    sup = Supervisor(cfg, board, hub, programs, state_dir=opts.state_dir, observers=observers, sim=sim,
+                     notifier=notifier)
+    exit_code = 0
+
+    async def starter() -> None:
+        nonlocal exit_code
+        if opts.program is None:
+            return
+        result = await hub.submit(Start(command="start", program=opts.program, intensity=opts.intensity,
+                                        heat=opts.heat), Source.CLI, timeout=None)
+        if not result.ok:
+            log.error("program %s not started: %s", opts.program, result.error)
+            exit_code = 1
+            sup.stop()
+        elif result.data and result.data.get("notes"):
+            for note in result.data["notes"]:
+                log.warning("%s", note)
+
+    async def stopper() -> None:
+        if opts.exit_when_done:
+            await sup.session_ended.wait()
+            sup.stop()
+
+    async def time_cap() -> None:
+        if opts.max_runtime_s is not None:
+            await asyncio.sleep(opts.max_runtime_s)
+            log.warning("run time cap of %.0f s reached", opts.max_runtime_s)
+            sup.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, sup.stop)
+
+    tasks: list[asyncio.Task] = []
+    api = None
+    try:
+        sup_task = asyncio.create_task(sup.run(), name="supervisor")
+        tasks += [asyncio.create_task(starter()), asyncio.create_task(stopper()), asyncio.create_task(time_cap())]
+        if opts.socket_path is not None:
+            from controller.api import SocketApi
+
+            api = SocketApi(cfg.socket, hub, path_override=opts.socket_path)
+            await api.start()
+        if opts.mqtt and cfg.mqtt.enabled:
+            from controller.mqtt import MqttBridge
+
+            bridge = MqttBridge(cfg.mqtt, hub, pad_names=cfg.pad_names, chamber_names=cfg.chamber_names,
+                                roller_names=cfg.roller_names)
+            tasks.append(asyncio.create_task(bridge.run(), name="mqtt"))
+        if opts.panel:
+            tasks += _panel_tasks(sup, board, hub)
+        if notifier is not None:
+            notifier.ready("running")
+        if ready is not None and not ready.done():
+            ready.set_result(sup)
+        await sup_task
+    finally:
+        if notifier is not None:
+            notifier.stopping()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if api is not None:
+            await api.close()
+        board.safe_state()
+        if trace is not None:
+            trace.close()
+        board.close()
+    data = report.report(sup.runner)
+    if opts.report:
+        write_json(opts.report, data)
+    return RunResult(exit_code, data, sup)
+
+
+def _panel_tasks(sup, board, hub) -> list[asyncio.Task]:
+    from controller.panel import Panel
+    from controller.panel_outputs import PanelOutputs
+
+    panel = Panel(hub, board.buttons)
+    outputs = PanelOutputs(board.leds, board.buzzer)
+    loop = asyncio.get_running_loop()
+
+    async def drive_outputs() -> None:
+        events = hub.subscribe_events()
+        try:
+            while True:
+                while not events.empty():
+                    outputs.on_event(events.get_nowait(), loop.time())
+                outputs.update(hub.snapshot(), loop.time())
+                await asyncio.sleep(0.1)
+        finally:
+            events.close()
+
+    async def run_panel() -> None:
+        try:
+            await panel.run()
+        finally:
+            panel.close()
+
+    return [asyncio.create_task(run_panel(), name="panel"), asyncio.create_task(drive_outputs(), name="panel-out")]
