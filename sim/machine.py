@@ -70,6 +70,7 @@ class SimulatedMachine:
         b = config.board
         self.pin_factory = SimPinFactory()
         self.pin_factory.before_change = self.advance
+        self._info_cache: dict = {}
         self.bus = FakeSMBus(b.i2c_bus)
         self.faults = FaultSchedule()
         self.pending_stall_s = 0.0  # bus_hang: time the kernel would spend before timing out
@@ -224,9 +225,14 @@ class SimulatedMachine:
         return float(pin.state)
 
     def _info(self, number: int):
-        for _header, info in self.pin_factory.board_info.find_pin(f"GPIO{number}"):
-            return info
-        raise KeyError(number)
+        info = self._info_cache.get(number)
+        if info is None:  # gpiozero's find_pin walks the whole header: look each pin up once
+            for _header, info in self.pin_factory.board_info.find_pin(f"GPIO{number}"):
+                break
+            else:
+                raise KeyError(number)
+            self._info_cache[number] = info
+        return info
 
     def _watch_heartbeat(self) -> None:
         hb = bool(self._pin_value(self.config.board.heartbeat_pin))

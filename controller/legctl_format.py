@@ -1,0 +1,166 @@
+"""Text rendering for ``legctl``: the status table, the live view, program/fault/self-test tables.
+
+Kept apart from the socket client so the layout can be read (and tested) on its own. Every
+renderer tolerates missing fields: a daemon that has just started publishes a bare
+``{"seq": 0, "mode": "starting"}``, and an older daemon may lack newer fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+CLEAR_HOME = "\x1b[H\x1b[2J"  # cursor home, then clear the screen: the live view redraws in place
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], indent: str = "") -> list[str]:
+    """Left-aligned columns, numbers right-aligned, two spaces apart."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    numeric = [all(_is_number(r[i]) for r in cells) and bool(cells) for i in range(len(headers))]
+
+    def line(values: Sequence[str], is_header: bool = False) -> str:
+        out = []
+        for i, v in enumerate(values):
+            out.append(v.rjust(widths[i]) if numeric[i] and not is_header else v.ljust(widths[i]))
+        return (indent + "  ".join(out)).rstrip()
+
+    return [line(headers, True)] + [line(r) for r in cells]
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s.rstrip("%"))
+        return True
+    except ValueError:
+        return s == "-"
+
+
+def _mmss(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "-"
+    s = max(0, int(round(seconds)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def _pct(x: Any) -> str:
+    return f"{x * 100:.0f}%" if isinstance(x, (int, float)) else "-"
+
+
+def _num(x: Any, digits: int = 1) -> str:
+    return f"{x:.{digits}f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else "-"
+
+
+def status_lines(s: dict) -> list[str]:
+    """The ``legctl status`` table: what the machine is doing, and every actuator's state."""
+    mode = s.get("mode", "?")
+    lines = [f"mode        {mode}" + ("   EMERGENCY STOP" if s.get("estop") else "")
+             + ("   LOCKOUT" if s.get("lockout") and mode != "lockout" else "")]
+    if s.get("program"):
+        name = s.get("program_name") or s["program"]
+        phase = s.get("phase") or "-"
+        idx = s.get("phase_index")
+        phase_txt = f"{phase} (phase {idx + 1})" if isinstance(idx, int) else phase
+        lines.append(f"program     {name} [{s['program']}]  phase {phase_txt}")
+        lines.append(f"time        {_mmss(s.get('elapsed_s'))} elapsed, {_mmss(s.get('remaining_s'))} remaining")
+    else:
+        lines.append("program     -")
+    heat = s.get("heat_on")
+    lines.append(f"intensity   {s.get('intensity', '-')}   heat {'on' if heat else 'off' if heat is not None else '-'}")
+    relay = s.get("relay_closed")
+    lines.append(f"power relay {'closed' if relay else 'open' if relay is not None else '-'}   "
+                 f"pump {_pct(s.get('pump_duty'))}")
+    flags = [k for k, v in (s.get("profile") or {}).items() if v]
+    if flags:
+        lines.append("profile     " + ", ".join(flags))
+
+    pads = s.get("pads") or {}
+    if pads:
+        lines += ["", "heat pads"]
+        lines += table(("zone", "temp °C", "2nd °C", "target °C", "duty"),
+                       [(z, _num(p.get("temp_c")), _num(p.get("temp2_c")), _num(p.get("target_c")), _pct(p.get("duty")))
+                        for z, p in pads.items()], indent="  ")
+    chambers = s.get("chambers") or {}
+    if chambers:
+        lines += ["", "chambers"]
+        lines += table(("zone", "mmHg", "target", "fill valve", "vent valve"),
+                       [(z, _num(c.get("pressure_mmhg")), _num(c.get("target_mmhg")),
+                         "open" if c.get("fill_open") else "closed", "open" if c.get("vent_open") else "closed")
+                        for z, c in chambers.items()], indent="  ")
+    rollers = s.get("rollers") or {}
+    if rollers:
+        lines += ["", "rollers"]
+        lines += table(("zone", "speed", "current A"),
+                       [(z, _pct(r.get("speed")), _num(r.get("current_a"), 2)) for z, r in rollers.items()],
+                       indent="  ")
+    lines += [""] + fault_lines(s.get("faults") or [])
+    if s.get("problem_text"):
+        lines.append(f"problem     {s['problem_text']}")
+    return lines
+
+
+def fault_lines(faults: list[dict]) -> list[str]:
+    if not faults:
+        return ["faults      none"]
+    return ["faults"] + table(("code", "severity", "zone", "since s", "message"),
+                              [(f.get("code"), f.get("severity"), f.get("zone"), f.get("t_s"), f.get("message"))
+                               for f in faults], indent="  ")
+
+
+def fault_log_lines(entries: list[dict]) -> list[str]:
+    """The persisted fault log: whatever fields the daemon keeps, the usual ones first."""
+    if not entries:
+        return ["fault log is empty"]
+    usual = ["time", "t_s", "code", "severity", "zone", "event", "message"]
+    keys = [k for k in usual if any(k in e for e in entries)]
+    keys += sorted({k for e in entries for k in e if k not in keys and not isinstance(e[k], (dict, list))})
+    return table(keys, [[e.get(k) for k in keys] for e in entries])
+
+
+def program_lines(programs: list[dict]) -> list[str]:
+    if not programs:
+        return ["no programs loaded"]
+    return table(("id", "name", "length", "category", "deep", "summary"),
+                 [(p.get("id"), p.get("name"), _mmss(p.get("duration_s")), p.get("category"),
+                   "deep" if p.get("deep") else "", p.get("summary")) for p in programs])
+
+
+def selftest_lines(checks: list[dict]) -> list[str]:
+    rows = [(c.get("name"), "PASS" if c.get("ok") else "FAIL", c.get("detail") or "") for c in checks]
+    failed = sum(1 for c in checks if not c.get("ok"))
+    summary = f"{len(checks) - failed} of {len(checks)} checks passed" + (f", {failed} FAILED" if failed else "")
+    return table(("check", "result", "detail"), rows) + ["", summary]
+
+
+def data_lines(data: dict | None) -> list[str]:
+    """A command result's data as ``key: value`` lines (notes one per line)."""
+    if not data:
+        return []
+    out = []
+    for k, v in data.items():
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            out += [f"{k}: {x}" for x in v] if v else []
+        else:
+            out.append(f"{k}: {v}")
+    return out
+
+
+def watch_frame(state: dict, events: list[dict], socket_path: str) -> str:
+    """One screen of the live view: clear, the status table, recent events, a footer."""
+    lines = status_lines(state)
+    if events:
+        lines += ["", "recent events"]
+        for e in events[-5:]:
+            extra = ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("type", "t_s"))
+            lines.append(f"  {_num(e.get('t_s'))} s  {e.get('type', '?')}" + (f"  {extra}" if extra else ""))
+    lines += ["", f"seq {state.get('seq', '-')}  ·  {socket_path}  ·  Ctrl-C to quit"]
+    return CLEAR_HOME + "\n".join(lines) + "\n"

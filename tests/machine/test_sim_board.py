@@ -1,0 +1,236 @@
+"""The real drivers on the simulated board: outputs move the physics, faults change what the
+drivers read the way the real fault would."""
+
+import math
+
+import pytest
+
+from controller.board import build_board, make_simulator
+from controller.config import load_config
+from controller.outputs import Outputs
+
+
+class Rig:
+    """The board driven by hand, on a clock the test owns (virtual time, no sleeping)."""
+
+    def __init__(self):
+        self.t = 1000.0
+        self.cfg = load_config()
+        self.sim = make_simulator(self.cfg, lambda: self.t)
+        self.board = build_board(self.cfg, sim=self.sim)
+        self.out = Outputs.safe(self.cfg.pad_names, self.cfg.chamber_names, self.cfg.roller_names).with_(relay_closed=True)
+        self.readings = None
+        self.heartbeat = True
+        self.errors = []
+
+    def set(self, **changes):
+        merged = {}
+        for key, value in changes.items():
+            current = getattr(self.out, key)
+            merged[key] = {**current, **value} if isinstance(current, dict) else value
+        self.out = self.out.with_(**merged)
+
+    async def run(self, seconds: float, thermal_every: int = 12):
+        n = int(round(seconds / 0.02))
+        for i in range(n):
+            self.t += 0.02
+            self.readings = await self.board.read(self.t, thermal=(i % thermal_every == 0))
+            self.errors += self.readings.errors
+            self.error_zones = getattr(self, "error_zones", []) + list(self.readings.error_zones)
+            await self.board.write(self.out)
+            if self.heartbeat:
+                self.board.toggle_heartbeat()
+        return self.readings
+
+
+@pytest.fixture
+def rig():
+    r = Rig()
+    yield r
+    r.board.close()
+
+
+async def test_pad_heats_at_full_duty_and_both_sensors_follow(rig):
+    start = (await rig.run(1.0)).pads["left_calf"]
+    rig.set(heater_duty={"left_calf": 1.0})
+    end = (await rig.run(120.0)).pads["left_calf"]
+    assert end.temp_c > start.temp_c + 5
+    assert end.temp2_c > start.temp2_c + 3
+    other = rig.readings.pads["right_calf"]  # unheated: only warmed by the limb
+    assert end.temp_c > other.temp_c + 5
+
+
+async def test_chamber_fills_and_vents(rig):
+    rig.set(fill_open={"left_foot": True}, vent_open={"left_foot": False}, pump_duty=1.0)
+    r = await rig.run(3.0)
+    assert r.pressure_mmhg["left_foot"] > 30
+    assert r.pressure_mmhg["left_calf"] < 2
+    rig.set(fill_open={"left_foot": False}, vent_open={"left_foot": True}, pump_duty=0.0)
+    r = await rig.run(3.0)
+    assert r.pressure_mmhg["left_foot"] < 5
+
+
+async def test_roller_spins_and_draws_current(rig):
+    rig.set(roller_speed={"left_calf": 0.8})
+    r = await rig.run(1.0)
+    assert 0.2 < r.roller_current_a["left_calf"] < rig.cfg.limits.roller_current_limit_a
+    assert rig.sim.rollers["left_calf"].speed > 0.3
+
+
+async def test_power_drops_when_the_heartbeat_stops(rig):
+    rig.set(fill_open={"left_foot": True}, vent_open={"left_foot": False}, pump_duty=1.0)
+    await rig.run(1.0)
+    assert rig.sim.true_state()["powered"]
+    rig.heartbeat = False
+    await rig.run(0.18)
+    assert rig.sim.true_state()["powered"]  # the timer has not run out yet (200 ms)
+    await rig.run(0.06)
+    state = rig.sim.true_state()
+    assert not state["powered"]
+    assert state["vent_open"]["left_foot"] and not state["fill_open"]["left_foot"]  # unpowered valves vent
+
+
+async def test_relay_open_cuts_power(rig):
+    rig.set(relay_closed=False, heater_duty={"left_foot": 1.0})
+    await rig.run(0.5)
+    assert not rig.sim.true_state()["powered"]
+
+
+async def test_temp_sensor_open_reads_the_rail(rig):
+    rig.sim.inject_now("temp_sensor_open", "left_calf")
+    r = await rig.run(0.3)
+    assert r.pads["left_calf"].temp_c == -math.inf  # divider at the supply rail
+    assert math.isfinite(r.pads["left_calf"].temp2_c)
+
+
+async def test_temp_sensor_short_reads_zero_volts(rig):
+    rig.sim.inject_now("temp_sensor_short", "right_foot")
+    r = await rig.run(0.3)
+    assert r.pads["right_foot"].temp_c == math.inf
+
+
+async def test_temp_sensor_drift_reads_ever_lower(rig):
+    rig.sim.inject_now("temp_sensor_drift", "left_foot")
+    r = await rig.run(60.0)
+    pad = r.pads["left_foot"]
+    assert pad.temp2_c - pad.temp_c > 2.0
+
+
+async def test_heater_open_gives_no_heat(rig):
+    rig.sim.inject_now("heater_open", "left_calf")
+    rig.set(heater_duty={"left_calf": 1.0})
+    await rig.run(60.0)
+    # heats no more than the unheated pad beside it (the limb warms both a little)
+    assert rig.sim.pads["left_calf"].surface_c <= rig.sim.pads["right_calf"].surface_c + 0.1
+
+
+async def test_heater_stuck_on_heats_at_zero_duty_until_the_relay_opens(rig):
+    rig.sim.inject_now("heater_stuck_on", "left_calf")
+    before = rig.sim.pads["left_calf"].surface_c
+    await rig.run(60.0)
+    hot = rig.sim.pads["left_calf"].surface_c
+    assert hot > before + 3
+    rig.set(relay_closed=False)
+    await rig.run(60.0)
+    assert rig.sim.pads["left_calf"].element_c < rig.sim.pads["left_calf"].element_c + 1e-9
+    assert rig.sim.pads["left_calf"].surface_c < hot + 1.5  # only the stored heat soaks out
+
+
+async def test_chip_missing_is_a_driver_error_naming_the_chip(rig):
+    rig.sim.inject_now("chip_missing", "left_calf")  # the pad's MCP9808 at 0x19
+    await rig.run(0.3)
+    assert any("MCP9808" in e and "0x19" in e for e in rig.errors), rig.errors
+    assert "pad:left_calf" in rig.error_zones
+
+
+async def test_missing_pressure_adc(rig):
+    rig.sim.inject_now("chip_missing", "adc_left")
+    r = await rig.run(0.1)
+    assert math.isnan(r.pressure_mmhg["left_foot"])
+    assert any("ADS1115" in e and "0x49" in e for e in r.errors)
+
+
+async def test_bus_hang_times_out_and_costs_time(rig):
+    rig.sim.inject_now("bus_hang")
+    r = await rig.board.read(rig.t, thermal=False)
+    assert any("timeout" in e for e in r.errors)
+    assert rig.sim.pending_stall_s == 0.0  # the board waited it out
+
+
+async def test_fill_valve_stuck_open_lets_air_in(rig):
+    rig.sim.inject_now("fill_valve_stuck_open", "left_calf")
+    rig.set(fill_open={"left_foot": True}, vent_open={"left_foot": False, "left_calf": False}, pump_duty=1.0)
+    r = await rig.run(3.0)
+    assert r.pressure_mmhg["left_calf"] > 10
+
+
+async def test_vent_valve_stuck_closed_keeps_pressure(rig):
+    rig.set(fill_open={"right_thigh": True}, vent_open={"right_thigh": False}, pump_duty=1.0)
+    await rig.run(5.0)
+    rig.sim.inject_now("vent_valve_stuck_closed", "right_thigh")
+    rig.set(fill_open={"right_thigh": False}, vent_open={"right_thigh": True}, pump_duty=0.0)
+    held = (await rig.run(0.1)).pressure_mmhg["right_thigh"]
+    r = await rig.run(5.0)
+    assert r.pressure_mmhg["right_thigh"] > held - 6  # only the small seep
+
+
+async def test_leak_loses_pressure_fast(rig):
+    rig.set(fill_open={"left_foot": True}, vent_open={"left_foot": False}, pump_duty=1.0)
+    await rig.run(3.0)
+    rig.set(fill_open={"left_foot": False}, pump_duty=0.0)
+    p0 = (await rig.run(0.1)).pressure_mmhg["left_foot"]
+    rig.sim.inject_now("leak", "left_foot")
+    r = await rig.run(3.0)
+    assert r.pressure_mmhg["left_foot"] < p0 * 0.5
+
+
+async def test_pump_dead_fills_nothing(rig):
+    rig.sim.inject_now("pump_dead")
+    rig.set(fill_open={"left_foot": True}, vent_open={"left_foot": False}, pump_duty=1.0)
+    r = await rig.run(3.0)
+    assert r.pressure_mmhg["left_foot"] < 2
+
+
+async def test_pressure_sensor_frozen_reads_a_constant(rig):
+    rig.sim.inject_now("pressure_sensor_frozen", "left_foot")
+    rig.set(fill_open={"left_foot": True}, vent_open={"left_foot": False}, pump_duty=1.0)
+    r = await rig.run(3.0)
+    assert r.pressure_mmhg["left_foot"] < 2
+    assert rig.sim.true_state()["pressure_mmhg"]["left_foot"] > 30
+
+
+async def test_roller_stall_draws_stall_current(rig):
+    rig.sim.inject_now("roller_stall", "left_foot")
+    rig.set(roller_speed={"left_foot": 1.0})
+    r = await rig.run(1.0)
+    assert r.roller_current_a["left_foot"] > 1.5
+
+
+async def test_estop_opens_the_normally_closed_circuit(rig):
+    r = await rig.run(0.1)
+    assert not r.estop_tripped
+    rig.sim.inject_now("estop")
+    r = await rig.run(0.05)
+    assert r.estop_tripped
+    rig.sim.release_estop()
+    r = await rig.run(0.05)
+    assert not r.estop_tripped
+
+
+async def test_injection_at_a_time(rig):
+    rig.sim.inject("estop@2.5")
+    r = await rig.run(2.0)
+    assert not r.estop_tripped
+    r = await rig.run(1.0)
+    assert r.estop_tripped
+
+
+def test_bad_injection_names_the_problem():
+    cfg = load_config()
+    sim = make_simulator(cfg, lambda: 0.0)
+    with pytest.raises(ValueError, match="unknown fault 'meltdown'"):
+        sim.inject("meltdown@3")
+    with pytest.raises(ValueError, match="not one"):
+        sim.inject("heater_open:left_thigh@1")
+    with pytest.raises(ValueError, match="not a number"):
+        sim.inject("estop@soon")
