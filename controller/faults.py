@@ -129,7 +129,7 @@ class Fault:
             "zone": self.zone,
             "t_s": self.t_s,
             "message": self.message,
-            "readings": {k: _json_value(v) for k, v in self.readings.items()},
+            "readings": {str(k): json_ready(v) for k, v in self.readings.items()},
         }
 
     @classmethod
@@ -150,15 +150,16 @@ class Fault:
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 
-def _json_value(v: Any) -> Any:
+def json_ready(v: Any) -> Any:
+    """A value strict JSON can carry: non-finite floats as strings, unknown objects as text."""
     if isinstance(v, float) and not math.isfinite(v):
         return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
     if isinstance(v, (list, tuple)):
-        return [_json_value(x) for x in v]
+        return [json_ready(x) for x in v]
     if isinstance(v, dict):
-        return {str(k): _json_value(x) for k, x in v.items()}
+        return {str(k): json_ready(x) for k, x in v.items()}
     return str(v)
 
 

@@ -1,0 +1,276 @@
+"""Status LEDs and buzzer: what the machine is doing, readable from the couch without a screen.
+
+LEDs are a pure function of the state snapshot and the time (``led_pattern``), so the scan
+cycle or any task may call ``update`` every tick and the LEDs never drift from the state:
+
+============  =========================================================================
+idle, ended   run LED: short flash every 2 s (0.5 Hz, "ready")
+running       run LED steady
+paused        pause LED steady
+fault         fault LED blinking 2 Hz (a stop fault is latched: hold stop to acknowledge)
+lockout       fault LED steady + pause LED blinking 1 Hz (needs a technician; distinct from a fault)
+heat          heat LED steady while a pad has a target > 0, or heat is on in a running session;
+              when idle it flashes with the run LED if the panel's selection has heat on
+standby       only fault/lockout indications (and active heat) stay lit
+============  =========================================================================
+
+A fault or lockout shows over whatever the runner reports (safety first); warnings do not
+light the fault LED (they don't stop anything).
+
+The buzzer (an active buzzer: on or off only) plays patterns given as data, a tuple of
+``(on, duration_s)`` steps. ``on_event`` queues the pattern for a hub event (or the panel's
+own feedback); ``update`` drives the buzzer from it by time. Call ``update`` at least every
+50 ms: the shortest step is 0.1 s. Priority decides overlaps: a lockout preempts everything, a
+fault preempts session beeps, panel feedback (refused chirp, selection count) replaces older
+feedback and is dropped while a fault or lockout sounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+log = logging.getLogger(__name__)
+
+Pattern = tuple[tuple[bool, float], ...]
+
+LED_NAMES = ("run", "pause", "fault", "heat")
+IDLE_PERIOD_S, IDLE_FLASH_S = 2.0, 0.2  # 0.5 Hz short flash
+FAULT_PERIOD_S = 0.5  # 2 Hz, half on
+LOCKOUT_PERIOD_S = 1.0  # pause LED, 1 Hz, half on
+SESSION_MODES = ("running", "paused")
+
+
+def beeps(n: int, on_s: float = 0.15, off_s: float = 0.25) -> Pattern:
+    """``n`` short beeps (a count the person can hear: program number, intensity)."""
+    steps: list[tuple[bool, float]] = []
+    for i in range(max(0, n)):
+        if i:
+            steps.append((False, off_s))
+        steps.append((True, on_s))
+    return tuple(steps)
+
+
+SESSION_START: Pattern = ((True, 0.2),)
+SESSION_END: Pattern = ((True, 0.2), (False, 0.2), (True, 0.2))
+SESSION_STOPPED: Pattern = ((True, 0.2),)
+FAULT: Pattern = ((True, 0.8), (False, 0.4), (True, 0.8), (False, 0.4), (True, 0.8))
+LOCKOUT: Pattern = ((True, 1.0), (False, 1.0)) * 5  # 10 s
+REFUSED: Pattern = ((True, 0.1), (False, 0.1), (True, 0.1))  # short double chirp
+
+FEEDBACK, INFO, ALARM, LOCKOUT_PRIORITY = 0, 1, 2, 3
+
+
+class LedLike(Protocol):
+    def set(self, on: bool) -> None: ...
+
+
+class BuzzerLike(Protocol):
+    def set(self, on: bool) -> None: ...
+
+
+def duration_s(pattern: Pattern) -> float:
+    return sum(d for _, d in pattern)
+
+
+def pattern_for(event: dict) -> tuple[Pattern, int] | None:
+    """The buzzer pattern (and its priority) for a hub event or panel feedback; None = silent."""
+    kind = event.get("type")
+    if kind == "session_start":
+        return SESSION_START, INFO
+    if kind == "session_end":
+        outcome = event.get("outcome")
+        if outcome in ("fault", "lockout"):
+            return None  # the fault event sounds its own alarm
+        if outcome == "stopped":
+            return SESSION_STOPPED, INFO
+        return SESSION_END, INFO
+    if kind == "fault":
+        severity = event.get("severity")
+        if severity == "lockout":
+            return LOCKOUT, LOCKOUT_PRIORITY
+        if severity == "stop":
+            return FAULT, ALARM
+        return None
+    if kind == "lockout":
+        return LOCKOUT, LOCKOUT_PRIORITY
+    if kind == "refused":
+        return REFUSED, FEEDBACK
+    if kind == "selection":
+        count = int(event.get("count") or 0)
+        return (beeps(min(count, 10)), FEEDBACK) if count > 0 else None
+    return None
+
+
+def _faults(snapshot: dict) -> list[dict]:
+    return [f for f in (snapshot.get("faults") or []) if isinstance(f, dict)]
+
+
+def _phase(now_s: float, period_s: float, on_s: float) -> bool:
+    return (now_s % period_s) < on_s
+
+
+def led_pattern(snapshot: dict, now_s: float, selection: dict | None = None) -> dict[str, bool]:
+    """Which LEDs are lit for this snapshot at this time (pure: same inputs, same answer).
+
+    ``selection`` is the panel's ``selection()`` (optional): heat selected while idle, standby.
+    """
+    mode = snapshot.get("mode")
+    selection = selection or {}
+    standby = bool(selection.get("standby"))
+    lockout = mode == "lockout" or bool(snapshot.get("lockout"))
+    fault = mode == "fault" or any(f.get("severity") in ("stop", "lockout") for f in _faults(snapshot))
+    leds = dict.fromkeys(LED_NAMES, False)
+
+    if lockout:
+        leds["fault"] = True
+        leds["pause"] = _phase(now_s, LOCKOUT_PERIOD_S, LOCKOUT_PERIOD_S / 2)
+    elif fault:
+        leds["fault"] = _phase(now_s, FAULT_PERIOD_S, FAULT_PERIOD_S / 2)
+    elif standby:
+        pass
+    elif mode == "running":
+        leds["run"] = True
+    elif mode == "paused":
+        leds["pause"] = True
+    elif mode in ("idle", "completed", "stopped"):
+        leds["run"] = _phase(now_s, IDLE_PERIOD_S, IDLE_FLASH_S)
+
+    pads = snapshot.get("pads") or {}
+    heating = any(isinstance(p, dict) and (p.get("target_c") or 0) > 0 for p in pads.values())
+    if heating or (mode == "running" and snapshot.get("heat_on") and not (lockout or fault)):
+        leds["heat"] = True
+    elif (mode in ("idle", "completed", "stopped") and not (lockout or fault or standby)
+          and selection.get("heat")):
+        leds["heat"] = leds["run"]  # selected, not yet heating: flash with the ready flash
+    return leds
+
+
+@dataclass
+class _Playing:
+    pattern: Pattern
+    priority: int
+    start_s: float
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + duration_s(self.pattern)
+
+
+class PanelOutputs:
+    def __init__(self, leds: dict[str, LedLike], buzzer: BuzzerLike | None) -> None:
+        unknown = sorted(set(leds) - set(LED_NAMES))
+        if unknown:
+            raise ValueError(f"unknown LED(s) {', '.join(unknown)} (known: {', '.join(LED_NAMES)})")
+        self.leds = leds
+        self.buzzer = buzzer
+        self._written: dict[str, bool] = {}  # what each output last got; missing = write next time
+        self._current: _Playing | None = None
+        self._queue: deque[tuple[Pattern, int]] = deque()
+        self._failing: set[str] = set()
+
+    # ------------------------------------------------------------------ buzzer patterns
+    def on_event(self, event: dict, now_s: float) -> None:
+        found = pattern_for(event)
+        if found is not None:
+            self.play(*found, now_s=now_s)
+
+    def play(self, pattern: Pattern, priority: int = INFO, *, now_s: float) -> None:
+        self._advance(now_s)
+        cur = self._current
+        top = max([cur.priority if cur else -1] + [p for _, p in self._queue])
+        if priority >= ALARM:
+            if cur is not None and cur.priority >= priority:
+                return  # the same alarm (or a stronger one) is already sounding
+            self._queue = deque(item for item in self._queue if item[1] >= priority)
+            self._current = _Playing(pattern, priority, now_s)
+            return
+        if priority == FEEDBACK:
+            if top >= ALARM:
+                return  # a chirp would only blur the alarm
+            self._queue = deque(item for item in self._queue if item[1] != FEEDBACK)
+            if cur is not None and cur.priority == FEEDBACK:
+                self._current = None
+        if self._current is None:
+            self._current = _Playing(pattern, priority, now_s)
+        else:
+            self._queue.append((pattern, priority))
+
+    def _advance(self, now_s: float) -> None:
+        while self._current is not None and now_s >= self._current.end_s:
+            end = self._current.end_s
+            if self._queue:
+                pattern, priority = self._queue.popleft()
+                self._current = _Playing(pattern, priority, end)
+            else:
+                self._current = None
+
+    def buzzer_on(self, now_s: float) -> bool:
+        self._advance(now_s)
+        cur = self._current
+        if cur is None:
+            return False
+        t = now_s - cur.start_s
+        for on, d in cur.pattern:
+            if t < d:
+                return on
+            t -= d
+        return False
+
+    @property
+    def sounding(self) -> bool:
+        """A pattern is playing or queued."""
+        return self._current is not None or bool(self._queue)
+
+    # ------------------------------------------------------------------ outputs
+    def update(self, snapshot: dict, now_s: float, selection: dict | None = None) -> dict[str, bool]:
+        """Set LEDs and buzzer for now; returns what was wanted (LED names and ``buzzer``)."""
+        wanted = led_pattern(snapshot, now_s, selection)
+        for name, led in self.leds.items():
+            self._write(name, led, wanted[name])
+        wanted["buzzer"] = self.buzzer_on(now_s)
+        if self.buzzer is not None:
+            self._write("buzzer", self.buzzer, wanted["buzzer"])
+        return wanted
+
+    def all_off(self) -> None:
+        self._current = None
+        self._queue.clear()
+        for name, led in self.leds.items():
+            self._write(name, led, False)
+        if self.buzzer is not None:
+            self._write("buzzer", self.buzzer, False)
+
+    def _write(self, name: str, device, on: bool) -> None:
+        """Write only changes (the LEDs sit on I2C); a failing output is logged once, retried."""
+        if self._written.get(name) == on:
+            return
+        try:
+            device.set(on)
+        except Exception as err:  # noqa: BLE001 - a dead LED must not stop the panel or the loop
+            self._written.pop(name, None)
+            if name not in self._failing:
+                self._failing.add(name)
+                log.warning("panel output %s failed: %s", name, err)
+            return
+        self._failing.discard(name)
+        self._written[name] = on
+
+
+async def drive_outputs(hub, outputs: PanelOutputs, *, selection: Callable[[], dict] | None = None,
+                        period_s: float = 0.02) -> None:
+    """Feed hub events to the buzzer and refresh LEDs/buzzer every ``period_s`` until cancelled."""
+    loop = asyncio.get_running_loop()
+    events = hub.subscribe_events()
+    try:
+        while True:
+            now = loop.time()
+            while not events.empty():
+                outputs.on_event(events.get_nowait(), now)
+            outputs.update(hub.snapshot(), now, selection() if selection is not None else None)
+            await asyncio.sleep(period_s)
+    finally:
+        events.close()
