@@ -89,6 +89,12 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._items)
 
+    def pending_bytes(self) -> int:
+        """Bytes held for this client, queued here and in the transport: what a stuck client costs."""
+        transport = self._writer.transport
+        held = transport.get_write_buffer_size() if not transport.is_closing() else 0
+        return held + sum(len(line) for line, _ in self._items)
+
     def offer_state(self, line: bytes) -> None:
         """Queue a state line without waiting: when full, the oldest state line makes room."""
         if len(self._items) >= self.maxsize and not self._drop_oldest_state():
@@ -139,7 +145,7 @@ class Outbox:
                 try:
                     await asyncio.wait_for(self._writer.drain(), self.drain_timeout_s)
                 except asyncio.TimeoutError:
-                    self._log.warning("%s has not read for %.0f s: disconnecting it", self._label,
+                    self._log.warning("%s has not read for %g s: disconnecting it", self._label,
                                       self.drain_timeout_s)
                     self._writer.transport.abort()
                     return
@@ -267,6 +273,8 @@ class SocketApi:
         self._clients.add(task)
         try:
             await _Connection(self, reader, writer).serve()
+        except asyncio.CancelledError:
+            pass  # close() ends every connection; asyncio's stream callback must not see it as an error
         finally:
             self._clients.discard(task)
 

@@ -85,6 +85,8 @@ def _run(args) -> int:
         mqtt["device_id"] = args.device_id
     if mqtt:
         overrides["mqtt"] = mqtt
+    if args.sim:
+        overrides["socket"] = {"group": None}  # a laptop has no legtherapy group: the user's own socket
     cfg = _load(args, overrides)
     if not args.sim and (args.inject or args.speed != 1.0):
         print("legtherapy: --inject and --speed need --sim", file=sys.stderr)

@@ -44,6 +44,8 @@ class RunOptions:
     panel: bool = True
     sim_params: str | None = None
     max_runtime_s: float | None = None  # machine-time cap (tests, benchmarks)
+    extra_programs: dict = field(default_factory=dict)  # programs built in code (benchmarks, tests)
+    sim_params_override: object | None = None  # a sim.params.SimParams (e.g. a slower pad)
 
 
 @dataclass
@@ -60,12 +62,14 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
     programs, problems = load_library(None, cfg.limits)
     for problem in problems:
         log.error("%s", problem)
+    programs.update(opts.extra_programs)
 
     sim = None
     if opts.sim:
         from sim.params import load_sim_params
 
-        sim = make_simulator(cfg, loop.time, params=load_sim_params(opts.sim_params))
+        params = opts.sim_params_override or load_sim_params(opts.sim_params)
+        sim = make_simulator(cfg, loop.time, params=params)
         for spec in opts.injections:
             sim.inject(spec)
     board = build_board(cfg, sim=sim, pressure_offsets=load_pressure_offsets(opts.state_dir))
@@ -157,27 +161,10 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
 
 def _panel_tasks(sup, board, hub) -> list[asyncio.Task]:
     from controller.panel import Panel
-    from controller.panel_outputs import PanelOutputs
+    from controller.panel_outputs import PanelOutputs, drive_outputs
 
-    panel = Panel(hub, board.buttons)
     outputs = PanelOutputs(board.leds, board.buzzer)
-    loop = asyncio.get_running_loop()
-
-    async def drive_outputs() -> None:
-        events = hub.subscribe_events()
-        try:
-            while True:
-                while not events.empty():
-                    outputs.on_event(events.get_nowait(), loop.time())
-                outputs.update(hub.snapshot(), loop.time())
-                await asyncio.sleep(0.1)
-        finally:
-            events.close()
-
-    async def run_panel() -> None:
-        try:
-            await panel.run()
-        finally:
-            panel.close()
-
-    return [asyncio.create_task(run_panel(), name="panel"), asyncio.create_task(drive_outputs(), name="panel-out")]
+    panel = Panel(hub, board.buttons, outputs=outputs)
+    return [asyncio.create_task(panel.run(), name="panel"),
+            asyncio.create_task(drive_outputs(hub, outputs, selection=panel.selection, period_s=0.05),
+                                name="panel-out")]

@@ -94,7 +94,7 @@ class Fault:
     zone: str | None
     t_s: float
     message: str
-    readings: dict = field(default_factory=dict)
+    readings: dict = field(default_factory=dict, hash=False)  # evidence, not identity: faults stay hashable
 
     @classmethod
     def make(cls, code: str, zone: str | None, t_s: float, message: str, readings: dict | None = None) -> "Fault":

@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("program", metavar="PROGRAM", help="program id, e.g. quick_circulation")
     s.add_argument("--intensity", type=_intensity, metavar="1-5", help="1 gentle … 5 strong (default: the program's 3)")
     s.add_argument("--no-heat", action="store_true", help="run without the heat pads")
-    add("pause", "pause the running program (chambers vent, heat holds)")
+    add("pause", "pause the running program (legctl resume continues it)")
     add("resume", "resume a paused program")
     add("stop", "stop the program safely (everything off)")
     add("programs", "list the programs the machine knows")
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("reset-lockout", "clear a lockout (technician; only once the cause is fixed)")
     add("ping", "check that the daemon answers")
     add("selftest", "run the self-test and print a pass/fail table (exit 1 if any check fails)")
-    c = add("calibrate", "calibrate sensors (vents every chamber first)")
+    c = add("calibrate", "calibrate sensors with the machine idle (pressure: zero the pressure sensors)")
     c.add_argument("what", choices=["pressure"], help="what to calibrate: pressure (zero the pressure sensors)")
     a = add("autotune", "tune a heat pad's PID gains (takes minutes; the pad heats to the target)")
     a.add_argument("pad", metavar="PAD", help="pad zone, e.g. left_calf")
@@ -223,7 +223,8 @@ def _run(args, io: _Out) -> int:
             answer = client.request({"request": args.cmd})
             return _show_data(args, io, answer)
         payload = _command_payload(args)
-        answer = client.request({"request": "command", "command": payload, "timeout_s": timeout})
+        # the daemon gives up a little before we do, so its "no answer in time" reaches the person
+        answer = client.request({"request": "command", "command": payload, "timeout_s": max(1.0, timeout - 2.0)})
     return _show_result(args, io, payload, answer)
 
 

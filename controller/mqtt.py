@@ -151,6 +151,7 @@ class MqttBridge:
         self._discovery_wanted = asyncio.Event()
         self._state_kick = asyncio.Event()
         self._unsent_event: dict | None = None
+        self._connected_at: float | None = None
         self._flood_unreported = 0
         self._last_flood_notice = -math.inf
 
@@ -162,20 +163,20 @@ class MqttBridge:
         backoff = self.BACKOFF_FIRST_S
         try:
             while True:
-                connected_at = None
+                self._connected_at = None
                 try:
-                    connected_at = await self._session(events)
+                    await self._session(events)
                 except asyncio.CancelledError:
                     raise
                 except Exception as err:  # noqa: BLE001 - the bridge must outlive any broker trouble
-                    connected_at = getattr(err, "connected_at", None)
-                    if connected_at is None:
+                    if self._connected_at is None:
                         self.stats["connect_failures"] += 1
                     self.log.warning("MQTT %s:%s: %s; retrying in %.0f s", self.settings.host,
                                      self.settings.port, _describe(err), backoff)
                     if not _is_mqtt_error(err):
                         self.log.exception("unexpected error in the MQTT bridge")
-                if connected_at is not None and self._now() - connected_at >= self.GOOD_CONNECTION_S:
+                held = self._connected_at is not None and self._now() - self._connected_at >= self.GOOD_CONNECTION_S
+                if held:
                     backoff = self.BACKOFF_FIRST_S
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2.0, self.BACKOFF_MAX_S)
@@ -184,17 +185,17 @@ class MqttBridge:
             for task in list(self._in_flight):
                 task.cancel()
 
-    async def _session(self, events: Subscription) -> float:
+    async def _session(self, events: Subscription) -> None:
+        """One connection, from connect to the error that ends it."""
         client = aiomqtt.Client(**client_options(self.settings, will_topic=self.topics["availability"]),
                                 queue_type=self._incoming_queue_type(),
                                 max_queued_incoming_messages=self.INCOMING_QUEUE_SIZE,
                                 logger=self.log.getChild("client"))
-        connected_at = None
         try:
             async with client:
                 await client.subscribe(self.topics["cmd"], qos=1)
                 await client.subscribe(self.topics["ha_status"], qos=1)
-                connected_at = self._now()
+                self._connected_at = self._now()
                 self.stats["connections"] += 1
                 if self.stats["connections"] > 1:
                     self.stats["reconnects"] += 1
@@ -220,12 +221,8 @@ class MqttBridge:
                     except Exception:  # noqa: BLE001 - best effort on the way out
                         pass
                     raise
-        except Exception as err:
-            err.connected_at = connected_at  # type: ignore[attr-defined]
-            raise
         finally:
             self.connected.clear()
-        return connected_at  # pragma: no cover - the task group only ends by an error
 
     def _incoming_queue_type(self) -> type[asyncio.Queue]:
         stats = self.stats

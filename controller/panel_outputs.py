@@ -22,7 +22,8 @@ The buzzer (an active buzzer: on or off only) plays patterns given as data, a tu
 own feedback); ``update`` drives the buzzer from it by time. Call ``update`` at least every
 50 ms: the shortest step is 0.1 s. Priority decides overlaps: a lockout preempts everything, a
 fault preempts session beeps, panel feedback (refused chirp, selection count) replaces older
-feedback and is dropped while a fault or lockout sounds.
+feedback and is dropped while a fault or lockout sounds. Patterns that queue behind another
+start after a ``GAP_S`` pause, so two beeps in a row never merge into one long one.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ SESSION_STOPPED: Pattern = ((True, 0.2),)
 FAULT: Pattern = ((True, 0.8), (False, 0.4), (True, 0.8), (False, 0.4), (True, 0.8))
 LOCKOUT: Pattern = ((True, 1.0), (False, 1.0)) * 5  # 10 s
 REFUSED: Pattern = ((True, 0.1), (False, 0.1), (True, 0.1))  # short double chirp
+GAP_S = 0.3  # silence between queued patterns, so two of them never merge into one
 
 FEEDBACK, INFO, ALARM, LOCKOUT_PRIORITY = 0, 1, 2, 3
 
@@ -197,7 +199,7 @@ class PanelOutputs:
         if self._current is None:
             self._current = _Playing(pattern, priority, now_s)
         else:
-            self._queue.append((pattern, priority))
+            self._queue.append((((False, GAP_S),) + pattern, priority))
 
     def _advance(self, now_s: float) -> None:
         while self._current is not None and now_s >= self._current.end_s:

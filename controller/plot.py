@@ -142,7 +142,8 @@ def plot_trace(csv_path: str, out_png: str) -> None:
     ax_pump.set_ylabel("pump duty")
     from matplotlib.patches import Patch
 
-    ax_v.legend(handles=[Patch(color="tab:blue", label="fill open"), Patch(color="tab:orange", label="vent closed")],
+    ax_v.legend(handles=[Patch(color="tab:blue", label="fill open"), Patch(color="tab:orange", label="vent closed"),
+                         Patch(color="red", alpha=0.15, label="fault active")],
                 loc="upper right", fontsize="small")
 
     for ax in (ax_t, ax_p, ax_v):

@@ -69,12 +69,13 @@ class ReportBuilder:
     """Peaks and tracking errors per pad and chamber, the faults, and how the session ended."""
 
     SETTLE_BAND_C = 0.5  # pad tracking counts once the pad first comes within this of target
+    FILL_BAND_MMHG = 3.0  # chamber tracking counts (while holding) once a fill came this close
 
     def __init__(self, pads: list[str], chambers: list[str]) -> None:
         self.pad_stats = {z: {"peak_c": -math.inf, "err_sum": 0.0, "err_n": 0, "max_abs_err_c": 0.0,
                               "overshoot_c": 0.0, "settled": False, "target": None} for z in pads}
         self.chamber_stats = {z: {"peak_mmhg": 0.0, "err_sum": 0.0, "err_n": 0, "max_abs_err_mmhg": 0.0,
-                                  "overshoot_mmhg": 0.0} for z in chambers}
+                                  "overshoot_mmhg": 0.0, "target": 0.0, "settled": False} for z in chambers}
         self.faults: list[dict] = []
         self.first_t: float | None = None
         self.last_t: float | None = None
@@ -113,7 +114,11 @@ class ReportBuilder:
                 continue
             s["peak_mmhg"] = max(s["peak_mmhg"], p)
             target = rec.pressure_targets_mmhg.get(z, 0.0)
-            holding = target > 0 and not rec.outputs.fill_open[z] and not rec.outputs.vent_open[z]
+            if target != s["target"] or rec.outputs.vent_open[z]:
+                s["target"], s["settled"] = target, False  # a new fill: track it once it gets there
+            if target > 0 and not s["settled"] and p >= target - self.FILL_BAND_MMHG:
+                s["settled"] = True
+            holding = s["settled"] and not rec.outputs.fill_open[z] and not rec.outputs.vent_open[z]
             if holding:
                 err = p - target
                 s["err_sum"] += abs(err)

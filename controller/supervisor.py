@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
+from collections import deque
 from typing import Callable, Iterable
 
 from controller.board import Board
@@ -64,6 +66,8 @@ class Supervisor:
         self.manual: dict[str, float] = {}  # technician overrides, idle only, still gated
         self.service_task: asyncio.Task | None = None
         self.tick_count = 0
+        #: wall-clock cost of recent ticks (a metric for benchmarks and status, never for control)
+        self.tick_cost_s: deque[float] = deque(maxlen=100_000)
         self.seq = 0
         self.last_tick_end_s = 0.0
         self.watchdog_tripped = False
@@ -118,7 +122,9 @@ class Supervisor:
         while True:
             now = loop.time()
             late = max(0.0, now - next_t)
+            t0 = time.perf_counter()
             await self.tick(now, late)
+            self.tick_cost_s.append(time.perf_counter() - t0)
             self.last_tick_end_s = loop.time()
             next_t += self.period_s
             if loop.time() > next_t + self.period_s:  # fell behind (a stall): don't try to catch up

@@ -128,6 +128,13 @@ def compression_problems(spec: CompressionSpec, limits: SafetyLimits) -> Problem
     if not ordered:
         out.append(("chambers", f"must run {' → '.join(CHAMBER_ORDER)} (toward the heart), each at most once; "
                                 f"got {', '.join(spec.chambers)}"))
+    elif spec.chambers != list(CHAMBER_ORDER[:len(spec.chambers)]):
+        # foot >= calf >= thigh must hold in the sleeve, not only in the file: a calf or thigh
+        # squeezed over an empty foot chamber pushes blood back down the leg.
+        need = [c for c in CHAMBER_ORDER[:CHAMBER_ORDER.index(spec.chambers[-1])] if c not in spec.chambers]
+        out.append(("chambers", f"must start at the foot with no gaps: {spec.chambers[-1]} over an empty "
+                                f"{', '.join(need)} chamber pushes blood away from the heart; list "
+                                f"{', '.join(CHAMBER_ORDER[:CHAMBER_ORDER.index(spec.chambers[-1]) + 1])}"))
     for c in spec.chambers:
         if c not in spec.pressure_mmhg:
             out.append((f"pressure_mmhg.{c}", f"missing: {c} is listed in chambers and needs a pressure"))

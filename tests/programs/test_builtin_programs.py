@@ -42,7 +42,7 @@ def test_quick_circulation_is_the_three_minute_routine(library):
     assert quick.duration_s == 180
     strokes, calves, arches, ankles = quick.phases
     assert strokes.compression.pattern == "wave" and strokes.duration_s == 60
-    assert calves.compression.pattern == "pulse" and calves.compression.chambers == ["calf"]
+    assert calves.compression.pattern == "pulse" and calves.compression.chambers == ["foot", "calf"]
     assert calves.rollers.pattern == "knead" and calves.duration_s == 60
     assert arches.rollers.positions == ["foot"]
     assert ankles.compression.pattern == "hold" and ankles.compression.chambers == ["foot"]

@@ -313,13 +313,20 @@ def test_a_program_built_in_code_obeys_the_same_rules():
                         hold_s=2, rest_s=4)
 
 
-def test_single_chamber_and_skipped_chamber_waves_load(tmp_path):
+def test_chambers_must_start_at_the_foot_without_gaps(tmp_path):
+    """foot >= calf >= thigh must hold in the sleeve: no chamber squeezed over an empty distal one."""
     data = good()
     comp(data)["chambers"] = ["foot", "thigh"]
     comp(data)["pressure_mmhg"] = {"foot": 60, "thigh": 50}
-    assert load_program(write(tmp_path, data)).phases[1].compression.chambers == ["foot", "thigh"]
+    with pytest.raises(ProgramError, match=r"phases\[1\]\.compression\.chambers: must start at the foot with no gaps"):
+        load_program(write(tmp_path, data))
     data = good()
     data["phases"][1]["compression"] = {"pattern": "pulse", "chambers": ["calf"], "pressure_mmhg": {"calf": 70},
+                                        "hold_s": 2, "rest_s": 2}
+    with pytest.raises(ProgramError, match="empty foot chamber"):
+        load_program(write(tmp_path, data))
+    data = good()
+    data["phases"][1]["compression"] = {"pattern": "pulse", "chambers": ["foot"], "pressure_mmhg": {"foot": 70},
                                         "hold_s": 2, "rest_s": 2}
     assert load_program(write(tmp_path, data)).phases[1].compression.legs == "both"
     data = good()

@@ -1,0 +1,224 @@
+"""Control benchmarks on the default simulated board (issue: the machine runs, §6).
+
+- a pad from 22 °C to 40 °C under the PID, against full power and a 1 °C-hysteresis thermostat,
+  and the PID on a pad twice as slow;
+- each chamber to its target: error, overshoot, fill time against the pump at full flow;
+- ``full_leg`` under ``--speed 0``: wall time, and the wall-clock cost of one scan tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from controller.commands import Manual, Source
+from controller.config import load_config
+from controller.daemon import RunOptions, run_machine
+from controller.timebase import new_loop
+from programs.schema import Program
+from sim.params import load_sim_params
+
+PAD = "left_calf"
+TARGET_C = 40.0
+HEAT_S = 1200.0
+
+
+def _run(opts: RunOptions, during=None):
+    loop = new_loop(0)
+
+    async def main():
+        ready = loop.create_future()
+        task = asyncio.ensure_future(run_machine(opts, ready=ready))
+        if during is not None:
+            sup = await ready
+            await during(sup)
+        return await task
+
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def _opts(tmp: Path, **kw) -> RunOptions:
+    base = dict(config=load_config(), state_dir=str(tmp / "state"), sim=True, mqtt=False, socket_path=None,
+                panel=False)
+    base.update(kw)
+    return RunOptions(**base)
+
+
+def _heat_program(target_c: float, duration_s: float) -> Program:
+    return Program.model_validate({
+        "id": "bench_heat", "name": "bench heat", "summary": "heat only", "category": "warm_up",
+        "phases": [{"name": "heat", "duration_s": duration_s, "heat_c": {"foot": target_c, "calf": target_c}}],
+    })
+
+
+def _pad_series(sup_holder: list) -> callable:
+    samples: list[tuple[float, float]] = []
+
+    def observe(rec):
+        if rec.readings.thermal_fresh:
+            samples.append((rec.t_s, rec.readings.pads[PAD].temp_c))
+    return samples, observe
+
+
+def _heat_figures(samples, t0: float, target: float) -> dict:
+    rise = next((t - t0 for t, v in samples if v >= target - 0.5), math.inf)
+    after = [v for t, v in samples if t - t0 >= rise]
+    overshoot = max(after) - target if after else math.nan
+    tail = [v for t, v in samples if t - t0 >= (samples[-1][0] - t0) - 300.0]
+    ss_err = max(abs(v - target) for v in tail) if tail else math.nan
+    return {"rise_s": round(rise, 1), "overshoot_c": round(overshoot, 3), "steady_error_c": round(ss_err, 3)}
+
+
+def heat_pid(tmp: Path, params=None) -> dict:
+    samples: list[tuple[float, float]] = []
+
+    def observe(rec):
+        if rec.readings.thermal_fresh and rec.mode == "running":
+            samples.append((rec.t_s, rec.readings.pads[PAD].temp_c))
+
+    opts = _opts(tmp, program="bench_heat", exit_when_done=True, extra_programs={"bench_heat": _heat_program(TARGET_C, HEAT_S)},
+                 sim_params_override=params)
+    res_holder = {}
+
+    async def during(sup):
+        sup.observers.append(observe)
+
+    _run(opts, during)
+    return _heat_figures(samples, samples[0][0], TARGET_C)
+
+
+def heat_manual(tmp: Path, policy) -> dict:
+    """Drive the heater by hand (still gated) with ``policy(temp) -> duty | None`` (None = stop)."""
+    samples: list[tuple[float, float]] = []
+    opts = _opts(tmp, max_runtime_s=HEAT_S + 5)
+
+    async def during(sup):
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        duty = None
+        while loop.time() - t0 < HEAT_S:
+            r = sup.last_readings
+            if r is not None and r.thermal_fresh:
+                temp = r.pads[PAD].temp_c
+                samples.append((loop.time(), temp))
+                want = policy(temp, duty)
+                if want is None:
+                    break
+                if want != duty:
+                    duty = want
+                    await sup.hub.submit(Manual(command="manual", output=f"heater:{PAD}", value=duty), Source.SOCKET)
+            await asyncio.sleep(sup.period_s)
+        sup.stop()
+
+    _run(opts, during)
+    return _heat_figures(samples, samples[0][0], TARGET_C)
+
+
+def heat_bench(tmp: Path) -> list[dict]:
+    full = heat_manual(tmp / "full", lambda temp, d: 1.0 if temp < TARGET_C - 0.5 else None)
+    pid = heat_pid(tmp / "pid")
+
+    def thermostat(temp, duty):
+        if temp < TARGET_C - 0.5:
+            return 1.0
+        if temp > TARGET_C + 0.5:
+            return 0.0
+        return duty if duty is not None else 1.0
+
+    onoff = heat_manual(tmp / "onoff", thermostat)
+    base = load_sim_params()
+    slow_pads = base.pads.model_copy(update={
+        "element_heat_capacity_j_per_k": base.pads.element_heat_capacity_j_per_k * 2,
+        "surface_heat_capacity_j_per_k": base.pads.surface_heat_capacity_j_per_k * 2})
+    slow = heat_pid(tmp / "slow", base.model_copy(update={"pads": slow_pads}))
+    rows = []
+    for name, fig in (("PID (default gains)", pid), ("on/off thermostat, 1 °C hysteresis", onoff),
+                      ("PID on a pad twice as slow", slow)):
+        rows.append({"controller": name, **fig, "rise_vs_full_power": round(fig["rise_s"] / full["rise_s"], 3)})
+    rows.append({"controller": "full power (reference)", "rise_s": full["rise_s"], "overshoot_c": None,
+                 "steady_error_c": None, "rise_vs_full_power": 1.0})
+    return rows
+
+
+def _fill_program(position: str, target: float) -> Program:
+    return Program.model_validate({
+        "id": f"bench_fill_{position}", "name": "bench fill", "summary": "one chamber", "category": "circulation",
+        "phases": [{"name": "fill", "duration_s": 60, "compression": {
+            "pattern": "wave", "legs": "alternate", "chambers": [position], "pressure_mmhg": {position: target},
+            "hold_s": 6.0, "rest_s": 4.0}}],
+    })
+
+
+FILL_TARGETS = {"foot": 60.0, "calf": 52.0, "thigh": 45.0}
+
+
+def fill_bench(tmp: Path) -> list[dict]:
+    rows = []
+    for position, target in FILL_TARGETS.items():
+        pid = f"bench_fill_{position}"
+        log: dict[str, dict] = {}
+
+        def observe(rec):
+            for zone, p in rec.readings.pressure_mmhg.items():
+                if not zone.endswith(position):
+                    continue
+                st = log.setdefault(zone, {"fill_start": None, "fill_end": None, "peak": 0.0, "hold": []})
+                if rec.outputs.fill_open[zone] and st["fill_start"] is None:
+                    st["fill_start"] = rec.t_s
+                if st["fill_start"] is not None and st["fill_end"] is None and not rec.outputs.fill_open[zone]:
+                    st["fill_end"] = rec.t_s
+                if st["fill_end"] is not None and not rec.outputs.vent_open[zone] and len(st["hold"]) < 250:
+                    st["peak"] = max(st["peak"], p)
+                    st["hold"].append(p)
+
+        sims = {}
+
+        async def during(sup):
+            sup.observers.append(observe)
+            sims["sim"] = sup.sim
+
+        _run(_opts(tmp / position, program=pid, intensity=5, exit_when_done=True,
+                   extra_programs={pid: _fill_program(position, target)}), during)
+        sim = sims["sim"]
+        for zone, st in sorted(log.items()):
+            full_flow = sim.pneumatics.full_flow_fill_time_s(zone, target)
+            fill_s = (st["fill_end"] or math.nan) - (st["fill_start"] or math.nan)
+            hold = st["hold"] or [math.nan]
+            rows.append({"chamber": zone, "target_mmhg": target,
+                         "error_mmhg": round(statistics.fmean(hold) - target, 2),
+                         "overshoot_mmhg": round(max(0.0, st["peak"] - target), 2),
+                         "fill_s": round(fill_s, 2), "full_flow_s": round(full_flow, 2),
+                         "fill_vs_full_flow": round(fill_s / full_flow, 3)})
+    return rows
+
+
+def full_leg_bench(tmp: Path) -> dict:
+    holder = {}
+
+    async def during(sup):
+        holder["sup"] = sup
+
+    t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    res = _run(_opts(tmp, program="full_leg", intensity=3, exit_when_done=True), during)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    costs = sorted(holder["sup"].tick_cost_s)
+    p99 = costs[int(0.99 * (len(costs) - 1))]
+    return {"program": "full_leg", "outcome": res.report["outcome"], "machine_s": res.report["duration_s"],
+            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "ticks": holder["sup"].tick_count,
+            "tick_mean_us": round(statistics.fmean(costs) * 1e6, 1), "tick_p99_us": round(p99 * 1e6, 1)}
+
+
+def run() -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        return {"heat": heat_bench(tmp / "heat"), "fill": fill_bench(tmp / "fill"),
+                "full_leg": full_leg_bench(tmp / "full_leg")}

@@ -1,0 +1,102 @@
+"""Relay autotune on the simulated pad: it finds gains that then warm the pad without overshoot."""
+
+import math
+
+import pytest
+
+from controller.autotune import RelayAutotune
+from controller.config import HeatControl
+from controller.heat import HeatController
+from sim.params import PadParams
+from sim.thermal import PadThermal
+
+DT_S = 0.25
+PAD = "left_calf"
+
+
+def slow_pad() -> PadParams:
+    p = PadParams()
+    return p.model_copy(update={
+        "element_heat_capacity_j_per_k": 2 * p.element_heat_capacity_j_per_k,
+        "surface_heat_capacity_j_per_k": 2 * p.surface_heat_capacity_j_per_k,
+    })
+
+
+def tune(params: PadParams, target_c: float = 40.0, **kw) -> tuple[RelayAutotune, float, float]:
+    pad = PadThermal(params, 22.0)
+    tuner = RelayAutotune(target_c, **kw)
+    t = 0.0
+    hottest = pad.thermistor_c
+    while not tuner.done and not tuner.failed:
+        pad.step(DT_S, tuner.step(pad.thermistor_c, t))
+        t += DT_S
+        hottest = max(hottest, pad.thermistor_c)
+    return tuner, t, hottest
+
+
+def warm_up(params: PadParams, gains, target_c=40.0, seconds=1500.0):
+    pad = PadThermal(params, 22.0)
+    heat = HeatController([PAD], {PAD: gains}, HeatControl(derivative_filter_s=4.0))
+    temps = []
+    t = 0.0
+    while t < seconds:
+        pad.step(DT_S, heat.step({PAD: pad.thermistor_c}, {PAD: target_c}, t)[PAD])
+        t += DT_S
+        temps.append((t, pad.thermistor_c))
+    return temps
+
+
+@pytest.mark.parametrize("params", [PadParams(), slow_pad()], ids=["pad", "pad_twice_as_slow"])
+def test_autotuned_gains_control_the_pad_without_overshoot(params):
+    tuner, took_s, hottest = tune(params)
+    assert tuner.done and not tuner.failed, tuner.reason
+    assert took_s < 1800.0
+    assert hottest < 40.0 + 1.5  # the relay never drives the pad far past the target
+    kp, ki, kd = tuner.result()
+    assert kp > 0 and ki > 0 and kd > 0
+    for pad in (PadParams(), slow_pad()):  # and the gains cope with the other pad too
+        temps = warm_up(pad, (kp, ki, kd))
+        assert max(temp for _, temp in temps) - 40.0 <= 1.0
+        late = [temp for t, temp in temps if t > 1200.0]
+        assert max(abs(temp - 40.0) for temp in late) <= 0.2
+
+
+def test_the_relay_heats_below_the_target_and_rests_above_it():
+    tuner = RelayAutotune(40.0, max_duty=0.8, hysteresis_c=0.5)
+    assert tuner.step(30.0, 0.0) == 0.8
+    assert tuner.step(40.1, 1.0) == 0.0
+    assert tuner.step(39.7, 2.0) == 0.0  # inside the hysteresis: still off
+    assert tuner.step(39.4, 3.0) == 0.8
+
+
+def test_ultimate_gain_follows_the_relay_amplitude():
+    tuner, _, _ = tune(PadParams())
+    ku, tu = tuner.ultimate()
+    used = tuner.peaks[3:]
+    amplitude = sum(abs(b[0] - a[0]) for a, b in zip(used, used[1:])) / (2 * (len(used) - 1))
+    assert ku == pytest.approx(4 * 0.5 / (math.pi * amplitude), rel=0.05)
+    assert 30.0 < tu < 200.0
+
+
+def test_a_heater_that_does_not_heat_fails_with_a_reason_at_the_timeout():
+    tuner = RelayAutotune(40.0, timeout_s=600.0)
+    t = 0.0
+    while not tuner.failed and t < 1000.0:
+        assert tuner.step(22.0, t) in (0.0, 1.0)
+        t += DT_S
+    assert tuner.failed and not tuner.done
+    assert "did not reach the target" in tuner.reason
+    assert tuner.step(22.0, t) == 0.0  # failed: heater off
+    with pytest.raises(RuntimeError):
+        tuner.result()
+
+
+def test_a_lost_reading_or_runaway_fails_and_turns_the_heater_off():
+    lost = RelayAutotune(40.0)
+    lost.step(30.0, 0.0)
+    assert lost.step(math.nan, 0.25) == 0.0
+    assert lost.failed and "temperature" in lost.reason
+    runaway = RelayAutotune(40.0)
+    runaway.step(30.0, 0.0)
+    assert runaway.step(46.0, 0.25) == 0.0
+    assert runaway.failed and "does not turn off" in runaway.reason
