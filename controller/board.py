@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from errno import ETIMEDOUT
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,7 +21,7 @@ from controller.readings import PadReading, Readings
 from drivers.ads1115 import ADS1115
 from drivers.buttons import EStopInput, PanelButton
 from drivers.buzzer import PanelBuzzer
-from drivers.errors import DriverError
+from drivers.errors import BusError, DriverError
 from drivers.heartbeat import Heartbeat
 from drivers.heater import Heater
 from drivers.i2c import I2CBus
@@ -120,10 +121,20 @@ class Board:
     # ------------------------------------------------------------------ reading
     def _read_sync(self, thermal: bool) -> _ReadResult:
         out = _ReadResult()
+        hung: list[BusError] = []
 
         def fail(zone: str, err: Exception) -> None:
             out.errors.append(str(err))
             out.error_zones.append(zone)
+            if isinstance(err, BusError) and err.errno == ETIMEDOUT:
+                hung.append(err)
+
+        def guard(read):
+            # A hung bus costs the kernel's whole timeout per transaction: after the first
+            # timeout in a tick, the rest of the tick's reads fail at once instead of each waiting.
+            if hung:
+                raise hung[0]
+            return read()
 
         if self._startup_errors:
             for entry in self._startup_errors:
@@ -134,27 +145,27 @@ class Board:
             for pad in self.config.pads:
                 z = pad.zone
                 try:
-                    v = self.adcs[pad.thermistor.adc].read_voltage(pad.thermistor.channel)
+                    v = guard(lambda: self.adcs[pad.thermistor.adc].read_voltage(pad.thermistor.channel))
                     t1 = self.thermistors[z].volts_to_c(v)
                 except DriverError as err:
                     t1 = NAN
                     fail(f"pad:{z}", err)
                 try:
-                    t2 = self.digital_sensors[z].read_temp_c()
+                    t2 = guard(self.digital_sensors[z].read_temp_c)
                 except DriverError as err:
                     t2 = NAN
                     fail(f"pad:{z}", err)
                 out.pads[z] = (t1, t2)
         for ch in self.config.chambers:
             try:
-                v = self.adcs[ch.pressure.adc].read_voltage(ch.pressure.channel)
+                v = guard(lambda: self.adcs[ch.pressure.adc].read_voltage(ch.pressure.channel))
                 out.pressure[ch.zone] = self.pressure_sensors[ch.zone].volts_to_mmhg(v)
             except DriverError as err:
                 out.pressure[ch.zone] = NAN
                 fail(f"chamber:{ch.zone}", err)
         for zone, sensor in self.current_sensors.items():
             try:
-                out.current[zone] = sensor.read_current_a()
+                out.current[zone] = guard(sensor.read_current_a)
             except DriverError as err:
                 out.current[zone] = NAN
                 fail(f"roller:{zone}", err)
@@ -191,6 +202,7 @@ class Board:
         )
 
     _stall_seen = False
+    _last_safe_state_error = ""
 
     async def _wait_out_stall(self) -> None:
         """A simulated bus hang: wait the kernel's I2C timeout on the loop's clock."""
@@ -251,7 +263,9 @@ class Board:
             try:
                 step()
             except Exception as err:  # best effort: every other step must still run
-                log.error("safe state: %s", err)
+                if str(err) != self._last_safe_state_error:  # the watchdog may call this 50 times a second
+                    log.error("safe state: %s", err)
+                self._last_safe_state_error = str(err)
         self._last_written = None
 
     def close(self) -> None:

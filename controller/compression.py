@@ -14,10 +14,11 @@ How the parts fit, and why:
   conductance is ~30× smaller), so with two fill valves open the manifold sits near the mean of
   the chamber pressures and a fuller chamber empties into an emptier one. So the pump serves one
   fill at a time: a leak top-up first (distal first: it holds the gradient up), else the fill it
-  is already serving, else the most distal waiting fill (left before right). On both legs the
-  waves interleave — left foot, right foot, left calf, right calf, ... — which takes the same
-  time as filling both legs' chambers together (the pump's flow is the limit either way) while
-  each single fill stays within the fill timeout even at deep pressures.
+  is already serving, else the waiting fill of the oldest cycle, most distal first, left before
+  right. On both legs the waves so interleave — left foot, right foot, left calf, right calf, ...
+  — which takes the same time as filling both legs' chambers together (the pump's flow is the
+  limit either way) while each single fill stays within the fill timeout even at deep
+  pressures; and a leg that starts its next cycle early never starves the other leg's wave.
 - **The gradient foot ≥ calf ≥ thigh holds at all times**, by construction rather than by hope:
   a chamber is never filled past the present pressure of the active chamber distal to it, and a
   leg vents proximal first — a chamber's vent opens once every chamber proximal to it is down to
@@ -75,6 +76,7 @@ CAP_REOPEN_MMHG = 0.5
 MIN_APPROACH_RATE_MMHG_PER_S = 2.0
 #: how fast the duty is raised while a fill is stalled (duty per second)
 STALL_BOOST_PER_S = 1.0
+GIVE_UP_AFTER_SAFETY_S = 2.0  # give a failing fill up only after the fill interlock has judged it
 #: the window the fill rate is measured over (long enough to average out sensor noise)
 RATE_WINDOW_S = 0.25
 WAVE_LOG_LEN = 1000
@@ -142,6 +144,7 @@ class _Leg:
         self.until_s = 0.0  # end of the hold, or of the rest (inf until every vent is open)
         self.rest_s = 0.0
         self.cycled = False  # has filled at least once under this program
+        self.cycle_started_s = 0.0
         self.cycle_done = False  # a rest after a cycle ended (alternate: pass the turn)
 
     def configure(self, active: list[_Chamber]) -> None:
@@ -156,10 +159,11 @@ class _Leg:
                 found = c
         return found
 
-    def start_cycle(self) -> None:
+    def start_cycle(self, now_s: float) -> None:
         self.stage = _FILLING if self.active else _HOLDING
         self.index = 0
         self.cycled = True
+        self.cycle_started_s = now_s
         self.cycle_done = False
         for c in self.active:
             c.state = _QUEUED  # keeps its vent latch: it may still be venting
@@ -199,6 +203,7 @@ class CompressionController:
         self._boost = 0.0
         self._last_s: float | None = None
         self._p: dict[str, float] = {name: 0.0 for name in self._chambers}
+        self._blind: set[str] = set()  # legs with a missing pressure reading this tick
         self.wave_log: deque[tuple[float, str, str]] = deque(maxlen=WAVE_LOG_LEN)
 
     # ------------------------------------------------------------------ commands
@@ -263,6 +268,8 @@ class CompressionController:
             else:
                 c.history.clear()
 
+        self._blind = {leg.name for leg in self._legs.values()
+                       if any(not math.isfinite(self._p[c.name]) for c in leg.chambers)}
         self._update_chambers(now_s)
         self._advance_legs(now_s)
         fill_open = self._arbitrate(now_s)
@@ -292,7 +299,7 @@ class CompressionController:
             if c.state == _FILL:
                 if p >= target - stop_early:
                     c.state = _HELD
-                elif now_s - c.fill_started_s >= self.limits.fill_timeout_s or self._blocked_for_good(c):
+                elif now_s - c.fill_started_s >= self.limits.fill_timeout_s + GIVE_UP_AFTER_SAFETY_S or self._blocked_for_good(c):
                     c.state = _GAVE_UP
             if c.state == _HELD:
                 if c.mean_mmhg() < target - TOP_UP_BELOW_MMHG:  # averaged: noise is no leak
@@ -313,7 +320,7 @@ class CompressionController:
         max_closed_s = self.limits.max_hold_s - MAX_HOLD_MARGIN_S - VENT_STAGING_ALLOWANCE_S
         for leg in self._legs.values():
             if leg.stage in (_FILLING, _HOLDING):
-                blind = any(not math.isfinite(self._p[c.name]) for c in leg.chambers)
+                blind = leg.name in self._blind
                 too_long = any(c.closed_since_s is not None and now_s - c.closed_since_s >= max_closed_s
                                for c in leg.chambers)
                 if blind or too_long:
@@ -333,7 +340,7 @@ class CompressionController:
                 self._vent_leg(leg)
             elif leg.stage == _RESTING and now_s >= leg.until_s:
                 if self._turn is None or not leg.cycled:
-                    leg.start_cycle()
+                    leg.start_cycle(now_s)
                 else:
                     leg.cycle_done = True
         if self._turn is not None and self._legs[self._turn].cycle_done:
@@ -343,7 +350,7 @@ class CompressionController:
             if following is not current:
                 current.off()
             self._turn = following.name
-            following.start_cycle()
+            following.start_cycle(now_s)
 
     def _settle_queued(self, leg: _Leg) -> None:
         """The next chamber needs no air (still full enough, or held down by a distal chamber
@@ -374,7 +381,7 @@ class CompressionController:
 
     def _wants_air(self, c: _Chamber) -> bool:
         p = self._p[c.name]
-        if not math.isfinite(p):
+        if c.leg in self._blind:
             return False
         if not (c.state in (_QUEUED, _FILL) or (c.state == _HELD and c.topping_up)):
             return False
@@ -396,7 +403,7 @@ class CompressionController:
             waiting = [leg.active[leg.index] for leg in self._legs.values()
                        if leg.stage == _FILLING and wanting[leg.active[leg.index].name]]
             if waiting:
-                service = ("fill", min(waiting, key=self._rank))
+                service = ("fill", min(waiting, key=lambda c: (self._legs[c.leg].cycle_started_s, *self._rank(c))))
         if service != self._serving:
             self._boost = 0.0
         self._serving = service
@@ -418,7 +425,7 @@ class CompressionController:
     def _vents(self) -> dict[str, bool]:
         vent_open = {}
         for leg in self._legs.values():
-            blind = any(not math.isfinite(self._p[c.name]) for c in leg.chambers)
+            blind = leg.name in self._blind
             for i, c in enumerate(leg.chambers):
                 if blind:
                     vent_open[c.name] = True

@@ -96,6 +96,7 @@ class Board(_Strict):
     pressure_sensor: PressureSensor = PressureSensor()
     roller_shunt_ohm: float = 0.1
     roller_max_current_a: float = 3.2
+    roller_stall_current_a: float = Field(1.8, gt=0.0)  # the gear motor's datasheet stall current at full duty
 
 
 class PadZone(_Strict):

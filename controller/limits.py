@@ -41,6 +41,7 @@ BOUNDS: dict[str, tuple[float, str]] = {
     # rollers
     "roller_current_limit_a": (1.5, "max"),
     "roller_overcurrent_s": (0.2, "max"),
+    "roller_stall_ratio": (0.8, "max"),  # of stall current at the written duty
     # time and software
     "max_session_s": (1800.0, "max"),  # 30 min
     "tick_late_periods": (3.0, "max"),
@@ -78,6 +79,7 @@ class SafetyLimits(BaseModel):
     pressure_min_plausible_mmhg: float = -20.0
     roller_current_limit_a: float = 1.5
     roller_overcurrent_s: float = 0.2
+    roller_stall_ratio: float = 0.8
     max_session_s: float = 1800.0
     tick_late_periods: float = 3.0
 

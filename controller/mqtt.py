@@ -39,7 +39,7 @@ from controller.config import MqttSettings
 from controller.discovery import discovery_messages, topics
 from controller.hub import MachineHub, Subscription
 
-__all__ = ["MqttBridge", "TokenBucket", "client_options", "software_version"]
+__all__ = ["Backoff", "MqttBridge", "TokenBucket", "client_options", "software_version"]
 
 
 def software_version() -> str:
@@ -48,6 +48,21 @@ def software_version() -> str:
         return version("legtherapy")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+class Backoff:
+    """Delays between connection attempts: ``first``, doubling, capped at ``cap``."""
+
+    def __init__(self, first: float, cap: float) -> None:
+        self.first, self.cap = first, cap
+        self._next = first
+
+    def next(self) -> float:
+        delay, self._next = self._next, min(self._next * 2.0, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first
 
 
 class TokenBucket:
@@ -83,7 +98,8 @@ def client_options(settings: MqttSettings, *, will_topic: str) -> dict[str, Any]
         # a clean session: commands sent while we were away are stale, never replay them
         "clean_session": True,
         "keepalive": 30,
-        "timeout": 10,
+        # no aiomqtt-level timeouts (asyncio.wait_for): callers bound their waits with asyncio.timeout
+        "timeout": math.inf,
     }
     if settings.tls is not None:
         options["tls_params"] = aiomqtt.TLSParameters(
@@ -113,6 +129,7 @@ class MqttBridge:
     #: state goes out at most this often, however fast the machine ticks
     STATE_MIN_GAP_S = 0.5
     PUBLISH_TIMEOUT_S = 5.0
+    CONNECT_TIMEOUT_S = 10.0
     MAX_IN_FLIGHT = 8
     OUTBOX_SIZE = 64
     INCOMING_QUEUE_SIZE = 1024
@@ -152,6 +169,7 @@ class MqttBridge:
         self._state_kick = asyncio.Event()
         self._unsent_event: dict | None = None
         self._connected_at: float | None = None
+        self.backoff = Backoff(self.BACKOFF_FIRST_S, self.BACKOFF_MAX_S)
         self._flood_unreported = 0
         self._last_flood_notice = -math.inf
 
@@ -160,7 +178,7 @@ class MqttBridge:
     async def run(self) -> None:
         """Connect, serve, reconnect with backoff; forever (cancel to stop)."""
         events = self.hub.subscribe_events(maxsize=256)
-        backoff = self.BACKOFF_FIRST_S
+        backoff = self.backoff = Backoff(self.BACKOFF_FIRST_S, self.BACKOFF_MAX_S)
         try:
             while True:
                 self._connected_at = None
@@ -171,58 +189,82 @@ class MqttBridge:
                 except Exception as err:  # noqa: BLE001 - the bridge must outlive any broker trouble
                     if self._connected_at is None:
                         self.stats["connect_failures"] += 1
-                    self.log.warning("MQTT %s:%s: %s; retrying in %.0f s", self.settings.host,
-                                     self.settings.port, _describe(err), backoff)
-                    if not _is_mqtt_error(err):
+                    if _is_mqtt_error(err):
+                        self.log.warning("MQTT %s:%s: %s", self.settings.host, self.settings.port, _describe(err))
+                    else:
                         self.log.exception("unexpected error in the MQTT bridge")
-                held = self._connected_at is not None and self._now() - self._connected_at >= self.GOOD_CONNECTION_S
-                if held:
-                    backoff = self.BACKOFF_FIRST_S
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2.0, self.BACKOFF_MAX_S)
+                if self._connected_at is not None and self._now() - self._connected_at >= self.GOOD_CONNECTION_S:
+                    backoff.reset()
+                delay = backoff.next()
+                self.log.info("MQTT: next connection attempt in %.0f s", delay)
+                await asyncio.sleep(delay)
         finally:
             events.close()
             for task in list(self._in_flight):
                 task.cancel()
 
     async def _session(self, events: Subscription) -> None:
-        """One connection, from connect to the error that ends it."""
+        """One connection, from connect to the error that ends it.
+
+        Every wait here is bounded by ``asyncio.timeout`` rather than by aiomqtt's own timeouts:
+        those use ``asyncio.wait_for``, which on Python 3.11 can swallow a cancellation that
+        coincides with completion, and a bridge that lost its cancellation would never stop.
+        (The same reason keeps ``asyncio.TaskGroup`` out of here: on 3.11 a failing child can
+        leave the parent task marked as cancelling.)
+        """
         client = aiomqtt.Client(**client_options(self.settings, will_topic=self.topics["availability"]),
                                 queue_type=self._incoming_queue_type(),
                                 max_queued_incoming_messages=self.INCOMING_QUEUE_SIZE,
                                 logger=self.log.getChild("client"))
         try:
-            async with client:
-                await client.subscribe(self.topics["cmd"], qos=1)
-                await client.subscribe(self.topics["ha_status"], qos=1)
-                self._connected_at = self._now()
-                self.stats["connections"] += 1
-                if self.stats["connections"] > 1:
-                    self.stats["reconnects"] += 1
-                self.log.info("MQTT connected to %s:%s as %s", self.settings.host, self.settings.port,
-                              client.identifier)
-                self._discovery_wanted.clear()
-                await self._publish_discovery(client)
-                await self._publish(client, self.topics["availability"], b"online", retain=True)
-                self.connected.set()
-                try:
-                    async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self._read(client))
-                        tg.create_task(self._state_loop(client))
-                        tg.create_task(self._event_loop(client, events))
-                        tg.create_task(self._outbox_loop(client))
-                        tg.create_task(self._discovery_loop(client))
-                except asyncio.CancelledError:
-                    # A clean disconnect discards the last will, so say it ourselves.
-                    self.connected.clear()
-                    try:
-                        await asyncio.wait_for(self._publish(client, self.topics["availability"], b"offline",
-                                                             retain=True), 2.0)
-                    except Exception:  # noqa: BLE001 - best effort on the way out
-                        pass
-                    raise
+            async with asyncio.timeout(self.CONNECT_TIMEOUT_S):
+                await client.__aenter__()
+        except TimeoutError:
+            raise aiomqtt.MqttError(f"no answer from the broker within {self.CONNECT_TIMEOUT_S:g} s") from None
+        try:
+            await self._serve(client, events)
         finally:
             self.connected.clear()
+            try:
+                async with asyncio.timeout(2.0):
+                    await client.__aexit__(None, None, None)
+            except Exception:  # noqa: BLE001 - the connection is going away either way
+                pass
+
+    async def _serve(self, client: aiomqtt.Client, events: Subscription) -> None:
+        async with asyncio.timeout(self.PUBLISH_TIMEOUT_S):
+            await client.subscribe(self.topics["cmd"], qos=1, timeout=math.inf)
+            await client.subscribe(self.topics["ha_status"], qos=1, timeout=math.inf)
+        self._connected_at = self._now()
+        self.stats["connections"] += 1
+        if self.stats["connections"] > 1:
+            self.stats["reconnects"] += 1
+        self.log.info("MQTT connected to %s:%s as %s", self.settings.host, self.settings.port, client.identifier)
+        self._discovery_wanted.clear()
+        await self._publish_discovery(client)
+        await self._publish(client, self.topics["availability"], b"online", retain=True)
+        self.connected.set()
+        tasks = [asyncio.create_task(coro, name=f"mqtt-{coro.__name__.strip('_')}") for coro in (
+            self._read(client), self._state_loop(client), self._event_loop(client, events),
+            self._outbox_loop(client), self._discovery_loop(client))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()
+            raise aiomqtt.MqttError("bridge task ended unexpectedly")
+        except asyncio.CancelledError:
+            # Stopping cleanly: a clean disconnect discards the last will, so say it ourselves.
+            self.connected.clear()
+            try:
+                await self._publish(client, self.topics["availability"], b"offline", retain=True, timeout=2.0)
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+            raise
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _incoming_queue_type(self) -> type[asyncio.Queue]:
         stats = self.stats
@@ -303,8 +345,13 @@ class MqttBridge:
     # --- out: state, events, results, discovery -----------------------------------------
 
     async def _publish(self, client: aiomqtt.Client, topic: str, payload: bytes, *, retain: bool = False,
-                       qos: int = 1) -> None:
-        await client.publish(topic, payload, qos=qos, retain=retain, timeout=self.PUBLISH_TIMEOUT_S)
+                       qos: int = 1, timeout: float | None = None) -> None:
+        timeout = self.PUBLISH_TIMEOUT_S if timeout is None else timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf)
+        except TimeoutError:
+            raise aiomqtt.MqttError(f"publish to {topic} not acknowledged within {timeout:g} s") from None
 
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         try:

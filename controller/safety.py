@@ -148,6 +148,9 @@ class _Powered:
     def vent_open(self, chamber: str) -> bool:
         return (not self.relay) or self.out.vent_open.get(chamber, True)
 
+    def roller_duty(self, roller: str) -> float:
+        return abs(self.out.roller_speed.get(roller, 0.0)) if self.relay else 0.0
+
 
 # ---------------------------------------------------------------------------------- heat
 class OverTemperature:
@@ -273,6 +276,7 @@ class HeaterVerification:
         self._goal: dict[str, tuple[float, float, float, float]] = {}  # pad -> goal_c, goal_t, from_c, from_t
         self._off_lows = {p: (_WindowLow(), _WindowLow()) for p in self.pads}  # thermistor, digital
         self._last_sample_t: dict[str, float] = {}
+        self._off_since: dict[str, float] = {}
 
     def check(self, readings: Readings, powered: _Powered, ctx: SafetyContext, now_s: float) -> list[Fault]:
         faults = []
@@ -316,7 +320,9 @@ class HeaterVerification:
         if duty > 0.0:
             for low in lows:
                 low.clear()
+            self._off_since.pop(pad, None)
             return None
+        off_since = self._off_since.setdefault(pad, now_s)
         if r.t_s > self._last_sample_t.get(pad, -math.inf):
             self._last_sample_t[pad] = r.t_s
             for low, v in zip(lows, (r.temp_c, r.temp2_c)):
@@ -331,12 +337,33 @@ class HeaterVerification:
             return None
         rise, over_s = min(rises)
         if rise < lim.heating_off_rise_c:
-            return None
+            return self._hot_while_off(pad, r, now_s - off_since)
         return Fault.make(
             "heater_runaway", pad, now_s,
             f"{self.names.pad(pad)}: warmed {rise:.1f} °C in {over_s:.0f} s with its heater off "
             f"(limit {_g(lim.heating_off_rise_c)} °C in {_g(lim.heating_off_window_s)} s): heater switch stuck on?",
             {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "rise_c": rise, "over_s": over_s})
+
+
+    def _hot_while_off(self, pad: str, r: PadReading, off_for_s: float) -> Fault | None:
+        """Over the trip temperature after the heater has been off a whole window: a stuck switch.
+
+        A slow stuck-on heater near the target (the PID already at 0) can creep up just under
+        2 °C per 30 s; the over-temperature trip catches it, but as a stop fault a user could
+        acknowledge it and the relay would feed the stuck switch again. A pad cannot reach the
+        trip by itself with its heater off for ``heating_off_window_s``: that is a lockout.
+        """
+        lim = self.limits
+        if off_for_s < lim.heating_off_window_s:
+            return None
+        hot = [v for v in (r.temp_c, r.temp2_c) if _plausible_c(v, lim) and v >= lim.overtemp_trip_c]
+        if not hot:
+            return None
+        return Fault.make(
+            "heater_runaway", pad, r.t_s,
+            f"{self.names.pad(pad)}: {max(hot):.1f} °C, over the {_g(lim.overtemp_trip_c)} °C trip with its heater "
+            f"off for {off_for_s:.0f} s: heater switch stuck on?",
+            {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "off_for_s": off_for_s})
 
 
 class _WindowLow:
@@ -441,7 +468,7 @@ class ValveChecks:
         self.chambers = config.chamber_names
         self.names = names
         self._vent: dict[str, _VentEpisode] = {}
-        self._fill = _Since()
+        self._fill_attempt: dict[str, float] = {}  # chamber -> when this fill attempt began
         self._fill_reached: set[str] = set()
         self._hold: dict[str, float] = {}
         self._frozen: dict[str, tuple[float, float]] = {}  # chamber -> value, since
@@ -482,12 +509,21 @@ class ValveChecks:
             {"pressure_mmhg": p, "start_mmhg": ep.start_mmhg, "elapsed_s": elapsed})
 
     def _fill_check(self, ch: str, p: float, powered: _Powered, target: float | None, now_s: float) -> Fault | None:
+        """One fill attempt runs from the first tick its fill valve opens (pump on, a target set)
+        until the chamber vents or the target goes away; brief valve closures inside it (top-ups,
+        the pump shared with the other leg) do not restart the clock."""
         lim = self.limits
         filling = powered.filling(ch) and target is not None and target > 0.0
-        held = self._fill.held_for(ch, filling, now_s)
-        if held is None:
+        attempt = self._fill_attempt.get(ch)
+        if attempt is not None and (powered.vent_open(ch) or not target):
+            del self._fill_attempt[ch]
+            attempt = None
             self._fill_reached.discard(ch)
-            return None
+        if attempt is None:
+            if not filling:
+                return None
+            attempt = self._fill_attempt[ch] = now_s
+        held = now_s - attempt
         if p >= target / 2.0:
             self._fill_reached.add(ch)
         if ch in self._fill_reached or held < lim.fill_timeout_s:
@@ -543,28 +579,44 @@ def _bits(v: float) -> bytes:
 
 # ---------------------------------------------------------------------------------- rollers
 class RollerCurrent:
-    """A roller drawing more than ``roller_current_limit_a`` (1.5 A) without a break for
-    ``roller_overcurrent_s`` (200 ms) is jammed or stalled (trapped fabric, a foot on it):
-    ``roller_overcurrent``. Start-up inrush is shorter than the window."""
+    """Jams and stalls, from the roller's current (INA219), each held ``roller_overcurrent_s``
+    (200 ms; start-up inrush and soft reversals are shorter) → ``roller_overcurrent``:
+
+    - over ``roller_current_limit_a`` (1.5 A) at any duty: a hard jam at high speed;
+    - at or above ``roller_stall_ratio`` (0.8) of the motor's stall current *at the written
+      duty* (``board.roller_stall_current_a`` × |duty|, duty ≥ 0.15): a DC motor's current at a
+      given PWM duty rises toward stall current × duty as it slows, so a roller stalled at half
+      speed draws well under the absolute limit but is still caught.
+    """
+
+    MIN_DUTY = 0.15  # below this the stall current is too small to tell from a free motor
 
     def __init__(self, config: MachineConfig, names: _Names) -> None:
         self.limits = config.limits
+        self.stall_a = config.board.roller_stall_current_a
         self.rollers = config.roller_names
         self.names = names
         self._over = _Since()
 
-    def check(self, readings: Readings, now_s: float) -> list[Fault]:
+    def check(self, readings: Readings, powered: _Powered, now_s: float) -> list[Fault]:
         lim = self.limits
         faults = []
         for roller in self.rollers:
             amps = abs(readings.roller_current_a.get(roller, NAN))
-            held = self._over.held_for(roller, amps > lim.roller_current_limit_a, now_s)
+            duty = powered.roller_duty(roller)
+            stall_limit = lim.roller_stall_ratio * self.stall_a * duty
+            stalled = duty >= self.MIN_DUTY and amps >= stall_limit
+            over = amps > lim.roller_current_limit_a or stalled
+            held = self._over.held_for(roller, over, now_s)
             if held is not None and held >= lim.roller_overcurrent_s:
+                if amps > lim.roller_current_limit_a:
+                    why = f"over the {_g(lim.roller_current_limit_a)} A limit"
+                else:
+                    why = f"{amps / (self.stall_a * duty):.0%} of stall current at {duty:.0%} duty"
                 faults.append(Fault.make(
                     "roller_overcurrent", roller, now_s,
-                    f"{self.names.roller(roller)}: drawing {amps:.2f} A, over the {_g(lim.roller_current_limit_a)} A "
-                    f"limit for {held:.2f} s: jammed or stalled?",
-                    {"current_a": amps, "limit_a": lim.roller_current_limit_a, "held_s": held}))
+                    f"{self.names.roller(roller)}: drawing {amps:.2f} A, {why} for {held:.2f} s: jammed or stalled?",
+                    {"current_a": amps, "duty": duty, "limit_a": lim.roller_current_limit_a, "held_s": held}))
         return faults
 
 
@@ -678,7 +730,7 @@ class SafetyMonitor:
             *self.heaters.check(readings, powered, ctx, now_s),
             *self.pressure.check(readings, now_s),
             *self.valves.check(readings, powered, ctx, now_s),
-            *self.rollers.check(readings, now_s),
+            *self.rollers.check(readings, powered, now_s),
             *self.chips.check(readings, now_s),
         ]
 

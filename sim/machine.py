@@ -13,6 +13,7 @@ machine config object passed in; sim/ does not import it (duck typing keeps the 
 from __future__ import annotations
 
 import math
+import random
 from typing import Callable
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -31,7 +32,8 @@ from sim.thermal import PadThermal
 
 MAX_STEP_S = 0.02  # physics sub-step: stable for every model at this size
 DRIFT_C_PER_S = 0.05  # temp_sensor_drift: the thermistor reads this much lower each second
-LEAK_CONDUCTANCE_FACTOR = 25.0  # leak: a torn sleeve leaks this many times the normal seep
+LEAK_CONDUCTANCE_FACTOR = 300.0  # leak: a torn sleeve or loose hose: the pump cannot keep up
+PRESSURE_NOISE_MMHG = 0.15  # sensor + ADC noise (1 sigma); a frozen sensor is bit-identical instead
 
 
 class SimPin(MockPWMPin):
@@ -71,6 +73,7 @@ class SimulatedMachine:
         self.pin_factory = SimPinFactory()
         self.pin_factory.before_change = self.advance
         self._info_cache: dict = {}
+        self._noise = random.Random(1234)  # seeded: runs repeat exactly
         self.bus = FakeSMBus(b.i2c_bus)
         self.faults = FaultSchedule()
         self.pending_stall_s = 0.0  # bus_hang: time the kernel would spend before timing out
@@ -299,7 +302,9 @@ class SimulatedMachine:
         pp = self.params.pressure_sensor
 
         def volts() -> float:
-            p = self._frozen_pressure.get(zone, self.pneumatics.pressure_mmhg[zone])
+            if zone in self._frozen_pressure:
+                return pressure_volts(self._frozen_pressure[zone], pp)
+            p = self.pneumatics.pressure_mmhg[zone] + self._noise.gauss(0.0, PRESSURE_NOISE_MMHG)
             return pressure_volts(p, pp)
         return volts
 

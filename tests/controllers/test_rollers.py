@@ -1,0 +1,116 @@
+"""Rollers start, reverse and stop softly, and knead and friction keep their rhythm."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from controller.config import load_config
+from controller.rollers import RollerController
+from programs.intensity import roller_period_s, roller_speed
+
+CONFIG = load_config()
+RAMP = CONFIG.roller_control.ramp_per_s
+DT_S = 0.02
+
+
+@dataclass(frozen=True)
+class Spec:
+    pattern: str
+    positions: tuple = ()
+
+
+GLIDE = Spec("glide", ("foot", "calf"))
+KNEAD = Spec("knead", ("calf",))
+FRICTION = Spec("friction", ("foot", "calf"))
+
+
+def drive(ctl, seconds, t0=0.0):
+    trace = []
+    for i in range(round(seconds / DT_S)):
+        t = t0 + i * DT_S
+        trace.append((t, ctl.step(t)))
+    return trace
+
+
+def zones(position):
+    return [r.zone for r in CONFIG.rollers if r.position == position]
+
+
+@pytest.mark.parametrize("spec", [GLIDE, KNEAD, FRICTION, Spec("off")], ids=lambda s: s.pattern)
+def test_speed_never_changes_faster_than_the_ramp(spec):
+    ctl = RollerController(CONFIG)
+    ctl.set_program(spec, 5, 0.0)
+    trace = drive(ctl, 10.0)
+    ctl.set_intensity(1)
+    trace += drive(ctl, 5.0, 10.0)
+    ctl.stop()
+    trace += drive(ctl, 3.0, 15.0)
+    for (_, a), (_, b) in zip(trace, trace[1:]):
+        for zone in a:
+            assert abs(b[zone] - a[zone]) <= RAMP * DT_S + 1e-9
+            assert -1.0 <= b[zone] <= 1.0
+
+
+def test_glide_runs_steadily_one_way_on_the_listed_rollers_only():
+    ctl = RollerController(CONFIG)
+    ctl.set_program(Spec("glide", ("foot",)), 5, 0.0)
+    trace = drive(ctl, 5.0)
+    speed = roller_speed("glide", 5)
+    assert trace[0][1] == {r.zone: 0.0 for r in CONFIG.rollers}  # soft start from standstill
+    assert all(trace[-1][1][z] == pytest.approx(speed) for z in zones("foot"))
+    assert all(s[z] >= 0.0 for _, s in trace for z in zones("foot"))
+    assert all(s[z] == 0.0 for _, s in trace for z in zones("calf"))
+
+
+def test_knead_reverses_on_its_period_through_zero():
+    ctl = RollerController(CONFIG)
+    ctl.set_program(KNEAD, 5, 0.0)
+    trace = drive(ctl, 12.0)
+    period = roller_period_s("knead")
+    zone = zones("calf")[0]
+    crossings = [t for (t, a), (_, b) in zip(trace, trace[1:]) if a[zone] > 0 >= b[zone] or a[zone] < 0 <= b[zone]]
+    gaps = [b - a for a, b in zip(crossings, crossings[1:])]
+    assert len(crossings) >= 4
+    assert all(g == pytest.approx(period, abs=2 * DT_S) for g in gaps)
+    peak = roller_speed("knead", 5)
+    assert max(s[zone] for _, s in trace) == pytest.approx(peak)
+    assert min(s[zone] for _, s in trace) == pytest.approx(-peak)
+
+
+def test_friction_is_a_small_fast_oscillation():
+    ctl = RollerController(CONFIG)
+    ctl.set_program(FRICTION, 5, 0.0)
+    trace = drive(ctl, 6.0)
+    zone = zones("calf")[0]
+    late = [s[zone] for t, s in trace if t > 2.0]
+    assert max(late) > 0.1 and min(late) < -0.1  # both ways
+    assert max(abs(v) for v in late) <= RAMP * roller_period_s("friction") + 1e-9  # the ramp bounds each swing
+    flips = sum(1 for a, b in zip(late, late[1:]) if (a > 0) != (b > 0))
+    assert flips >= 0.8 * 4.0 / roller_period_s("friction")  # one reversal per period
+
+
+@pytest.mark.parametrize("stop", ["none", "off", "stop"])
+def test_stopping_ramps_down_to_zero_rather_than_cutting(stop):
+    ctl = RollerController(CONFIG)
+    ctl.set_program(GLIDE, 5, 0.0)
+    drive(ctl, 3.0)
+    if stop == "stop":
+        ctl.stop()
+    else:
+        ctl.set_program(None if stop == "none" else Spec("off"), 5, 3.0)
+    trace = drive(ctl, 1.0, 3.0)
+    speed = roller_speed("glide", 5)
+    first = trace[0][1]
+    assert all(0 < v < speed for v in first.values())  # still moving: ramping, not cut
+    assert all(v == 0.0 for v in trace[-1][1].values())
+
+
+def test_intensity_changes_the_speed_and_the_same_spec_keeps_the_rhythm():
+    ctl = RollerController(CONFIG)
+    ctl.set_program(KNEAD, 1, 0.0)
+    drive(ctl, 1.5)
+    ctl.set_program(KNEAD, 5, 1.5)  # the runner re-sends the phase: no restart of the reversal clock
+    trace = drive(ctl, 1.0, 1.5)
+    zone = zones("calf")[0]
+    assert max(s[zone] for _, s in trace) == pytest.approx(roller_speed("knead", 5))
+    assert ctl.targets(2.1)[zone] < 0  # reversed at 2 s, as started at 0 s
