@@ -1,0 +1,92 @@
+"""`legtherapy` from the command line: programs, a simulated run with a fault, safe-state,
+and a crash (kill -9) that loses neither the fault log nor the lockout."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from controller.fault_store import FaultStore
+
+LEGTHERAPY = [sys.executable, "-m", "controller.cli"]
+
+
+def run(args, **kw):
+    return subprocess.run(LEGTHERAPY + args, capture_output=True, text=True, timeout=600, **kw)
+
+
+def test_programs_lists_every_builtin_as_json():
+    proc = run(["programs", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    ids = {r["id"] for r in rows}
+    assert ids == {"quick_circulation", "warm_up", "full_leg", "calf_focus", "foot_focus", "lymphatic",
+                   "deep_tissue", "recovery", "standing_relief"}
+    full = next(r for r in rows if r["id"] == "full_leg")
+    assert 1100 <= full["duration_s"] <= 1300 and full["name"] and full["summary"]
+
+
+def test_programs_table():
+    proc = run(["programs"])
+    assert proc.returncode == 0 and "quick_circulation" in proc.stdout and "min" in proc.stdout
+
+
+def test_heater_stuck_on_run_ends_in_fault_with_the_fault_in_the_report(tmp_path):
+    report = tmp_path / "r.json"
+    proc = run(["run", "--sim", "--speed", "0", "--program", "full_leg", "--inject", "heater_stuck_on:left_calf@300",
+                "--exit-when-done", "--report", str(report), "--state-dir", str(tmp_path / "s"), "--log-level", "WARNING"])
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(report.read_text())
+    assert r["program"] == "full_leg" and r["outcome"] == "fault"
+    codes = {f["code"] for f in r["faults"]}
+    assert codes & {"overtemp", "heater_runaway"}
+    for f in r["faults"]:
+        assert {"code", "severity", "t_s", "message"} <= set(f)
+        assert f["t_s"] >= 300.0
+    assert r["pads"]["left_calf"]["peak_c"] < 46.0
+    assert "fault" in proc.stdout
+
+
+def test_bad_injection_is_refused_before_running(tmp_path):
+    proc = run(["run", "--sim", "--inject", "heater_open:left_thigh@3", "--state-dir", str(tmp_path / "s")])
+    assert proc.returncode == 2
+    assert "left_thigh" in proc.stderr and "pad" in proc.stderr
+
+
+def test_unknown_program_exits_non_zero(tmp_path):
+    proc = run(["run", "--sim", "--speed", "0", "--program", "moonwalk", "--exit-when-done",
+                "--state-dir", str(tmp_path / "s")])
+    assert proc.returncode == 1
+    assert "unknown program 'moonwalk'" in proc.stderr
+
+
+def test_safe_state_on_the_simulator():
+    proc = run(["safe-state", "--sim"])
+    assert proc.returncode == 0 and "safe state" in proc.stdout
+
+
+def test_kill_9_loses_neither_log_nor_lockout(tmp_path):
+    """The daemon is killed the moment it reports a lockout; a restart comes up locked out."""
+    state = tmp_path / "state"
+    proc = subprocess.Popen(LEGTHERAPY + ["run", "--sim", "--speed", "0", "--program", "full_leg",
+                                          "--inject", "vent_valve_stuck_closed:left_foot@20",
+                                          "--state-dir", str(state), "--log-level", "WARNING"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # blocks on the pipe: no sleeping
+            if "fault vent_failure (lockout)" in line:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    store = FaultStore(str(state))
+    assert [f.code for f in store.load_lockout()] == ["vent_failure"]
+    assert any(e.get("event") == "raise" and e["fault"]["code"] == "vent_failure" for e in store.read_log())
+    report = tmp_path / "after.json"
+    again = run(["run", "--sim", "--speed", "0", "--program", "warm_up", "--exit-when-done", "--max-runtime", "2",
+                 "--state-dir", str(state), "--report", str(report), "--log-level", "WARNING"])
+    assert again.returncode == 1  # the start is refused: still locked out
+    assert "locked out" in again.stderr
