@@ -13,8 +13,10 @@ How the parts fit, and why:
 - **One arbiter for the pump.** The pump is weak next to the fill valves (its internal
   conductance is ~30× smaller), so with two fill valves open the manifold sits near the mean of
   the chamber pressures and a fuller chamber empties into an emptier one. So the pump serves one
-  fill at a time: a leak top-up first (distal first: it holds the gradient up), else the fill it
-  is already serving, else the waiting fill of the oldest cycle, most distal first, left before
+  fill at a time: a leak top-up first (distal first: it holds the gradient up) — but never
+  before the fill in progress has reached half its target, so a struggling fill (a leak, a weak
+  pump) keeps the pump to itself and the safety layer's fill check sees it whole — else the fill
+  it is already serving, else the waiting fill of the oldest cycle, most distal first, left before
   right. On both legs the waves so interleave — left foot, right foot, left calf, right calf, ...
   — which takes the same time as filling both legs' chambers together (the pump's flow is the
   limit either way) while each single fill stays within the fill timeout even at deep
@@ -36,8 +38,9 @@ How the parts fit, and why:
   MAX_HOLD_MARGIN_S − VENT_STAGING_ALLOWANCE_S`` is vented whole (venting only the overdue distal
   chamber would invert the gradient), so even its last vent, which opens after the proximal
   ones, opens ``MAX_HOLD_MARGIN_S`` before the limit; then it rests ``rest_s``. A fill that does
-  not reach target in ``fill_timeout_s`` is given up for this cycle: the safety layer judges it;
-  the controller only stops pumping.
+  not reach target in ``fill_timeout_s`` is given up for this cycle ``GIVE_UP_AFTER_SAFETY_S``
+  later (the safety layer's fill check, a tick behind the outputs, must see its whole window):
+  the safety layer judges it; the controller only stops pumping.
 - A leg with a missing (NaN) pressure reading is never filled blind: it vents.
 
 Time comes in as ``now_s``; nothing here sleeps or reads a clock.
@@ -54,6 +57,11 @@ from controller.config import CHAMBER_ORDER, MachineConfig
 
 #: a held chamber that leaked this far below target is topped up
 TOP_UP_BELOW_MMHG = 2.0
+#: a top-up may interrupt a fill only once that fill has reached this fraction of its target
+#: (the safety layer's fill check wants half the target within the fill timeout, uninterrupted)
+PREEMPT_FROM_FRACTION = 0.5
+#: so before a new fill starts, held chambers this far below target are topped up first
+TOP_UP_BEFORE_FILL_MMHG = 1.0
 #: the last vent of a leg opens at least this long before a chamber reaches max_hold_s
 MAX_HOLD_MARGIN_S = 2.0
 #: how long the proximal-first vent takes to open a leg's last vent (deep pressures, thigh
@@ -76,7 +84,9 @@ CAP_REOPEN_MMHG = 0.5
 MIN_APPROACH_RATE_MMHG_PER_S = 2.0
 #: how fast the duty is raised while a fill is stalled (duty per second)
 STALL_BOOST_PER_S = 1.0
-GIVE_UP_AFTER_SAFETY_S = 2.0  # give a failing fill up only after the fill interlock has judged it
+#: a fill that missed its target is given up this long after fill_timeout_s, so the safety
+#: layer's fill interlock has judged it first
+GIVE_UP_AFTER_SAFETY_S = 2.0
 #: the window the fill rate is measured over (long enough to average out sensor noise)
 RATE_WINDOW_S = 0.25
 WAVE_LOG_LEN = 1000
@@ -397,13 +407,15 @@ class CompressionController:
         if service is not None and not wanting[service[1].name]:
             service = None
         top_ups = [c for c in self._chambers.values() if c.state == _HELD and c.topping_up and wanting[c.name]]
-        if top_ups and (service is None or service[0] != "top_up"):
+        if top_ups and (service is None or (service[0] == "fill" and self._may_interrupt(service[1]))):
             service = ("top_up", min(top_ups, key=self._rank))
         elif service is None:
             waiting = [leg.active[leg.index] for leg in self._legs.values()
                        if leg.stage == _FILLING and wanting[leg.active[leg.index].name]]
             if waiting:
                 service = ("fill", min(waiting, key=lambda c: (self._legs[c.leg].cycle_started_s, *self._rank(c))))
+                if service[1].state == _QUEUED:
+                    service = self._top_up_before(service)
         if service != self._serving:
             self._boost = 0.0
         self._serving = service
@@ -417,6 +429,22 @@ class CompressionController:
                 c.fill_started_s = now_s
                 self.wave_log.append((now_s, c.leg, c.position))
         return fill_open
+
+    def _top_up_before(self, fill: tuple[str, _Chamber]) -> tuple[str, _Chamber]:
+        """Before a new fill starts, top up a held chamber that has sagged a little: the new
+        fill may not be interrupted until it is half full, and meanwhile the others leak."""
+        sagging = [c for c in self._chambers.values()
+                   if c.state == _HELD and not c.topping_up and c.leg not in self._blind
+                   and c.mean_mmhg() < self.target_of(c.name) - TOP_UP_BEFORE_FILL_MMHG]
+        for c in sorted(sagging, key=self._rank):
+            c.topping_up = True
+            if self._wants_air(c):
+                return "top_up", c
+            c.topping_up = False
+        return fill
+
+    def _may_interrupt(self, c: _Chamber) -> bool:
+        return self._p[c.name] >= PREEMPT_FROM_FRACTION * self.target_of(c.name)
 
     def _rank(self, c: _Chamber) -> tuple[int, int]:
         return c.order, self._leg_rank[c.leg]

@@ -21,6 +21,12 @@ Why it is shaped like this:
   ``Source.MQTT`` refuses those, and the refusal goes back on ``cmd/result``.
 * Retained messages on ``cmd`` are refused: a retained ``start`` would restart the machine on
   every reconnect.
+
+Topics, under ``{base_topic}/{device_id}/``: ``availability`` (retained ``online``/``offline``,
+also the last will), ``state`` (retained JSON snapshot), ``event`` (JSON, not retained), ``cmd``
+(JSON command in), ``cmd/result`` (``{"id", "ok", "error"[, "data"]}``); Home Assistant
+discovery on ``{discovery_prefix}/device/{device_id}/config`` (retained), re-sent when
+``{discovery_prefix}/status`` says ``online``. ``controller.discovery.topics`` spells them.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import collections
 import json
 import logging
 import math
+import socket
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Iterable
 
 import aiomqtt
@@ -43,8 +51,8 @@ __all__ = ["Backoff", "MqttBridge", "TokenBucket", "client_options", "software_v
 
 
 def software_version() -> str:
+    """The installed package's version, shown in Home Assistant's device page."""
     try:
-        from importlib.metadata import PackageNotFoundError, version
         return version("legtherapy")
     except PackageNotFoundError:
         return "0+unknown"
@@ -63,6 +71,11 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = self.first
+
+    @property
+    def upcoming(self) -> float:
+        """The delay ``next()`` will return."""
+        return self._next
 
 
 class TokenBucket:
@@ -98,6 +111,9 @@ def client_options(settings: MqttSettings, *, will_topic: str) -> dict[str, Any]
         # a clean session: commands sent while we were away are stale, never replay them
         "clean_session": True,
         "keepalive": 30,
+        # commands and results are tiny packets: without this, Nagle's algorithm meeting delayed
+        # ACKs adds ~40 ms to every exchange
+        "socket_options": ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         # no aiomqtt-level timeouts (asyncio.wait_for): callers bound their waits with asyncio.timeout
         "timeout": math.inf,
     }
@@ -130,7 +146,8 @@ class MqttBridge:
     STATE_MIN_GAP_S = 0.5
     PUBLISH_TIMEOUT_S = 5.0
     CONNECT_TIMEOUT_S = 10.0
-    MAX_IN_FLIGHT = 8
+    #: commands waiting for the machine; the hub queue (64) keeps room for the panel and socket
+    MAX_IN_FLIGHT = 16
     OUTBOX_SIZE = 64
     INCOMING_QUEUE_SIZE = 1024
     FLOOD_NOTICE_GAP_S = 1.0
@@ -232,22 +249,24 @@ class MqttBridge:
                 pass
 
     async def _serve(self, client: aiomqtt.Client, events: Subscription) -> None:
-        async with asyncio.timeout(self.PUBLISH_TIMEOUT_S):
-            await client.subscribe(self.topics["cmd"], qos=1, timeout=math.inf)
-            await client.subscribe(self.topics["ha_status"], qos=1, timeout=math.inf)
-        self._connected_at = self._now()
-        self.stats["connections"] += 1
-        if self.stats["connections"] > 1:
-            self.stats["reconnects"] += 1
-        self.log.info("MQTT connected to %s:%s as %s", self.settings.host, self.settings.port, client.identifier)
-        self._discovery_wanted.clear()
-        await self._publish_discovery(client)
-        await self._publish(client, self.topics["availability"], b"online", retain=True)
-        self.connected.set()
-        tasks = [asyncio.create_task(coro, name=f"mqtt-{coro.__name__.strip('_')}") for coro in (
-            self._read(client), self._state_loop(client), self._event_loop(client, events),
-            self._outbox_loop(client), self._discovery_loop(client))]
+        tasks: list[asyncio.Task] = []
         try:
+            async with asyncio.timeout(self.PUBLISH_TIMEOUT_S):
+                await client.subscribe(self.topics["cmd"], qos=1, timeout=math.inf)
+                await client.subscribe(self.topics["ha_status"], qos=1, timeout=math.inf)
+            self._connected_at = self._now()
+            self.stats["connections"] += 1
+            if self.stats["connections"] > 1:
+                self.stats["reconnects"] += 1
+            self.log.info("MQTT connected to %s:%s as %s", self.settings.host, self.settings.port,
+                          client.identifier)
+            self._discovery_wanted.clear()
+            await self._publish_discovery(client)
+            await self._publish(client, self.topics["availability"], b"online", retain=True)
+            self.connected.set()
+            tasks = [asyncio.create_task(coro, name=f"mqtt-{coro.__name__.strip('_')}") for coro in (
+                self._read(client), self._state_loop(client), self._event_loop(client, events),
+                self._outbox_loop(client), self._discovery_loop(client))]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 if task.exception() is not None:
@@ -309,6 +328,7 @@ class MqttBridge:
         try:
             cmd = parse_command(payload, Source.MQTT, limit)
         except CommandError as err:
+            self.log.debug("MQTT command refused: %s", err)
             self._refuse(_raw_id(payload, limit), str(err))
             return
         if len(self._in_flight) >= self.MAX_IN_FLIGHT:

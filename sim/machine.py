@@ -49,6 +49,9 @@ class SimPin(MockPWMPin):
             if hook is not None:
                 hook()
             self._state = value
+            after = getattr(self.factory, "after_change", None)
+            if after is not None:
+                after(self)
             return True
         return False
 
@@ -57,6 +60,7 @@ class SimPinFactory(MockFactory):
     def __init__(self) -> None:
         super().__init__(pin_class=SimPin)
         self.before_change: Callable[[], None] | None = None
+        self.after_change: Callable[[SimPin], None] | None = None
 
 
 class SimulatedMachine:
@@ -72,6 +76,8 @@ class SimulatedMachine:
         b = config.board
         self.pin_factory = SimPinFactory()
         self.pin_factory.before_change = self.advance
+        self.pin_factory.after_change = self._pin_changed
+        self._pin_cache: dict[int, SimPin] = {}
         self._info_cache: dict = {}
         self._noise = random.Random(1234)  # seeded: runs repeat exactly
         self.bus = FakeSMBus(b.i2c_bus)
@@ -84,7 +90,7 @@ class SimulatedMachine:
         self.pneumatics = Pneumatics(self.params, list(position_of), position_of)
         self.rollers = {r.zone: RollerPhysics(self.params.motor) for r in config.rollers}
         self.heartbeat_toggled_s = -math.inf
-        self._last_heartbeat_state: bool | None = None
+        self._heartbeat_info = None
         self.powered = False
         self._frozen_pressure: dict[str, float] = {}
         self._drift_start: dict[str, float] = {}
@@ -132,13 +138,13 @@ class SimulatedMachine:
     def advance(self) -> None:
         """Integrate the physics up to now with the outputs that held since the last call."""
         t_end = self._now()
+        if t_end <= self.t_s + 1e-12:
+            return  # already integrated up to now (several chips are read in one instant)
         while self.t_s < t_end - 1e-12:
             dt = min(MAX_STEP_S, t_end - self.t_s)
             self._step(dt)
             self.t_s += dt
             self._start_due_faults()
-        self._start_due_faults()
-        self._watch_heartbeat()
 
     def _start_due_faults(self) -> None:
         for inj in self.faults.due(self.t_s - self.t0_s):
@@ -222,10 +228,21 @@ class SimulatedMachine:
 
     # ------------------------------------------------------------------ pins
     def _pin_value(self, number: int) -> float:
-        pin = self.pin_factory.pins.get(self._info(number))
-        if pin is None or pin.function != "output":
+        pin = self._pin_cache.get(number)
+        if pin is None:
+            pin = self.pin_factory.pins.get(self._info(number))
+            if pin is None:
+                return 0.0  # not claimed by any driver yet: floating, nothing driven
+            self._pin_cache[number] = pin
+        if pin._function != "output":
             return 0.0
-        return float(pin.state)
+        return float(pin._state)
+
+    def _pin_changed(self, pin) -> None:
+        if self._heartbeat_info is None:
+            self._heartbeat_info = self._info(self.config.board.heartbeat_pin)
+        if pin.info is self._heartbeat_info:
+            self.heartbeat_toggled_s = self._now()
 
     def _info(self, number: int):
         info = self._info_cache.get(number)
@@ -237,12 +254,6 @@ class SimulatedMachine:
             self._info_cache[number] = info
         return info
 
-    def _watch_heartbeat(self) -> None:
-        hb = bool(self._pin_value(self.config.board.heartbeat_pin))
-        if hb != self._last_heartbeat_state:
-            self._last_heartbeat_state = hb
-            self.heartbeat_toggled_s = self._now()
-
     def _power_at(self, t_s: float) -> bool:
         relay = self._pin_value(self.config.board.relay_pin) > 0.5
         alive = t_s - self.heartbeat_toggled_s <= self.params.heartbeat_timeout_s
@@ -251,7 +262,6 @@ class SimulatedMachine:
     # ------------------------------------------------------------------ physics
     def _step(self, dt: float) -> None:
         cfg = self.config
-        self._watch_heartbeat()
         powered = self._power_at(self.t_s)
         self.powered = powered
         active = self.faults.is_active

@@ -23,7 +23,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "looptime: configure the fake fast-forwarding loop time.")
 
 
-def _broker_kind() -> str | None:
+def broker_kind() -> str | None:
+    """The broker to run: None picks mosquitto when installed, else amqtt."""
     forced = os.environ.get("LEGTHERAPY_TEST_BROKER")
     if forced:
         return forced
@@ -34,15 +35,28 @@ def _broker_kind() -> str | None:
 
 
 @pytest.fixture
-def mqtt_broker(tmp_path):
+def make_broker(tmp_path):
+    """Start more brokers (e.g. a TLS one): ``make_broker(tls={...})``; all closed afterwards."""
+    brokers: list[LocalBroker] = []
+
+    def make(**options) -> LocalBroker:
+        workdir = tmp_path / f"broker{len(brokers)}"
+        workdir.mkdir()
+        broker = LocalBroker(broker_kind(), workdir=workdir, **options)
+        brokers.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in brokers:
+        broker.close()
+
+
+@pytest.fixture
+def mqtt_broker(make_broker):
     """A running broker on a free loopback port: unpacks as ``(host, port)``; has ``stop()``,
     ``start()`` (same port) and their ``async_`` forms for use inside a running test."""
-    broker = LocalBroker(_broker_kind(), workdir=tmp_path)
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.close()
+    return make_broker()
 
 
 class Rig:

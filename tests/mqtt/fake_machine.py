@@ -104,9 +104,7 @@ class FakeMachine:
         result = self._apply(cmd)
         if result.ok and self.on_apply is not None:
             self.on_apply(cmd)
-        if result.ok:  # the machine shows what it did right away, as the real one does next tick
-            self.hub.publish_state(self.snapshot())
-        return result
+        return result  # the next tick's snapshot shows it, as on the real machine
 
     def _apply(self, cmd: Any) -> CommandResult:
         name = cmd.command
@@ -198,7 +196,9 @@ class LocalBroker:
     """
 
     def __init__(self, kind: str | None = None, host: str = "127.0.0.1", port: int | None = None,
-                 workdir: str | Path | None = None) -> None:
+                 workdir: str | Path | None = None, tls: dict[str, str] | None = None) -> None:
+        """``tls``: ``{"cafile", "certfile", "keyfile"}`` paths for a TLS-only listener that asks
+        clients for a certificate signed by ``cafile``."""
         mosquitto = find_mosquitto()
         self.kind = kind or ("mosquitto" if mosquitto else "amqtt")
         if self.kind == "mosquitto" and not mosquitto:
@@ -211,14 +211,23 @@ class LocalBroker:
         self._proc: subprocess.Popen | None = None
         if self.kind == "mosquitto":
             conf = self.workdir / "mosquitto.conf"
-            conf.write_text(f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
-                            "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n")
+            # run as root (CI), mosquitto would switch to its own user, which cannot read our temp files
+            user = "root" if os.geteuid() == 0 else "mosquitto"
+            text = (f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\nuser {user}\n"
+                    "set_tcp_nodelay true\n"
+                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n")
+            if tls:
+                text += (f"cafile {tls['cafile']}\ncertfile {tls['certfile']}\nkeyfile {tls['keyfile']}\n"
+                         "require_certificate true\n")
+            conf.write_text(text)
             self._argv = [mosquitto, "-c", str(conf)]
         else:
             conf = self.workdir / "amqtt.yaml"
-            conf.write_text("listeners:\n  default:\n    type: tcp\n"
-                            f"    bind: {self.host}:{self.port}\n"
-                            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+            listener = f"listeners:\n  default:\n    type: tcp\n    bind: {self.host}:{self.port}\n"
+            if tls:  # amqtt verifies a client certificate when one is offered (CERT_OPTIONAL)
+                listener += (f"    ssl: true\n    cafile: {tls['cafile']}\n    certfile: {tls['certfile']}\n"
+                             f"    keyfile: {tls['keyfile']}\n")
+            conf.write_text(listener + "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
                             "    allow_anonymous: true\n")
             self._argv = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
 
@@ -328,6 +337,9 @@ class MqttProbe:
     async def __aenter__(self) -> "MqttProbe":
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._client.connect, self.host, self.port, 30)
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):  # small packets, measured latencies: no Nagle delay
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client.loop_start()
         if not await asyncio.to_thread(self._subscribed.wait, 10):
             raise AssertionError(f"probe could not subscribe on {self.host}:{self.port}")

@@ -118,13 +118,15 @@ async def test_state_is_rate_limited_but_never_silent(rig):
     span = states[-1].t - first.t
     assert 2 <= len(states) <= 2 * span + 2, f"{len(states)} states in {span:.2f} s"
     assert all(m.retain is False for m in states)  # live delivery; the broker keeps the last retained
-    # idle and unchanged: still refreshed every state_interval_s
-    assert (await rig.command({"command": "stop"}))["ok"] is True
-    await rig.probe.wait_topic(t["state"], where=lambda s: s["mode"] == "idle")
+    # idle and unchanged: still refreshed every state_interval_s (2 s in the rig)
     start = len(rig.probe.messages)
-    a = await rig.probe.wait_topic(t["state"], start=start, timeout=5)
-    b = await rig.probe.wait_topic(t["state"], start=start + 1 + rig.probe.messages[start:].index(a), timeout=5)
-    assert 1.5 <= b.t - a.t <= 3.5  # state_interval_s = 2 in the rig
+    assert (await rig.command({"command": "stop"}))["ok"] is True
+    idle = await rig.probe.wait_topic(t["state"], start=start, where=lambda s: s["mode"] == "idle")
+    after = rig.probe.messages.index(idle) + 1
+    refresh = await rig.probe.wait_topic(t["state"], start=after, timeout=5)
+    again = await rig.probe.wait_topic(t["state"], start=rig.probe.messages.index(refresh) + 1, timeout=5)
+    assert 1.5 <= refresh.t - idle.t <= 3.5 and 1.5 <= again.t - refresh.t <= 3.5
+    assert refresh.json()["mode"] == again.json()["mode"] == "idle"
 
 
 async def test_state_snapshot_is_retained_for_late_subscribers(rig, mqtt_broker):

@@ -151,7 +151,7 @@ async def test_a_machine_started_without_a_broker_works_and_connects_when_one_ap
         with Heartbeat() as heart:
             await until(lambda: bridge.stats["connect_failures"] >= 2, 10, "two failed attempts")
             assert not tasks[1].done(), "the bridge gave up"
-            assert bridge.backoff.next() == 4.0  # 1 s, 2 s, then 4 s: backing off
+            assert bridge.backoff.upcoming == 4.0  # 1 s, 2 s, then 4 s: backing off
             await mqtt_broker.async_start()
             async with MqttProbe(host, port) as probe:
                 await probe.wait_topic(bridge.topics["availability"], b"online", timeout=40)
