@@ -21,7 +21,7 @@ sim: $(STAMP)
 	  --state-dir state/sim --exit-when-done --report out/report.json --trace out/trace.csv
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
