@@ -24,9 +24,12 @@ class CommandHandler:
     def __init__(self, supervisor) -> None:
         self.sup = supervisor
 
-    def process_pending(self, now: float) -> None:
+    def process_pending(self, now: float) -> int:
+        """Handle every queued command; return how many (the state is re-published at once)."""
         queue = self.sup.hub.commands
+        handled = 0
         while not queue.empty():
+            handled += 1
             pending = queue.get_nowait()
             if pending.future.done():  # the sender gave up waiting
                 continue
@@ -35,13 +38,17 @@ class CommandHandler:
             except Exception as err:  # a bug must not take the scan cycle down
                 log.exception("command %r failed", pending.command)
                 result = CommandResult.refused(pending.command, f"internal error: {err}")
+            if isinstance(result, CommandResult):
+                outcome = "accepted" if result.ok else f"refused: {result.error}"
+            else:
+                outcome = "started"
             log.info("command %s from %s%s: %s", pending.command.command, pending.source.value,
-                     f" ({pending.peer})" if pending.peer else "",
-                     "accepted" if result is None or result.ok else result.error if isinstance(result, CommandResult) else "pending")
+                     f" ({pending.peer})" if pending.peer else "", outcome)
             if isinstance(result, asyncio.Future):
                 result.add_done_callback(lambda f, p=pending: p.future.done() or p.future.set_result(f.result()))
             elif not pending.future.done():
                 pending.future.set_result(result)
+        return handled
 
     def handle(self, cmd, source, now: float):
         sup = self.sup

@@ -19,7 +19,8 @@ VENT_SETTLE_S = 4.0
 FILL_PROBE_MMHG = 15.0  # a chamber must reach this in the probe time to prove valve + pump + sensor
 FILL_PROBE_S = 4.0
 HEAT_PROBE_S = 30.0
-HEAT_PROBE_RISE_C = 0.3
+HEAT_DRIFT_S = 10.0
+HEAT_PROBE_RISE_C = 0.5  # over the unheated pads' drift in the same time
 ROLLER_PROBE_S = 1.0
 ROLLER_MIN_A = 0.15
 
@@ -82,14 +83,20 @@ async def selftest(sup, cmd) -> CommandResult:
     checks.append(_check("pump", pump_ok, "filled at least one chamber" if pump_ok else "no chamber filled"))
 
     for zone in cfg.pad_names:
-        start = sup.last_readings.pads[zone].temp_c
+        # The limb (and a neighbour's heat) warms a pad a little anyway: measure the pad's own
+        # drift first with its heater off, and judge the heated rise against that drift.
+        t0 = sup.last_readings.pads[zone].temp_c
+        await _wait(sup, HEAT_DRIFT_S)
+        t1 = sup.last_readings.pads[zone].temp_c
         sup.manual[f"heater:{zone}"] = 1.0
         await _wait(sup, HEAT_PROBE_S)
         sup.manual.pop(f"heater:{zone}", None)
-        end = sup.last_readings.pads[zone].temp_c
-        rise = end - start
+        t2 = sup.last_readings.pads[zone].temp_c
+        drift = (t1 - t0) * HEAT_PROBE_S / HEAT_DRIFT_S
+        rise = (t2 - t1) - drift
         checks.append(_check(f"heater + sensor {zone}", math.isfinite(rise) and rise >= HEAT_PROBE_RISE_C,
-                             f"rose {rise:+.2f} °C in {HEAT_PROBE_S:.0f} s at full duty"))
+                             f"rose {t2 - t1:+.2f} °C in {HEAT_PROBE_S:.0f} s at full duty "
+                             f"({rise:+.2f} °C above its own drift)"))
         pr = sup.last_readings.pads[zone]
         agree = math.isfinite(pr.temp_c) and math.isfinite(pr.temp2_c) and abs(pr.temp_c - pr.temp2_c) <= cfg.limits.sensor_disagree_c
         checks.append(_check(f"sensors agree {zone}", agree, f"thermistor {pr.temp_c:.1f} °C, MCP9808 {pr.temp2_c:.1f} °C"))

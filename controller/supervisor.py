@@ -78,7 +78,7 @@ class Supervisor:
         from controller.commands_handler import CommandHandler  # local: it needs the supervisor
 
         self.commands = CommandHandler(self)
-        hub.fault_log_reader = lambda: self.store.read_log()
+        hub.fault_log_reader = self.fault_log
         from programs.library import describe
 
         hub.program_lister = lambda: [describe(p) for p in programs.values()]
@@ -164,7 +164,7 @@ class Supervisor:
         now = readings.t_s
         self.last_readings = readings
 
-        self.commands.process_pending(now)
+        commands_handled = self.commands.process_pending(now)
 
         # 2. safety: every tick, before anything is written
         ctx = SafetyContext(
@@ -218,7 +218,7 @@ class Supervisor:
         if mode != self._last_mode:
             self._on_mode_change(self._last_mode, mode, now)
             self._last_mode = mode
-        if new_faults or targets.phase_changed or self.tick_count % SNAPSHOT_EVERY_N_TICKS == 1:
+        if new_faults or commands_handled or targets.phase_changed or self.tick_count % SNAPSHOT_EVERY_N_TICKS == 1:
             self.publish(record, active)
 
     def publish(self, record: TickRecord, active: list[Fault]) -> None:
@@ -280,6 +280,17 @@ class Supervisor:
             elif kind == "pump":
                 pump = value
         return wanted.with_(heater_duty=heater, fill_open=fill, vent_open=vent, roller_speed=rollers, pump_duty=pump)
+
+    def fault_log(self, limit: int = 500) -> list[dict]:
+        """The persisted log, one flat row per entry (event, code, severity, zone, message, by)."""
+        rows = []
+        for entry in self.store.read_log(limit):
+            fault = entry.get("fault") or {}
+            row = {"t_s": entry.get("t_s"), "event": entry.get("event")}
+            row.update({k: fault.get(k) for k in ("code", "severity", "zone", "message") if k in fault})
+            row.update({k: v for k, v in entry.items() if k not in ("fault", "t_s", "event")})
+            rows.append(row)
+        return rows
 
     @property
     def uptime_s(self) -> float:
