@@ -45,6 +45,11 @@ DEFAULT_COMMANDS = (
 )
 
 
+def run_real(n: int = 200, flood_n: int = 500) -> dict:
+    """The bench runner's entry: the real machine on the simulated board."""
+    return run(real_machine, n, flood_n=flood_n)
+
+
 def run(hub_factory: HubFactory | None = None, n: int = 200, *, flood_n: int = 500,
         broker: tuple[str, int] | None = None, commands=DEFAULT_COMMANDS,
         settings: MqttSettings | None = None) -> dict:
@@ -87,7 +92,7 @@ async def _run(hub_factory: HubFactory, n: int, flood_n: int, broker_address, co
                 result_ms, actuator_ms = await _latency(probe, bridge, n, commands, actuated)
             # ... and the flood against the production limit.
             async with _bridge(base, hub, names) as bridge, MqttProbe(host, port, [bridge.topics["cmd_result"]]) as probe:
-                flood = await _flood(probe, bridge, hub, flood_n)
+                flood = await _flood(probe, bridge, hub, flood_n, getattr(machine, "tick_count", None))
     finally:
         if broker is not None:
             broker.close()
@@ -98,6 +103,61 @@ async def _run(hub_factory: HubFactory, n: int, flood_n: int, broker_address, co
         "cmd_to_actuator_ms": _summary(actuator_ms) if actuator_ms else None,
         "flood": flood,
     }
+
+
+class _RealMachine:
+    """The real supervisor on the simulated board, in real time, for the bench."""
+
+    def __init__(self, sup) -> None:
+        self.sup = sup
+        self.hub = sup.hub
+        self.pad_names = sup.config.pad_names
+        self.chamber_names = sup.config.chamber_names
+        self.roller_names = sup.config.roller_names
+
+    def tick_count(self) -> int:
+        return self.sup.tick_count
+
+
+@contextlib.asynccontextmanager
+async def real_machine(on_actuate):
+    """The whole machine (sim board, supervisor, real time). ``on_actuate`` fires on the first
+    tick whose written outputs differ after a command was handled: command → actuator."""
+    import tempfile
+
+    from controller.config import load_config
+    from controller.daemon import RunOptions, run_machine
+
+    with tempfile.TemporaryDirectory() as state:
+        opts = RunOptions(config=load_config(), state_dir=state, sim=True, mqtt=False, socket_path=None, panel=False)
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        task = asyncio.create_task(run_machine(opts, ready=ready))
+        sup = await ready
+        pending: list = []
+        last = {"out": None}
+        handler = sup.commands
+        original = handler.handle
+
+        def handle(cmd, source, now):
+            pending.append(cmd)
+            return original(cmd, source, now)
+
+        handler.handle = handle
+
+        def observe(rec):
+            if pending and last["out"] is not None and rec.outputs != last["out"]:
+                for cmd in pending:
+                    on_actuate(cmd)
+                pending.clear()
+            last["out"] = rec.outputs
+
+        sup.observers.append(observe)
+        try:
+            yield _RealMachine(sup)
+        finally:
+            sup.stop()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 @contextlib.asynccontextmanager
@@ -138,18 +198,28 @@ async def _latency(probe, bridge, n, commands, actuated):
         probe.publish(topic, json.dumps(body))
         seen = await probe.wait_topic(result_topic, start=start, timeout=10, where=lambda r: r["id"] == cmd_id)
         result_ms.append((seen.t - t0) * 1000.0)
+        # A real machine answers on the tick that takes the command; the outputs move on that
+        # tick or the next: wait a little for them (the fake machine actuates before answering).
+        deadline = time.monotonic() + 0.2
+        while cmd_id not in actuated and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
         if cmd_id in actuated:
             actuator_ms.append((actuated[cmd_id] - t0) * 1000.0)
     return result_ms, actuator_ms
 
 
-async def _flood(probe, bridge, hub: MachineHub, flood_n: int) -> dict:
+async def _flood(probe, bridge, hub: MachineHub, flood_n: int, tick_count: Callable[[], int] | None = None) -> dict:
+    """``tick_count``, when the machine has one, counts real scan ticks (snapshots are fewer)."""
     loop = asyncio.get_running_loop()
     ticks = 0
     gaps = {"max": 0.0}
 
     async def count_ticks() -> None:
         nonlocal ticks
+        if tick_count is not None:
+            while True:
+                ticks = tick_count()
+                await asyncio.sleep(0.005)
         with hub.subscribe_state(maxsize=1024) as sub:
             while True:
                 await sub.get()
@@ -163,6 +233,8 @@ async def _flood(probe, bridge, hub: MachineHub, flood_n: int) -> dict:
             gaps["max"] = max(gaps["max"], now - last)
             last = now
 
+    if tick_count is not None:
+        ticks = tick_count()
     watchers = [asyncio.create_task(count_ticks()), asyncio.create_task(heartbeat())]
     try:
         t0, ticks0 = loop.time(), ticks

@@ -87,8 +87,10 @@ def test_selftest_finds_a_broken_heater(daemon):
 def test_estop_fault_shown_logged_and_acknowledged(daemon):
     assert daemon.ctl("start", "warm_up")[0] == 0
     assert daemon.ctl("sim", "inject", "estop")[0] == 0
-    code, out, _ = daemon.ctl("status", "--json")
-    state = json.loads(out)
+    for _ in range(100):  # the e-stop is read on the next tick after the injection
+        state = json.loads(daemon.ctl("status", "--json")[1])
+        if state["mode"] == "fault":
+            break
     assert state["mode"] == "fault" and state["problem"] and "emergency stop" in state["problem_text"].lower()
     code, out, _ = daemon.ctl("faults")
     assert code == 0 and "estop" in out
