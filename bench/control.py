@@ -147,55 +147,69 @@ def heat_bench(tmp: Path) -> list[dict]:
     return rows
 
 
-def _fill_program(position: str, target: float) -> Program:
+FILL_TARGETS = {"foot": 60.0, "calf": 52.0, "thigh": 45.0}  # mmHg at intensity 5, 8 and 7 mmHg steps
+SETTLE_S = 0.5  # the settled pressure is read this long after the fill valve closed
+
+
+def _fill_program() -> Program:
+    """One leg at a time (the pump serves one chamber), foot → calf → thigh."""
     return Program.model_validate({
-        "id": f"bench_fill_{position}", "name": "bench fill", "summary": "one chamber", "category": "circulation",
-        "phases": [{"name": "fill", "duration_s": 60, "compression": {
-            "pattern": "wave", "legs": "alternate", "chambers": [position], "pressure_mmhg": {position: target},
-            "hold_s": 6.0, "rest_s": 4.0}}],
+        "id": "bench_fill", "name": "bench fill", "summary": "sequential fills", "category": "circulation",
+        "phases": [{"name": "fill", "duration_s": 90, "compression": {
+            "pattern": "wave", "legs": "alternate", "chambers": list(FILL_TARGETS),
+            "pressure_mmhg": FILL_TARGETS, "hold_s": 6.0, "rest_s": 4.0}}],
     })
 
 
-FILL_TARGETS = {"foot": 60.0, "calf": 52.0, "thigh": 45.0}
-
-
 def fill_bench(tmp: Path) -> list[dict]:
-    rows = []
-    for position, target in FILL_TARGETS.items():
-        pid = f"bench_fill_{position}"
-        log: dict[str, dict] = {}
+    """Each chamber's first fill: error and overshoot while holding, fill time vs full flow."""
+    log: dict[str, dict] = {}
 
-        def observe(rec):
-            for zone, p in rec.readings.pressure_mmhg.items():
-                if not zone.endswith(position):
-                    continue
-                st = log.setdefault(zone, {"fill_start": None, "fill_end": None, "peak": 0.0, "hold": []})
-                if rec.outputs.fill_open[zone] and st["fill_start"] is None:
-                    st["fill_start"] = rec.t_s
-                if st["fill_start"] is not None and st["fill_end"] is None and not rec.outputs.fill_open[zone]:
-                    st["fill_end"] = rec.t_s
-                if st["fill_end"] is not None and not rec.outputs.vent_open[zone] and len(st["hold"]) < 250:
+    def observe(rec):
+        for zone, p in rec.readings.pressure_mmhg.items():
+            st = log.setdefault(zone, {"fill_start": None, "fill_end": None, "peak": 0.0, "hold": [], "done": False,
+                                       "closed_t": None, "settled": None})
+            if st["done"]:
+                continue
+            fill, vent = rec.outputs.fill_open[zone], rec.outputs.vent_open[zone]
+            target = rec.pressure_targets_mmhg.get(zone, 0.0)
+            if fill and st["fill_start"] is None:
+                st["fill_start"] = rec.t_s
+            elif st["fill_start"] is not None and st["fill_end"] is None and target and p >= target - 1.0:
+                st["fill_end"] = rec.t_s  # reached the target (within 1 mmHg)
+            if st["fill_end"] is not None:
+                if vent:
+                    st["done"] = True  # the first cycle only
+                elif not fill:
                     st["peak"] = max(st["peak"], p)
                     st["hold"].append(p)
+                    if st["closed_t"] is None:
+                        st["closed_t"] = rec.t_s
+                    if st["settled"] is None and rec.t_s - st["closed_t"] >= SETTLE_S:
+                        st["settled"] = p
 
-        sims = {}
+    sims = {}
 
-        async def during(sup):
-            sup.observers.append(observe)
-            sims["sim"] = sup.sim
+    async def during(sup):
+        sup.observers.append(observe)
+        sims["sim"] = sup.sim
 
-        _run(_opts(tmp / position, program=pid, intensity=5, exit_when_done=True,
-                   extra_programs={pid: _fill_program(position, target)}), during)
-        sim = sims["sim"]
-        for zone, st in sorted(log.items()):
-            full_flow = sim.pneumatics.full_flow_fill_time_s(zone, target)
-            fill_s = (st["fill_end"] or math.nan) - (st["fill_start"] or math.nan)
-            hold = st["hold"] or [math.nan]
-            rows.append({"chamber": zone, "target_mmhg": target,
-                         "error_mmhg": round(statistics.fmean(hold) - target, 2),
-                         "overshoot_mmhg": round(max(0.0, st["peak"] - target), 2),
-                         "fill_s": round(fill_s, 2), "full_flow_s": round(full_flow, 2),
-                         "fill_vs_full_flow": round(fill_s / full_flow, 3)})
+    _run(_opts(tmp, program="bench_fill", intensity=5, exit_when_done=True,
+               extra_programs={"bench_fill": _fill_program()}), during)
+    sim = sims["sim"]
+    rows = []
+    for zone, st in log.items():
+        target = FILL_TARGETS[zone.split("_", 1)[1]]
+        full_flow = sim.pneumatics.full_flow_fill_time_s(zone, target)
+        fill_s = (st["fill_end"] or math.nan) - (st["fill_start"] or math.nan)
+        hold = st["hold"] or [math.nan]
+        rows.append({"chamber": zone, "target_mmhg": target,
+                     "settled_error_mmhg": round((st["settled"] if st["settled"] is not None else math.nan) - target, 2),
+                     "hold_mean_error_mmhg": round(statistics.fmean(hold) - target, 2),
+                     "hold_max_sag_mmhg": round(max(target - h for h in hold), 2),
+                     "overshoot_mmhg": round(max(0.0, st["peak"] - target), 2),
+                     "fill_s": round(fill_s, 2), "full_flow_s": round(full_flow, 2),
+                     "fill_vs_full_flow": round(fill_s / full_flow, 3)})
     return rows
 
 

@@ -140,17 +140,17 @@ class Rates(_Strict):
 class HeatControl(_Strict):
     """PID gains in duty per °C (and per °C·s, °C/s); autotuned gains override these."""
 
-    kp: float = 0.25
+    kp: float = 0.4  # tuned on the default simulated pad (bench: no overshoot, rise 1.07x full power)
     ki: float = 0.004
-    kd: float = 1.5
+    kd: float = 2.5
     derivative_filter_s: float = 4.0
     max_duty: float = Field(1.0, gt=0.0, le=1.0)
 
 
 class CompressionControl(_Strict):
     pump_max_duty: float = Field(1.0, gt=0.0, le=1.0)
-    pump_min_duty: float = Field(0.35, ge=0.0, le=1.0)
-    approach_band_mmhg: float = 15.0  # pump slows over the last part of a fill
+    pump_min_duty: float = Field(0.5, ge=0.0, le=1.0)  # near stall pressure less than this barely moves air
+    approach_band_mmhg: float = 8.0  # pump slows over the last part of a fill (bench: fills 1.04-1.15x full flow, no overshoot)
     stop_early_mmhg: float = 0.6  # close the valve this far before target: sensor + valve lag
 
 

@@ -12,13 +12,18 @@ Why each choice:
   as the error turns: no windup overshoot.
 - A NaN reading (a lost sensor) yields 0 and leaves the state alone: the safety layer decides
   what a missing reading means; the loop must not learn from it.
-- Time comes in as ``now_s``; the first call has no interval, and a zero or negative interval
-  (a repeated or out-of-order tick) integrates and differentiates nothing.
+- Time comes in as ``now_s``; the first call has no interval, and a zero, negative or
+  vanishingly short interval (a repeated or out-of-order tick) integrates and differentiates
+  nothing.
 """
 
 from __future__ import annotations
 
 import math
+
+#: intervals shorter than this (a repeated tick, a clock hiccup) carry no usable rate: they are
+#: treated like a zero interval rather than divided by
+MIN_DT_S = 1e-6
 
 
 class Pid:
@@ -61,7 +66,7 @@ class Pid:
         dt_s = None if self._prev_s is None else now_s - self._prev_s
         error = setpoint - measured
         p_term = self.kp * error
-        if dt_s is None or dt_s <= 0.0:
+        if dt_s is None or dt_s < MIN_DT_S:
             if dt_s is None:
                 self._prev_measured, self._prev_s = measured, now_s
             self.output = self._clamp(p_term + self._integral - self.kd * self._deriv_per_s)
@@ -86,4 +91,6 @@ class Pid:
         return self.output
 
     def _clamp(self, value: float) -> float:
+        if not math.isfinite(value):  # never pass on an impossible number: rest at 0 (or the nearest limit)
+            value = 0.0
         return self.out_max if value > self.out_max else self.out_min if value < self.out_min else value

@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from controller.pid import Pid
@@ -87,6 +87,7 @@ def test_first_call_and_repeated_or_backward_time_are_harmless():
     assert pid.integral == 0.0
     out = pid.update(35.0, 40.0, 100.25)  # derivative still taken against the last good sample
     assert out == pytest.approx(0.5 + 0.05 * 5.0 * 0.25)
+    assert pid.update(36.0, 40.0, 100.25 + 1e-9) == pytest.approx(0.4 + 0.05 * 5.0 * 0.25)  # no divide by ~0
 
 
 def test_reset_forgets_the_integral_and_the_derivative():
@@ -99,6 +100,7 @@ def test_reset_forgets_the_integral_and_the_derivative():
 
 
 @settings(max_examples=200, deadline=None)
+@example(gains=(1.0, 0.0, 1.0), samples=[(0.0, 0.0, 0.0), (1.0, 0.0, 2.2e-309)])  # a subnormal interval
 @given(
     gains=st.tuples(st.floats(0, 10), st.floats(0, 1), st.floats(0, 50)),
     samples=st.lists(st.tuples(st.floats(-50, 150), st.floats(0, 100), st.floats(-1.0, 5.0)), min_size=1, max_size=60),
