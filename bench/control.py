@@ -17,8 +17,7 @@ from pathlib import Path
 
 from controller.commands import Manual, Source
 from controller.config import load_config
-from controller.daemon import RunOptions, run_machine
-from controller.timebase import new_loop
+from controller.daemon import RunOptions, run_fast
 from programs.schema import Program
 from sim.params import load_sim_params
 
@@ -28,20 +27,7 @@ HEAT_S = 1200.0
 
 
 def _run(opts: RunOptions, during=None):
-    loop = new_loop(0)
-
-    async def main():
-        ready = loop.create_future()
-        task = asyncio.ensure_future(run_machine(opts, ready=ready))
-        if during is not None:
-            sup = await ready
-            await during(sup)
-        return await task
-
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
+    return run_fast(opts, during)
 
 
 def _opts(tmp: Path, **kw) -> RunOptions:
@@ -85,8 +71,6 @@ def heat_pid(tmp: Path, params=None) -> dict:
 
     opts = _opts(tmp, program="bench_heat", exit_when_done=True, extra_programs={"bench_heat": _heat_program(TARGET_C, HEAT_S)},
                  sim_params_override=params)
-    res_holder = {}
-
     async def during(sup):
         sup.observers.append(observe)
 

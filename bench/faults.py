@@ -88,7 +88,7 @@ def one_case(tmp: Path, injection: str, onset: float, window: float | None, quan
             "same_tick_as_detection": seen["safe_t"] == seen.get("detect_t"),
             "bound_s": None if bound is None else round(bound, 3),
             "within_bound": None if bound is None or to_safe is None else to_safe <= bound + 1e-9,
-            f"peak": round(seen["peak"], 2), "unit": unit}
+            "peak": round(seen["peak"], 2), "unit": unit}
 
 
 def overtemp_case(tmp: Path) -> dict:

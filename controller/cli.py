@@ -106,8 +106,6 @@ def _run(args) -> int:
             except InjectionError as err:
                 print(f"legtherapy: --inject {spec}: {err}", file=sys.stderr)
                 return EXIT_USAGE
-    import asyncio  # noqa: F401  (imported after the config is known to be good)
-
     from controller.daemon import RunOptions, run_machine
     from controller.timebase import new_loop
 

@@ -13,7 +13,7 @@ import logging
 from controller import commands as c
 from controller.commands import CommandResult
 from controller.faults import Severity
-from controller.runner import ENDED, FAULT, PAUSED, RUNNING
+from controller.runner import PAUSED, RUNNING
 
 log = logging.getLogger("legtherapy.commands")
 

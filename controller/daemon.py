@@ -168,3 +168,27 @@ def _panel_tasks(sup, board, hub) -> list[asyncio.Task]:
     return [asyncio.create_task(panel.run(), name="panel"),
             asyncio.create_task(drive_outputs(hub, outputs, selection=panel.selection, period_s=0.05),
                                 name="panel-out")]
+
+
+def run_fast(opts: RunOptions, during=None) -> RunResult:
+    """Run the machine to the end on a fast-forwarding loop (``--speed 0``), blocking.
+
+    ``during(supervisor)`` is an optional coroutine run beside the machine once it is up
+    (tests and benchmarks use it to send commands or watch ticks).
+    """
+    from controller.timebase import new_loop
+
+    loop = new_loop(0)
+
+    async def main() -> RunResult:
+        ready = loop.create_future()
+        task = asyncio.ensure_future(run_machine(opts, ready=ready))
+        if during is not None:
+            await during(await ready)
+        return await task
+
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+

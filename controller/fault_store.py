@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
+from controller.atomic_file import fsync_dir, write_atomic
 from controller.faults import Fault, Severity, json_ready
 
 log = logging.getLogger("legtherapy.fault_store")
@@ -58,7 +58,7 @@ class FaultStore:
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
 
     def read_log(self, limit: int = 500) -> list[dict]:
         """The last ``limit`` entries, oldest first. Torn or garbled lines are skipped."""
@@ -86,28 +86,14 @@ class FaultStore:
             return
         if size >= self.max_bytes:
             os.replace(self.log_path, self.old_log_path)
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
 
     # ------------------------------------------------------------------ the lockout
     def save_lockout(self, faults: list[Fault]) -> None:
         """Atomically replace the lockout file with these faults ([] = no lockout)."""
         payload = json.dumps({"version": 1, "lockouts": [f.to_dict() for f in faults]},
                              indent=1, allow_nan=False).encode("utf-8")
-        fd, tmp = _mkstemp(self.dir)
-        try:
-            try:
-                _write_all(fd, payload)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.lockout_path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        _fsync_dir(self.dir)
+        write_atomic(self.lockout_path, payload)
 
     def load_lockout(self, now_s: float = 0.0) -> list[Fault]:
         """The latched lockouts; a file that cannot be read loads as a lockout of its own."""
@@ -146,21 +132,8 @@ class FaultStore:
                 pass
 
 
-def _mkstemp(directory: Path) -> tuple[int, str]:
-    return tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=directory)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a create or rename durable: the directory entry itself must reach the disk."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,9 +16,10 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from controller.atomic_file import write_atomic
 
 log = logging.getLogger("legtherapy.gains")
 
@@ -79,7 +80,7 @@ def save_gains(state_dir: str | os.PathLike, pad: str, gains: Gains) -> None:
     except (OSError, ValueError, AttributeError) as err:
         log.warning("%s is unreadable (%s): rewriting it with only %s", path, err, pad)
     pads[pad] = {"kp": kp, "ki": ki, "kd": kd}
-    _atomic_write(path, json.dumps({"version": VERSION, "pads": pads}, indent=1, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps({"version": VERSION, "pads": pads}, indent=1, sort_keys=True) + "\n")
 
 
 def _as_gains(values) -> Gains:
@@ -88,33 +89,3 @@ def _as_gains(values) -> Gains:
         if not math.isfinite(v) or v < 0.0:
             raise ValueError(f"{name} = {v} is not a finite, non-negative gain")
     return kp, ki, kd
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # some filesystems (and platforms) cannot open a directory: nothing to sync
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

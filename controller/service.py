@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 from pathlib import Path
 
+from controller.atomic_file import write_atomic
 from controller.commands import CommandResult
 from controller.gains_store import save_gains
 
@@ -126,16 +126,6 @@ def load_pressure_offsets(state_dir: str) -> dict[str, float]:
         return {}
 
 
-def _atomic_write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 MAX_ZERO_OFFSET_MMHG = 15.0
 
 
@@ -164,7 +154,7 @@ async def calibrate_pressure(sup, cmd) -> CommandResult:
         return CommandResult.refused(cmd, "calibration refused: " + "; ".join(problems))
     for z, off in offsets.items():
         sup.board.set_pressure_offset(z, off)
-    _atomic_write_json(offsets_path(sup.state_dir), offsets)
+    write_atomic(offsets_path(sup.state_dir), json.dumps(offsets, indent=1))
     return CommandResult.accepted(cmd, {"offsets_mmhg": offsets})
 
 

@@ -27,7 +27,7 @@ from controller.hub import MachineHub
 from controller.outputs import Outputs
 from controller.readings import Readings
 from controller.rollers import RollerController
-from controller.runner import ENDED, FAULT, PAUSED, RUNNING, Runner
+from controller.runner import ENDED, PAUSED, RUNNING, Runner
 from controller.safety import SafetyContext, SafetyMonitor
 from controller.snapshot import TickRecord, build_snapshot
 

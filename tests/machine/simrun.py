@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 from pathlib import Path
 
 from controller.config import load_config
-from controller.daemon import RunOptions, RunResult, run_machine
-from controller.timebase import new_loop
+from controller.daemon import RunOptions, RunResult, run_fast
 
 
 def run_sim(tmp_path: Path, *, program: str | None = None, intensity: int = 3, injections=(), heat: bool = True,
@@ -25,20 +23,7 @@ def run_sim(tmp_path: Path, *, program: str | None = None, intensity: int = 3, i
                       exit_when_done=program is not None, report=str(tmp_path / "report.json"),
                       trace=str(trace_path) if trace else None, mqtt=False, socket_path=None, panel=False,
                       max_runtime_s=max_runtime_s)
-    loop = new_loop(0)
-
-    async def main():
-        ready = loop.create_future()
-        task = asyncio.ensure_future(run_machine(opts, ready=ready))
-        if during is not None:
-            sup = await ready
-            await during(sup)
-        return await task
-
-    try:
-        result = loop.run_until_complete(main())
-    finally:
-        loop.close()
+    result = run_fast(opts, during)
     rows = []
     if trace:
         with open(trace_path, newline="") as fh:

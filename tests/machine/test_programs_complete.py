@@ -1,7 +1,6 @@
 """Every built-in program completes on the simulator at each intensity, inside the limits,
 with every wave in foot → calf → thigh order — judged from what the valves did."""
 
-import math
 
 import pytest
 
