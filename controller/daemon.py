@@ -80,11 +80,9 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
     if opts.trace:
         trace = TraceWriter(opts.trace, cfg.pad_names, cfg.chamber_names, cfg.roller_names, every=opts.trace_every)
         observers.append(trace)
-    notifier = None
-    if not opts.sim:
-        from controller.notify import SystemdNotifier
+    from controller.notify import SystemdNotifier
 
-        notifier = SystemdNotifier()
+    notifier = SystemdNotifier()  # a no-op unless systemd gave us $NOTIFY_SOCKET
     sup = Supervisor(cfg, board, hub, programs, state_dir=opts.state_dir, observers=observers, sim=sim,
                      notifier=notifier)
     exit_code = 0

@@ -1,0 +1,83 @@
+"""The button panel on the simulated board: mock pins pressed and released (with bounce and a
+held button) drive the real machine with no network at all."""
+
+import asyncio
+
+from controller.config import load_config
+from controller.daemon import RunOptions, run_fast
+
+
+def run_with_panel(tmp_path, script):
+    out = {}
+    opts = RunOptions(config=load_config(), state_dir=str(tmp_path / "state"), sim=True, mqtt=False,
+                      socket_path=None, panel=True, max_runtime_s=600)
+
+    async def during(sup):
+        try:
+            await script(sup, out)
+        finally:
+            sup.stop()
+
+    run_fast(opts, during)
+    return out
+
+
+async def press(sim, name, hold_s=0.1, bounce=False):
+    if bounce:  # contact chatter: a burst of edges within a few milliseconds
+        for _ in range(4):
+            sim.press_button(name)
+            await asyncio.sleep(0.002)
+            sim.release_button(name)
+            await asyncio.sleep(0.002)
+    sim.press_button(name)
+    await asyncio.sleep(hold_s)
+    sim.release_button(name)
+    await asyncio.sleep(0.2)
+
+
+def test_start_pause_resume_stop_from_the_panel(tmp_path):
+    async def script(sup, out):
+        await asyncio.sleep(0.5)
+        await press(sup.sim, "start_pause", bounce=True)
+        out["after_start"] = sup.runner.mode
+        out["program"] = sup.runner.program.id if sup.runner.program else None
+        await asyncio.sleep(3.0)
+        await press(sup.sim, "start_pause")
+        out["after_pause"] = sup.runner.mode
+        await press(sup.sim, "start_pause")
+        out["after_resume"] = sup.runner.mode
+        await press(sup.sim, "stop")
+        out["after_stop"] = sup.runner.mode
+        leds = sup.board.leds
+        out["led_run"] = leds["run"].is_on
+
+    out = run_with_panel(tmp_path, script)
+    assert out["after_start"] == "running" and out["program"]
+    assert out["after_pause"] == "paused"
+    assert out["after_resume"] == "running"
+    assert out["after_stop"] == "stopped"
+
+
+def test_intensity_buttons_and_a_held_stop_acknowledges_a_fault(tmp_path):
+    async def script(sup, out):
+        await asyncio.sleep(0.5)
+        await press(sup.sim, "intensity_up")
+        await press(sup.sim, "intensity_up")
+        await press(sup.sim, "start_pause")
+        out["intensity"] = sup.runner.intensity
+        sup.sim.inject_now("estop")
+        await asyncio.sleep(0.5)
+        out["mode_fault"] = sup.runner.mode
+        out["fault_led_seen"] = False
+        for _ in range(20):  # the fault LED blinks at 2 Hz
+            out["fault_led_seen"] |= sup.board.leds["fault"].is_on
+            await asyncio.sleep(0.05)
+        sup.sim.release_estop()
+        await asyncio.sleep(0.2)
+        await press(sup.sim, "stop", hold_s=2.0)  # held: stop at once, then acknowledge
+        out["mode_after_ack"] = sup.runner.mode
+
+    out = run_with_panel(tmp_path, script)
+    assert out["intensity"] == 5
+    assert out["mode_fault"] == "fault" and out["fault_led_seen"]
+    assert out["mode_after_ack"] == "idle"
