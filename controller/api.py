@@ -43,7 +43,7 @@ MIN_STREAM_INTERVAL_S = 0.02
 #: self-test, autotune and calibration take minutes; everything else answers within a tick or two
 LONG_COMMANDS = ("selftest", "autotune", "calibrate_pressure")
 COMMAND_TIMEOUT_S = 30.0
-LONG_COMMAND_TIMEOUT_S = 600.0
+LONG_COMMAND_TIMEOUT_S = 2400.0  # autotune may take up to its own 30 min limit
 MAX_COMMAND_TIMEOUT_S = 3600.0
 
 _TOO_LONG = object()  # marks a request line that was cut off for being over MAX_LINE_BYTES

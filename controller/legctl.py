@@ -19,7 +19,7 @@ from controller import legctl_format as fmt
 
 DEFAULT_SOCKET = "/run/legtherapy/legtherapy.sock"
 COMMAND_TIMEOUT_S = 35.0  # a little over the daemon's own 30 s wait for the machine's answer
-LONG_TIMEOUT_S = 600.0  # self-test, autotune, calibration
+LONG_TIMEOUT_S = 2400.0  # self-test, calibration, and autotune (its own limit is 30 min)
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 

@@ -134,3 +134,15 @@ def test_manual_output_and_calibration(daemon):
     assert code == 0, out + err
     assert (daemon.sup.state_dir and json.loads(
         (__import__("pathlib").Path(daemon.sup.state_dir) / "pressure_offsets.json").read_text()))
+
+
+def test_autotune_finds_and_stores_gains(daemon):
+    code, out, err = daemon.ctl("autotune", "left_calf")
+    assert code == 0, out + err
+    import pathlib
+
+    stored = json.loads((pathlib.Path(daemon.sup.state_dir) / "pid_gains.json").read_text())
+    g = stored["pads"]["left_calf"]
+    kp, ki, kd = g["kp"], g["ki"], g["kd"]
+    assert kp > 0 and ki > 0 and kd > 0
+    assert daemon.sup.heat.gains("left_calf") == (kp, ki, kd)
