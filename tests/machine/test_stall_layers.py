@@ -1,0 +1,63 @@
+"""When the scan cycle stalls (a hung I2C bus), the layers beyond the loop act on their own:
+the watchdog task forces the safe state within a few periods, and with the heartbeat stopped
+the simulated relay timer drops the power after its 200 ms."""
+
+import asyncio
+
+from controller.config import load_config
+from controller.daemon import RunOptions, run_fast
+
+
+def test_stalled_scan_cycle_watchdog_and_relay_timer(tmp_path):
+    out = {}
+    opts = RunOptions(config=load_config(), state_dir=str(tmp_path / "state"), sim=True, mqtt=False,
+                      socket_path=None, panel=False, max_runtime_s=120, program="warm_up")
+
+    async def during(sup):
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(10.0)
+        out["powered_before"] = sup.sim.true_state()["powered"]
+        relay_pin = sup.board.relay
+        sup.sim.inject_now("bus_hang")
+        t0 = loop.time()
+        # watch from beside the loop while the tick waits out the I2C timeout (0.5 s)
+        while loop.time() - t0 < 0.45:
+            await asyncio.sleep(0.01)
+            if "watchdog_s" not in out and sup.watchdog_tripped:
+                out["watchdog_s"] = loop.time() - t0
+                out["relay_open_by_watchdog"] = not relay_pin.is_closed
+            if "unpowered_s" not in out and not sup.sim.true_state()["powered"]:
+                out["unpowered_s"] = loop.time() - t0
+        await asyncio.sleep(2.0)
+        out["codes"] = [f.code for f in sup.latch.active()]
+        sup.stop()
+
+    run_fast(opts, during)
+    assert out["powered_before"]
+    limit = 3 * opts.config.rates.period_s
+    assert out["watchdog_s"] <= limit + 2 * opts.config.rates.period_s
+    assert out["relay_open_by_watchdog"]
+    assert out["unpowered_s"] <= out["watchdog_s"] + 0.05  # the watchdog opened the relay
+    assert "tick_late" in out["codes"]
+
+
+def test_relay_timer_alone_drops_power_when_heartbeat_stops(tmp_path):
+    """Even if the software kept the relay pin closed, a silent heartbeat drops the power."""
+    out = {}
+    opts = RunOptions(config=load_config(), state_dir=str(tmp_path / "state"), sim=True, mqtt=False,
+                      socket_path=None, panel=False, max_runtime_s=60, program="warm_up")
+
+    async def during(sup):
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(5.0)
+        sup.board.toggle_heartbeat = lambda: None  # a bug that silences the heartbeat
+        t0 = loop.time()
+        while sup.sim.true_state()["powered"] and loop.time() - t0 < 2.0:
+            await asyncio.sleep(0.01)
+        out["dropped_after_s"] = loop.time() - t0
+        out["relay_pin_closed"] = sup.board.relay.is_closed
+        sup.stop()
+
+    run_fast(opts, during)
+    assert out["relay_pin_closed"]  # the software still asks for power...
+    assert 0.18 <= out["dropped_after_s"] <= 0.25  # ...the external timer drops it after ~200 ms
