@@ -71,6 +71,7 @@ class Supervisor:
         self.seq = 0
         self.last_tick_end_s = 0.0
         self.watchdog_tripped = False
+        self._watchdog_timer: asyncio.TimerHandle | None = None
         self.stopping = asyncio.Event()
         self.session_ended = asyncio.Event()
         self._last_mode = None
@@ -100,7 +101,6 @@ class Supervisor:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._scan_loop(), name="scan")
-                tg.create_task(self._watchdog(), name="watchdog")
                 if self.notifier is not None:
                     tg.create_task(self._systemd_watchdog(), name="systemd-watchdog")
                 await self.stopping.wait()
@@ -108,6 +108,8 @@ class Supervisor:
         except* _Stop:
             pass
         finally:
+            if self._watchdog_timer is not None:
+                self._watchdog_timer.cancel()
             self.board.safe_state()
             if self.service_task is not None:
                 self.service_task.cancel()
@@ -126,23 +128,29 @@ class Supervisor:
             await self.tick(now, late)
             self.tick_cost_s.append(time.perf_counter() - t0)
             self.last_tick_end_s = loop.time()
+            self._arm_watchdog(loop)
             next_t += self.period_s
             if loop.time() > next_t + self.period_s:  # fell behind (a stall): don't try to catch up
                 next_t = loop.time()
             await asyncio.sleep(max(0.0, next_t - loop.time()))
 
-    async def _watchdog(self) -> None:
-        """Force the safe state when the scan cycle is late (blocked I/O), without waiting for it."""
-        loop = asyncio.get_running_loop()
+    def _arm_watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
+        """(Re)arm the late-tick deadline after every tick: a timer, not a polling task, so the
+        loop does one wake-up a tick instead of two. It fires only if the next tick is late."""
+        if self._watchdog_timer is not None:
+            self._watchdog_timer.cancel()
         limit = self.config.limits.tick_late_periods * self.period_s
-        while True:
-            await asyncio.sleep(self.period_s)
-            if loop.time() - self.last_tick_end_s > limit:
-                if not self.watchdog_tripped:
-                    log.error("scan cycle late by %.3f s: forcing the safe state",
-                              loop.time() - self.last_tick_end_s)
-                self.watchdog_tripped = True
-                self.board.safe_state()
+        self._watchdog_timer = loop.call_at(self.last_tick_end_s + limit, self._watchdog_fire)
+
+    def _watchdog_fire(self) -> None:
+        """The scan cycle is late (blocked I/O): force the safe state without waiting for it,
+        and keep forcing it every period until a tick completes."""
+        loop = asyncio.get_running_loop()
+        if not self.watchdog_tripped:
+            log.error("scan cycle late by %.3f s: forcing the safe state", loop.time() - self.last_tick_end_s)
+        self.watchdog_tripped = True
+        self.board.safe_state()
+        self._watchdog_timer = loop.call_later(self.period_s, self._watchdog_fire)
 
     async def _systemd_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval_s()
