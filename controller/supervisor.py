@@ -1,7 +1,7 @@
 """The scan cycle: sense → safety → runner → controllers → gate → write → heartbeat → publish.
 
 One task owns the board and runs the cycle at the fast rate; the thermal sensors and the heat
-PID run every Nth tick. A second task watches the cycle itself and forces the safe state when a
+PID run every Nth tick. A deadline timer, re-armed after every tick, watches the cycle itself and forces the safe state when a
 tick is late (a hung bus); the hardware heartbeat relay and systemd's watchdog are the layers
 beyond that. Time comes from the event loop only, so the whole machine runs under virtual time.
 """

@@ -57,7 +57,9 @@ def assert_safe_for(row, code):
 @pytest.mark.parametrize("injection,program,codes,bound_s", CASES, ids=[c[0] for c in CASES])
 def test_injected_fault_is_caught_and_made_safe(tmp_path, injection, program, codes, bound_s):
     onset = float(injection.rsplit("@", 1)[1])
-    result, rows = run_sim(tmp_path, program=program, injections=[injection], max_runtime_s=onset + bound_s + 30)
+    state = tmp_path / "state"
+    result, rows = run_sim(tmp_path, program=program, injections=[injection], max_runtime_s=onset + bound_s + 30,
+                           state_dir=state)
     report = result.report
     assert report["outcome"] == "fault", report
     first = report["faults"][0]
@@ -75,6 +77,28 @@ def test_injected_fault_is_caught_and_made_safe(tmp_path, injection, program, co
         assert pad["peak_c"] is None or pad["peak_c"] < LIM.overtemp_trip_c + 1.0
     for ch in report["chambers"].values():
         assert ch["peak_mmhg"] < LIM.overpressure_trip_mmhg
+    assert_restart_keeps_log_and_lockout(tmp_path, state, report["faults"])
+
+
+def assert_restart_keeps_log_and_lockout(tmp_path, state, faults):
+    """A restart on the same state directory: the log still holds every fault raised, a lockout
+    is still latched (idle, safe, refusing to start), and a stop fault is not (it never resumes)."""
+    seen = {}
+
+    async def during(sup):
+        seen["lockout"] = sup.latch.has_lockout
+        seen["mode"] = sup.runner.mode
+        seen["log"] = sup.fault_log()
+
+    _, rows = run_sim(tmp_path / "restart", state_dir=state, max_runtime_s=1.0, during=during)
+    logged = {(e.get("code"), e.get("zone")) for e in seen["log"] if e.get("event") == "raise"}
+    for f in faults:
+        assert (f["code"], f["zone"]) in logged, (f, logged)
+    locked = any(FAULT_CODES[f["code"]].severity.value == "lockout" for f in faults)
+    assert seen["lockout"] == locked
+    assert seen["mode"] == ("fault" if locked else "idle")
+    if locked:
+        assert all(r["relay_closed"] == "0" for r in rows)
 
 
 def test_overtemp_is_cut_on_the_tick_it_is_seen(tmp_path):
