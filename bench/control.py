@@ -118,10 +118,7 @@ def heat_bench(tmp: Path) -> list[dict]:
 
     onoff = heat_manual(tmp / "onoff", thermostat)
     base = load_sim_params()
-    slow_pads = base.pads.model_copy(update={
-        "element_heat_capacity_j_per_k": base.pads.element_heat_capacity_j_per_k * 2,
-        "surface_heat_capacity_j_per_k": base.pads.surface_heat_capacity_j_per_k * 2})
-    slow = heat_pid(tmp / "slow", base.model_copy(update={"pads": slow_pads}))
+    slow = heat_pid(tmp / "slow", base.model_copy(update={"pads": base.pads.slower(2.0)}))
     rows = []
     for name, fig in (("PID (default gains)", pid), ("on/off thermostat, 1 °C hysteresis", onoff),
                       ("PID on a pad twice as slow", slow)):

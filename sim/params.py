@@ -64,6 +64,14 @@ class PadParams(_Strict):
     # °C. Air around the sleeve (living room).
     room_temp_c: float = 22.0
 
+    def slower(self, factor: float) -> PadParams:
+        """The same pad with ``factor`` times the heat capacity: a thicker pad, for checking
+        that controller gains stay stable on a slower plant."""
+        return self.model_copy(update={
+            "element_heat_capacity_j_per_k": factor * self.element_heat_capacity_j_per_k,
+            "surface_heat_capacity_j_per_k": factor * self.surface_heat_capacity_j_per_k,
+        })
+
     @model_validator(mode="after")
     def _loses_heat_somewhere(self) -> PadParams:
         # With no path to limb or room the steady state is infinite: not a pad, a typo.

@@ -15,11 +15,7 @@ PAD = "left_calf"
 
 
 def slow_pad() -> PadParams:
-    p = PadParams()
-    return p.model_copy(update={
-        "element_heat_capacity_j_per_k": 2 * p.element_heat_capacity_j_per_k,
-        "surface_heat_capacity_j_per_k": 2 * p.surface_heat_capacity_j_per_k,
-    })
+    return PadParams().slower(2.0)
 
 
 def tune(params: PadParams, target_c: float = 40.0, **kw) -> tuple[RelayAutotune, float, float]:

@@ -13,18 +13,14 @@ from controller.heat import HeatController
 from sim.params import PadParams
 from sim.thermal import PadThermal
 
-TUNED = HeatControl(kp=0.4, ki=0.004, kd=2.5, derivative_filter_s=4.0, max_duty=1.0)
+TUNED = HeatControl()  # the shipped defaults must be the tuned gains
 GAINS = (TUNED.kp, TUNED.ki, TUNED.kd)
 DT_S = 0.25  # the PID runs at 4 Hz and the duty is held between updates
 PAD = "left_calf"
 
 
 def slow_pad() -> PadParams:
-    p = PadParams()
-    return p.model_copy(update={
-        "element_heat_capacity_j_per_k": 2 * p.element_heat_capacity_j_per_k,
-        "surface_heat_capacity_j_per_k": 2 * p.surface_heat_capacity_j_per_k,
-    })
+    return PadParams().slower(2.0)
 
 
 def full_power_time_s(params: PadParams, reach_c: float) -> float:
