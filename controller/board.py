@@ -61,6 +61,7 @@ class Board:
         self._stall_source = stall_source
         self._last_written: Outputs | None = None
         self.write_errors: list[str] = []
+        self._last_safe_state_error = ""  # the watchdog may force the safe state 50 times a second
 
         # Outputs first, each created in its unpowered (safe) state: relay open, duties 0.
         self.relay = MasterRelay(b.relay_pin, pin_factory=pin_factory)
@@ -176,9 +177,8 @@ class Board:
             raw = await asyncio.to_thread(self._read_sync, thermal)
         else:
             raw = self._read_sync(thermal)
-        await self._wait_out_stall()
-        now_s = asyncio.get_running_loop().time() if self._stall_seen else now_s
-        self._stall_seen = False
+        if await self._wait_out_stall():
+            now_s = asyncio.get_running_loop().time()  # the readings are as late as the hang made them
         for zone, (t1, t2) in raw.pads.items():
             if math.isnan(t1) and math.isnan(t2):
                 continue  # keep the last good reading; its age makes it stale
@@ -201,17 +201,12 @@ class Board:
             error_zones=tuple(zones),
         )
 
-    _stall_seen = False
-    _last_safe_state_error = ""
-
-    async def _wait_out_stall(self) -> None:
-        """A simulated bus hang: wait the kernel's I2C timeout on the loop's clock."""
-        if self._stall_source is None:
-            return
-        stall = self._stall_source()
+    async def _wait_out_stall(self) -> bool:
+        """A simulated bus hang: wait the kernel's I2C timeout on the loop's clock. True if it did."""
+        stall = self._stall_source() if self._stall_source is not None else 0.0
         if stall > 0:
-            self._stall_seen = True
             await asyncio.sleep(stall)
+        return stall > 0
 
     # ------------------------------------------------------------------ writing
     def _write_sync(self, out: Outputs) -> None:
@@ -263,7 +258,7 @@ class Board:
             try:
                 step()
             except Exception as err:  # best effort: every other step must still run
-                if str(err) != self._last_safe_state_error:  # the watchdog may call this 50 times a second
+                if str(err) != self._last_safe_state_error:
                     log.error("safe state: %s", err)
                 self._last_safe_state_error = str(err)
         self._last_written = None

@@ -17,8 +17,6 @@ from controller.runner import PAUSED, RUNNING
 
 log = logging.getLogger("legtherapy.commands")
 
-MANUAL_KINDS = ("heater", "fill", "vent", "pump", "roller")
-
 
 class CommandHandler:
     def __init__(self, supervisor) -> None:

@@ -134,14 +134,12 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
             tasks.append(asyncio.create_task(bridge.run(), name="mqtt"))
         if opts.panel:
             tasks += _panel_tasks(sup, board, hub)
-        if notifier is not None:
-            notifier.ready("running")
+        notifier.ready("running")
         if ready is not None and not ready.done():
             ready.set_result(sup)
         await sup_task
     finally:
-        if notifier is not None:
-            notifier.stopping()
+        notifier.stopping()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

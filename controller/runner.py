@@ -56,6 +56,7 @@ class Runner:
         self._paused_at: float | None = None
         self._phase_dirty = False
         self.session: SessionRecord | None = None
+        self._last_pause_heat: dict[str, float | None] = {}
         self.sessions_ended: list[SessionRecord] = []
 
     # ------------------------------------------------------------------ time
@@ -199,8 +200,6 @@ class Runner:
             self._last_pause_heat = heat
             return Targets(heat, None, None, changed)
         return Targets(off, None, None, changed)
-
-    _last_pause_heat: dict = {}
 
     def _heat_targets(self, heat_c: dict[str, float]) -> dict[str, float | None]:
         out: dict[str, float | None] = {}

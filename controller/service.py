@@ -25,10 +25,6 @@ ROLLER_PROBE_S = 1.0
 ROLLER_MIN_A = 0.15
 
 
-async def _wait(sup, seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
 async def _wait_until(sup, predicate, timeout_s: float) -> bool:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout_s
@@ -49,7 +45,7 @@ def _check(name: str, ok: bool, detail: str) -> dict:
 
 async def _vent_all(sup) -> None:
     sup.manual.clear()
-    await _wait(sup, VENT_SETTLE_S)
+    await asyncio.sleep(VENT_SETTLE_S)
 
 
 async def selftest(sup, cmd) -> CommandResult:
@@ -86,10 +82,10 @@ async def selftest(sup, cmd) -> CommandResult:
         # The limb (and a neighbour's heat) warms a pad a little anyway: measure the pad's own
         # drift first with its heater off, and judge the heated rise against that drift.
         t0 = sup.last_readings.pads[zone].temp_c
-        await _wait(sup, HEAT_DRIFT_S)
+        await asyncio.sleep(HEAT_DRIFT_S)
         t1 = sup.last_readings.pads[zone].temp_c
         sup.manual[f"heater:{zone}"] = 1.0
-        await _wait(sup, HEAT_PROBE_S)
+        await asyncio.sleep(HEAT_PROBE_S)
         sup.manual.pop(f"heater:{zone}", None)
         t2 = sup.last_readings.pads[zone].temp_c
         drift = (t1 - t0) * HEAT_PROBE_S / HEAT_DRIFT_S
@@ -103,12 +99,12 @@ async def selftest(sup, cmd) -> CommandResult:
 
     for zone in cfg.roller_names:
         sup.manual[f"roller:{zone}"] = 0.5
-        await _wait(sup, ROLLER_PROBE_S)
+        await asyncio.sleep(ROLLER_PROBE_S)
         amps = sup.last_readings.roller_current_a.get(zone, math.nan)
         sup.manual.pop(f"roller:{zone}", None)
         checks.append(_check(f"roller + current sensor {zone}", math.isfinite(amps) and ROLLER_MIN_A <= amps
                              <= cfg.limits.roller_current_limit_a, f"{amps:.2f} A at half speed"))
-        await _wait(sup, 0.5)
+        await asyncio.sleep(0.5)
     sup.manual.clear()
     passed = all(ch["ok"] for ch in checks)
     return CommandResult.accepted(cmd, {"passed": passed, "checks": checks})
@@ -137,7 +133,7 @@ async def calibrate_pressure(sup, cmd) -> CommandResult:
         for z, p in _pressures(sup).items():
             if math.isfinite(p):
                 samples[z].append(p)
-        await _wait(sup, sup.period_s * 2)
+        await asyncio.sleep(sup.period_s * 2)
     offsets = {}
     problems = []
     current = {z: s.offset_mmhg for z, s in sup.board.pressure_sensors.items()}

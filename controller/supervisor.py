@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import deque
 from typing import Callable, Iterable
@@ -75,7 +74,6 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.session_ended = asyncio.Event()
         self._last_mode = None
-        self._started_s = 0.0
         from controller.commands_handler import CommandHandler  # local: it needs the supervisor
 
         self.commands = CommandHandler(self)
@@ -95,9 +93,7 @@ class Supervisor:
 
     async def run(self) -> None:
         """Run until ``stopping`` is set; outputs go to the safe state however it ends."""
-        loop = asyncio.get_running_loop()
         self.start_safe()
-        self._started_s = loop.time()
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._scan_loop(), name="scan")
@@ -300,14 +296,5 @@ class Supervisor:
             rows.append(row)
         return rows
 
-    @property
-    def uptime_s(self) -> float:
-        return asyncio.get_running_loop().time() - self._started_s
-
-
 class _Stop(Exception):
     pass
-
-
-def is_finite(x: float) -> bool:
-    return x is not None and math.isfinite(x)
