@@ -60,6 +60,7 @@ class Board:
         self._io_in_thread = io_in_thread
         self._stall_source = stall_source
         self._last_written: Outputs | None = None
+        self._relay_closed: bool | None = None  # what the relay pin was last set to (None: unknown)
         self.write_errors: list[str] = []
         self._last_safe_state_error = ""  # the watchdog may force the safe state 50 times a second
 
@@ -108,6 +109,7 @@ class Board:
                         for name, pin in b.buttons.model_dump().items() if name != "estop"}
         self._pads_last: dict[str, PadReading] = {p.zone: PadReading(NAN, NAN, -math.inf) for p in config.pads}
         self._pressure_t: dict[str, float] = {c.zone: -math.inf for c in config.chambers}
+        self._read_plan()
 
     def _try(self, fn, zone: str) -> None:
         try:
@@ -120,22 +122,29 @@ class Board:
         self.pressure_sensors[zone] = self.pressure_sensors[zone].with_offset(offset_mmhg)
 
     # ------------------------------------------------------------------ reading
+    def _read_plan(self) -> None:
+        """Bind each sensor's read once, in scan order, so a tick does not walk the config."""
+        cfg = self.config
+        self._thermal_plan = [(p.zone, f"pad:{p.zone}", self.adcs[p.thermistor.adc].read_voltage,
+                               p.thermistor.channel, self.thermistors[p.zone].volts_to_c,
+                               self.digital_sensors[p.zone].read_temp_c) for p in cfg.pads]
+        self._pressure_plan = [(c.zone, f"chamber:{c.zone}", self.adcs[c.pressure.adc].read_voltage,
+                                c.pressure.channel) for c in cfg.chambers]
+        self._current_plan = [(zone, f"roller:{zone}", sensor.read_current_a)
+                              for zone, sensor in self.current_sensors.items()]
+
     def _read_sync(self, thermal: bool) -> _ReadResult:
         out = _ReadResult()
-        hung: list[BusError] = []
+        # A hung bus costs the kernel's whole timeout per transaction: after the first
+        # timeout in a tick, the rest of the tick's reads fail at once instead of each waiting.
+        hung: BusError | None = None
 
-        def fail(zone: str, err: Exception) -> None:
+        def fail(zone: str, err: Exception) -> BusError | None:
             out.errors.append(str(err))
             out.error_zones.append(zone)
             if isinstance(err, BusError) and err.errno == ETIMEDOUT:
-                hung.append(err)
-
-        def guard(read):
-            # A hung bus costs the kernel's whole timeout per transaction: after the first
-            # timeout in a tick, the rest of the tick's reads fail at once instead of each waiting.
-            if hung:
-                raise hung[0]
-            return read()
+                return hung or err
+            return hung
 
         if self._startup_errors:
             for entry in self._startup_errors:
@@ -143,33 +152,42 @@ class Board:
                 fail(zone, Exception(text))
             self._startup_errors = []
         if thermal:
-            for pad in self.config.pads:
-                z = pad.zone
+            pads = out.pads
+            for zone, where, read_voltage, channel, volts_to_c, read_digital in self._thermal_plan:
                 try:
-                    v = guard(lambda: self.adcs[pad.thermistor.adc].read_voltage(pad.thermistor.channel))
-                    t1 = self.thermistors[z].volts_to_c(v)
+                    if hung is not None:
+                        raise hung
+                    t1 = volts_to_c(read_voltage(channel))
                 except DriverError as err:
                     t1 = NAN
-                    fail(f"pad:{z}", err)
+                    hung = fail(where, err)
                 try:
-                    t2 = guard(self.digital_sensors[z].read_temp_c)
+                    if hung is not None:
+                        raise hung
+                    t2 = read_digital()
                 except DriverError as err:
                     t2 = NAN
-                    fail(f"pad:{z}", err)
-                out.pads[z] = (t1, t2)
-        for ch in self.config.chambers:
+                    hung = fail(where, err)
+                pads[zone] = (t1, t2)
+        pressure = out.pressure
+        sensors = self.pressure_sensors  # looked up per tick: a calibration replaces a sensor
+        for zone, where, read_voltage, channel in self._pressure_plan:
             try:
-                v = guard(lambda: self.adcs[ch.pressure.adc].read_voltage(ch.pressure.channel))
-                out.pressure[ch.zone] = self.pressure_sensors[ch.zone].volts_to_mmhg(v)
+                if hung is not None:
+                    raise hung
+                pressure[zone] = sensors[zone].volts_to_mmhg(read_voltage(channel))
             except DriverError as err:
-                out.pressure[ch.zone] = NAN
-                fail(f"chamber:{ch.zone}", err)
-        for zone, sensor in self.current_sensors.items():
+                pressure[zone] = NAN
+                hung = fail(where, err)
+        current = out.current
+        for zone, where, read_current_a in self._current_plan:
             try:
-                out.current[zone] = guard(sensor.read_current_a)
+                if hung is not None:
+                    raise hung
+                current[zone] = read_current_a()
             except DriverError as err:
-                out.current[zone] = NAN
-                fail(f"roller:{zone}", err)
+                current[zone] = NAN
+                hung = fail(where, err)
         return out
 
     async def read(self, now_s: float, thermal: bool) -> Readings:
@@ -177,39 +195,42 @@ class Board:
             raw = await asyncio.to_thread(self._read_sync, thermal)
         else:
             raw = self._read_sync(thermal)
-        if await self._wait_out_stall():
-            now_s = asyncio.get_running_loop().time()  # the readings are as late as the hang made them
-        for zone, (t1, t2) in raw.pads.items():
-            if math.isnan(t1) and math.isnan(t2):
-                continue  # keep the last good reading; its age makes it stale
-            self._pads_last[zone] = PadReading(t1, t2, now_s)
+        if self._stall_source is not None:
+            stall_s = self._stall_source()  # a simulated bus hang: wait out the kernel's I2C timeout
+            if stall_s > 0:
+                await asyncio.sleep(stall_s)
+                now_s = asyncio.get_running_loop().time()  # the readings are as late as the hang made them
+        if thermal:
+            pads_last = self._pads_last
+            for zone, (t1, t2) in raw.pads.items():
+                if t1 != t1 and t2 != t2:  # both NaN
+                    continue  # keep the last good reading; its age makes it stale
+                pads_last[zone] = PadReading(t1, t2, now_s)
+        pressure_t = self._pressure_t
         for zone, p in raw.pressure.items():
-            if not math.isnan(p):
-                self._pressure_t[zone] = now_s
-        errors = raw.errors + self.write_errors
-        zones = raw.error_zones + ["machine:expander"] * len(self.write_errors)
-        self.write_errors = []
+            if p == p:  # not NaN
+                pressure_t[zone] = now_s
+        if raw.errors or self.write_errors:
+            errors = tuple(raw.errors + self.write_errors)
+            zones = tuple(raw.error_zones + ["machine:expander"] * len(self.write_errors))
+            self.write_errors = []
+        else:
+            errors = zones = ()
         return Readings(
             t_s=now_s,
             pads=dict(self._pads_last),
             pressure_mmhg=raw.pressure,
-            pressure_t_s=dict(self._pressure_t),
+            pressure_t_s=dict(pressure_t),
             roller_current_a=raw.current,
             estop_tripped=self.estop.is_tripped,
             thermal_fresh=thermal,
-            errors=tuple(errors),
-            error_zones=tuple(zones),
+            errors=errors,
+            error_zones=zones,
         )
-
-    async def _wait_out_stall(self) -> bool:
-        """A simulated bus hang: wait the kernel's I2C timeout on the loop's clock. True if it did."""
-        stall = self._stall_source() if self._stall_source is not None else 0.0
-        if stall > 0:
-            await asyncio.sleep(stall)
-        return stall > 0
 
     # ------------------------------------------------------------------ writing
     def _write_sync(self, out: Outputs) -> None:
+        """Write what changed since the last write (everything after a safe state)."""
         last = self._last_written
         for zone, heater in self.heaters.items():
             duty = out.heater_duty.get(zone, 0.0)
@@ -221,19 +242,24 @@ class Board:
             speed = out.roller_speed.get(zone, 0.0)
             if last is None or last.roller_speed.get(zone) != speed:
                 motor.set_speed(speed)
-        for zone, valve in self.fill_valves.items():
-            valve.set_open(out.fill_open.get(zone, False))
-        for zone, valve in self.vent_valves.items():
-            valve.set_open(out.vent_open.get(zone, True))
-        if out.relay_closed:
-            self.relay.close()
-        else:
-            self.relay.open()
+        fill, vent = out.fill_open, out.vent_open
+        if last is None or last.fill_open != fill or last.vent_open != vent:
+            for zone, valve in self.fill_valves.items():
+                valve.set_open(fill.get(zone, False))
+            for zone, valve in self.vent_valves.items():
+                valve.set_open(vent.get(zone, True))
+        if out.relay_closed != self._relay_closed:
+            if out.relay_closed:
+                self.relay.close()
+            else:
+                self.relay.open()
+            self._relay_closed = out.relay_closed
         try:
             self.expander.flush()
         except DriverError as err:
             # Valves we cannot command: drop the relay so every valve de-energises and vents.
             self.relay.open()
+            self._relay_closed = False
             self.write_errors.append(str(err))
         self._last_written = out
 
@@ -248,7 +274,8 @@ class Board:
 
     def safe_state(self) -> None:
         """Everything off, relay open, every valve de-energised (vents open). Never raises."""
-        steps = [self.relay.open, lambda: self.pump.set_duty(0.0)]
+        self._relay_closed = None  # unknown until opened below; the next write sets it again
+        steps = [self._open_relay, lambda: self.pump.set_duty(0.0)]
         steps += [lambda h=h: h.set_duty(0.0) for h in self.heaters.values()]
         steps += [lambda m=m: m.set_speed(0.0) for m in self.motors.values()]
         steps += [lambda v=v: v.set_open(False) for v in self.fill_valves.values()]
@@ -262,6 +289,10 @@ class Board:
                     log.error("safe state: %s", err)
                 self._last_safe_state_error = str(err)
         self._last_written = None
+
+    def _open_relay(self) -> None:
+        self.relay.open()
+        self._relay_closed = False
 
     def close(self) -> None:
         self.safe_state()

@@ -1,7 +1,7 @@
 """The scan cycle: sense → safety → runner → controllers → gate → write → heartbeat → publish.
 
 One task owns the board and runs the cycle at the fast rate; the thermal sensors and the heat
-PID run every Nth tick. A deadline timer, re-armed after every tick, watches the cycle itself and forces the safe state when a
+PID run every Nth tick. A lazy deadline timer watches the cycle itself and forces the safe state when a
 tick is late (a hung bus); the hardware heartbeat relay and systemd's watchdog are the layers
 beyond that. Time comes from the event loop only, so the whole machine runs under virtual time.
 """
@@ -71,6 +71,9 @@ class Supervisor:
         self.last_tick_end_s = 0.0
         self.watchdog_tripped = False
         self._watchdog_timer: asyncio.TimerHandle | None = None
+        self._watchdog_armed_at = 0
+        self._late_limit_s = config.limits.tick_late_periods * self.period_s
+        self.ticks_done = 0
         self.stopping = asyncio.Event()
         self.session_ended = asyncio.Event()
         self._last_mode = None
@@ -115,38 +118,51 @@ class Supervisor:
 
     async def _scan_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        period = self.period_s
+        perf = time.perf_counter
+        costs = self.tick_cost_s
         next_t = loop.time()
         self.last_tick_end_s = next_t
         while True:
             now = loop.time()
-            late = max(0.0, now - next_t)
-            t0 = time.perf_counter()
+            late = now - next_t if now > next_t else 0.0
+            t0 = perf()
             await self.tick(now, late)
-            self.tick_cost_s.append(time.perf_counter() - t0)
-            self.last_tick_end_s = loop.time()
-            self._arm_watchdog(loop)
-            next_t += self.period_s
-            if loop.time() > next_t + self.period_s:  # fell behind (a stall): don't try to catch up
-                next_t = loop.time()
-            await asyncio.sleep(max(0.0, next_t - loop.time()))
+            costs.append(perf() - t0)
+            end = self.last_tick_end_s = loop.time()
+            self.ticks_done += 1
+            if self._watchdog_timer is None:
+                self._arm_watchdog(loop)
+            next_t += period
+            if end > next_t + period:  # fell behind (a stall): don't try to catch up
+                next_t = end
+            await asyncio.sleep(next_t - end if next_t > end else 0.0)
 
     def _arm_watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
-        """(Re)arm the late-tick deadline after every tick: a timer, not a polling task, so the
-        loop does one wake-up a tick instead of two. It fires only if the next tick is late."""
-        if self._watchdog_timer is not None:
-            self._watchdog_timer.cancel()
-        limit = self.config.limits.tick_late_periods * self.period_s
-        self._watchdog_timer = loop.call_at(self.last_tick_end_s + limit, self._watchdog_fire)
+        """Arm the late-tick deadline: the last tick's end plus the allowed lateness.
 
-    def _watchdog_fire(self) -> None:
+        A lazy timer, not a polling task and not one re-armed every tick: when it comes due
+        and ticks have completed since it was armed, it moves itself to the newest deadline
+        (which is then still ahead), so a healthy cycle costs one timer per few periods."""
+        self._watchdog_armed_at = self.ticks_done
+        self._watchdog_timer = loop.call_at(self.last_tick_end_s + self._late_limit_s, self._watchdog_due)
+
+    def _watchdog_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.ticks_done != self._watchdog_armed_at:  # the cycle is alive: wait for its deadline
+            self._arm_watchdog(loop)
+            return
+        self._watchdog_fire(loop)
+
+    def _watchdog_fire(self, loop: asyncio.AbstractEventLoop) -> None:
         """The scan cycle is late (blocked I/O): force the safe state without waiting for it,
         and keep forcing it every period until a tick completes."""
-        loop = asyncio.get_running_loop()
         if not self.watchdog_tripped:
             log.error("scan cycle late by %.3f s: forcing the safe state", loop.time() - self.last_tick_end_s)
         self.watchdog_tripped = True
         self.board.safe_state()
-        self._watchdog_timer = loop.call_later(self.period_s, self._watchdog_fire)
+        self._watchdog_armed_at = self.ticks_done
+        self._watchdog_timer = loop.call_later(self.period_s, self._watchdog_due)
 
     async def _systemd_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval_s()
