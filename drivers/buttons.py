@@ -9,21 +9,28 @@ from __future__ import annotations
 
 from typing import Callable
 
-from gpiozero import Button, DigitalInputDevice
+from gpiozero import DigitalInputDevice
 
 
 class PanelButton:
-    """Momentary switch to GND with the internal pull-up: pressed = pin low."""
+    """Momentary switch to GND with the internal pull-up: pressed = pin low.
+
+    A plain DigitalInputDevice rather than gpiozero's Button: the panel needs only the edges,
+    and Button's hold-detection thread polls every 100 ms, so closing each button waited up
+    to that long for it (seven buttons: ~0.3 s at every shutdown).
+    """
 
     def __init__(self, pin: int, pin_factory=None) -> None:
-        self._device = Button(pin, pull_up=True, bounce_time=None, pin_factory=pin_factory)
+        self._device = DigitalInputDevice(
+            pin, pull_up=True, bounce_time=None, pin_factory=pin_factory
+        )
         self._callbacks: list[Callable[[bool], None]] = []
-        self._device.when_pressed = lambda: self._notify(True)
-        self._device.when_released = lambda: self._notify(False)
+        self._device.when_activated = lambda: self._notify(True)
+        self._device.when_deactivated = lambda: self._notify(False)
 
     @property
     def is_pressed(self) -> bool:
-        return bool(self._device.is_pressed)
+        return bool(self._device.is_active)
 
     def on_change(self, callback: Callable[[bool], None]) -> None:
         """Call callback(pressed) on every press and release."""

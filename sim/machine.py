@@ -27,7 +27,7 @@ from sim.i2c_bus import FakeSMBus
 from sim.motor import RollerPhysics
 from sim.params import SimParams, load_sim_params
 from sim.pneumatics import Pneumatics
-from sim.sensors import pressure_volts, thermistor_volts
+from sim.sensors import pressure_sensor, thermistor_volts
 from sim.thermal import PadThermal
 
 MAX_STEP_S = 0.02  # physics sub-step: stable for every model at this size
@@ -45,11 +45,12 @@ class SimPin(MockPWMPin):
 
     def _change_state(self, value):
         if self._state != value:
-            hook = getattr(self.factory, "before_change", None)
+            factory = self.factory  # a property: look it up once
+            hook = getattr(factory, "before_change", None)
             if hook is not None:
                 hook()
             self._state = value
-            after = getattr(self.factory, "after_change", None)
+            after = getattr(factory, "after_change", None)
             if after is not None:
                 after(self)
             return True
@@ -97,10 +98,20 @@ class SimulatedMachine:
         self._leaks: dict[str, float] = {}
         self._fill_open = {c.zone: False for c in config.chambers}
         self._vent_open = {c.zone: True for c in config.chambers}
+        # The wiring `_step` walks every physics sub-step, resolved once: (zone, model, pins).
+        self._heater_wiring = [(p.zone, self.pads[p.zone], p.heater_pin) for p in config.pads]
+        self._valve_wiring = [(c.zone, c.fill_pin, c.vent_pin) for c in config.chambers]
+        self._roller_wiring = [(r.zone, self.rollers[r.zone], r.pwm_pin, r.dir_pin)
+                               for r in config.rollers]
+        self._relay_pin = b.relay_pin
+        self._pump_pin = b.pump_pin
 
         # --- chips on the fake bus ---
         self.expander = FakeMCP23017()
         self.expander.on_write = self.advance
+        for _zone, fill_pin, vent_pin in self._valve_wiring:
+            self.expander.pin_out(fill_pin)  # refuse a pin the expander lacks now, not mid-run
+            self.expander.pin_out(vent_pin)
         self.bus.attach(b.expander_address, self.expander)
         self.chip_address: dict[str, int] = {"expander": b.expander_address}
         self.adcs: dict[str, FakeADS1115] = {}
@@ -141,7 +152,9 @@ class SimulatedMachine:
         if t_end <= self.t_s + 1e-12:
             return  # already integrated up to now (several chips are read in one instant)
         while self.t_s < t_end - 1e-12:
-            dt = min(MAX_STEP_S, t_end - self.t_s)
+            dt = t_end - self.t_s
+            if dt > MAX_STEP_S:
+                dt = MAX_STEP_S
             self._step(dt)
             self.t_s += dt
             self._start_due_faults()
@@ -234,9 +247,8 @@ class SimulatedMachine:
             if pin is None:
                 return 0.0  # not claimed by any driver yet: floating, nothing driven
             self._pin_cache[number] = pin
-        if pin._function != "output":
-            return 0.0
-        return float(pin._state)
+        # Read live each time: closing a device makes its pin an input without a state change.
+        return float(pin._state) if pin._function == "output" else 0.0
 
     def _pin_changed(self, pin) -> None:
         if self._heartbeat_info is None:
@@ -255,36 +267,50 @@ class SimulatedMachine:
         return info
 
     def _power_at(self, t_s: float) -> bool:
-        relay = self._pin_value(self.config.board.relay_pin) > 0.5
+        relay = self._pin_value(self._relay_pin) > 0.5
         alive = t_s - self.heartbeat_toggled_s <= self.params.heartbeat_timeout_s
         return relay and alive
 
     # ------------------------------------------------------------------ physics
     def _step(self, dt: float) -> None:
-        cfg = self.config
         powered = self._power_at(self.t_s)
         self.powered = powered
-        active = self.faults.is_active
-        for pad in cfg.pads:
-            duty = self._pin_value(pad.heater_pin)
-            if active("heater_stuck_on", pad.zone):
-                duty = 1.0
-            if active("heater_open", pad.zone) or not powered:
+        pin_value = self._pin_value
+        # Most sub-steps run with no fault active: then skip every per-zone fault lookup.
+        faults = self.faults if self.faults.active else None
+        for zone, pad, heater_pin in self._heater_wiring:
+            duty = pin_value(heater_pin)
+            if faults is not None:
+                if faults.is_active("heater_stuck_on", zone):
+                    duty = 1.0
+                if faults.is_active("heater_open", zone):
+                    duty = 0.0
+            if not powered:
                 duty = 0.0
-            self.pads[pad.zone].step(dt, duty)
-        latch_pin = self.expander.pin_out
-        for ch in cfg.chambers:
-            energised_fill = powered and latch_pin(ch.fill_pin)
-            energised_vent = powered and latch_pin(ch.vent_pin)
-            self._fill_open[ch.zone] = energised_fill or active("fill_valve_stuck_open", ch.zone)
-            self._vent_open[ch.zone] = (not energised_vent) and not active("vent_valve_stuck_closed", ch.zone)
-        pump = self._pin_value(cfg.board.pump_pin) if powered else 0.0
-        self.pneumatics.step(dt, pump, self._fill_open, self._vent_open, self._leaks or None)
-        for r in cfg.rollers:
-            enable = self._pin_value(r.pwm_pin)
-            reverse = self._pin_value(r.dir_pin) > 0.5
+            pad.step(dt, duty)
+        # Bit n set: expander pin n is an output latched high (pin_out(n) for all pins at once).
+        # Unpowered, no valve coil is energised whatever the expander drives.
+        driven = self.expander.driven_pins if powered else 0
+        fill_open = self._fill_open
+        vent_open = self._vent_open
+        for zone, fill_pin, vent_pin in self._valve_wiring:
+            energised_fill = (driven >> fill_pin) & 1 == 1
+            energised_vent = (driven >> vent_pin) & 1 == 1
+            if faults is None:
+                fill_open[zone] = energised_fill
+                vent_open[zone] = not energised_vent
+            else:
+                fill_open[zone] = energised_fill or faults.is_active("fill_valve_stuck_open", zone)
+                vent_open[zone] = (not energised_vent) and not faults.is_active(
+                    "vent_valve_stuck_closed", zone)
+        pump = pin_value(self._pump_pin) if powered else 0.0
+        self.pneumatics.step(dt, pump, fill_open, vent_open, self._leaks or None)
+        for zone, roller, pwm_pin, dir_pin in self._roller_wiring:
+            enable = pin_value(pwm_pin)
+            reverse = pin_value(dir_pin) > 0.5
             command = -enable if reverse else enable
-            self.rollers[r.zone].step(dt, command, powered, active("roller_stall", r.zone))
+            stalled = faults is not None and faults.is_active("roller_stall", zone)
+            roller.step(dt, command, powered, stalled)
 
     # ------------------------------------------------------------------ chip inputs
     def _adc_reader(self, inputs: dict[int, Callable[[], float]]) -> Callable[[int], float]:
@@ -298,10 +324,11 @@ class SimulatedMachine:
         tp = self.params.thermistor
 
         def volts() -> float:
-            if self.faults.is_active("temp_sensor_open", zone):
-                return tp.supply_v  # open lead: the series resistor pulls the input to the rail
-            if self.faults.is_active("temp_sensor_short", zone):
-                return 0.0
+            if self.faults.active:  # the lookups only matter while some fault is active
+                if self.faults.is_active("temp_sensor_open", zone):
+                    return tp.supply_v  # open lead: the series resistor pulls the input high
+                if self.faults.is_active("temp_sensor_short", zone):
+                    return 0.0
             temp = self.pads[zone].thermistor_c
             if zone in self._drift_start:
                 temp -= DRIFT_C_PER_S * (self.t_s - self._drift_start[zone])
@@ -309,13 +336,13 @@ class SimulatedMachine:
         return volts
 
     def _pressure_input(self, zone: str) -> Callable[[], float]:
-        pp = self.params.pressure_sensor
+        sensor_volts = pressure_sensor(self.params.pressure_sensor)
 
         def volts() -> float:
             if zone in self._frozen_pressure:
-                return pressure_volts(self._frozen_pressure[zone], pp)
+                return sensor_volts(self._frozen_pressure[zone])
             p = self.pneumatics.pressure_mmhg[zone] + self._noise.gauss(0.0, PRESSURE_NOISE_MMHG)
-            return pressure_volts(p, pp)
+            return sensor_volts(p)
         return volts
 
     def _digital_input(self, zone: str) -> Callable[[], float]:
