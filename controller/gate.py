@@ -18,7 +18,6 @@ by property tests and cannot be bypassed by state. What it enforces:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from controller.faults import Fault, Severity
@@ -26,43 +25,68 @@ from controller.outputs import Outputs
 
 
 def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers) -> Outputs:
-    pads, chambers, rollers = list(pads), list(chambers), list(rollers)
     cutting = [f for f in faults if f.severity is not Severity.WARNING]
-    if any(f.severity is Severity.LOCKOUT or f.relay_off or f.code == "estop" for f in cutting):
-        return Outputs.safe(pads, chambers, rollers)
-    families = {f.family for f in cutting}
-    if "machine" in families:
-        families |= {"heat", "pressure", "roller"}
+    families: set[str] = set()
+    if cutting:  # (most ticks have none: the wanted outputs are only clamped and checked)
+        if any(f.severity is Severity.LOCKOUT or f.relay_off or f.code == "estop" for f in cutting):
+            return Outputs.safe(pads, chambers, rollers)
+        families = {f.family for f in cutting}
+        if "machine" in families:
+            families |= {"heat", "pressure", "roller"}
 
-    heater = {p: 0.0 if "heat" in families else _clamp(wanted.heater_duty.get(p, 0.0), 0.0, 1.0) for p in pads}
-    speed = {r: 0.0 if "roller" in families else _clamp(wanted.roller_speed.get(r, 0.0), -1.0, 1.0)
-             for r in rollers}
+    # A float strictly inside the range is what _clamp would return (itself): only the rest
+    # takes the call.
+    if "heat" in families:
+        heater = dict.fromkeys(pads, 0.0)
+    else:
+        want_duty, heater = wanted.heater_duty, {}
+        for p in pads:
+            v = want_duty.get(p, 0.0)
+            heater[p] = v if v.__class__ is float and 0.0 < v < 1.0 else _clamp(v, 0.0, 1.0)
+    if "roller" in families:
+        speed = dict.fromkeys(rollers, 0.0)
+    else:
+        want_speed, speed = wanted.roller_speed, {}
+        for r in rollers:
+            v = want_speed.get(r, 0.0)
+            speed[r] = v if v.__class__ is float and -1.0 < v < 1.0 else _clamp(v, -1.0, 1.0)
+    any_fill = False
     if "pressure" in families:
-        fill = {c: False for c in chambers}
-        vent = {c: True for c in chambers}
+        vent = dict.fromkeys(chambers, True)
+        fill = dict.fromkeys(vent, False)
         pump = 0.0
     else:
-        vent = {c: wanted.vent_open.get(c, True) is not False for c in chambers}
-        fill = {c: wanted.fill_open.get(c, False) is True and not vent[c] for c in chambers}
         pump = _clamp(wanted.pump_duty, 0.0, 1.0)
-    if not any(fill.values()):
-        pump = 0.0
+        want_vent, want_fill = wanted.vent_open, wanted.fill_open
+        vent, fill = {}, {}
+        for c in chambers:
+            vent[c] = is_vent = want_vent.get(c, True) is not False
+            fill[c] = is_fill = want_fill.get(c, False) is True and not is_vent
+            any_fill = any_fill or is_fill
     return Outputs(
         heater_duty=heater,
         fill_open=fill,
         vent_open=vent,
-        pump_duty=pump,
+        pump_duty=pump if any_fill else 0.0,  # never against closed fills (dead-heading)
         roller_speed=speed,
         relay_closed=wanted.relay_closed is True,
     )
 
 
 def _clamp(value, low: float, high: float) -> float:
-    """Into [low, high]; anything that is not a real number (NaN, None, text) is 0 = off."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
+    """Into [low, high]; anything that is not a real number (NaN, None, text) is 0 = off.
+
+    Written out rather than as ``min(high, max(low, v))`` (this runs for every zone every
+    tick), with the same result to the bit: ``low`` for anything at or below it (-0.0 included),
+    ``high`` for anything at or above it.
+    """
+    if value.__class__ is not float:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return 0.0
+    if value != value:  # NaN
         return 0.0
-    if math.isnan(v):
-        return 0.0
-    return min(high, max(low, v))
+    if value > low:
+        return value if value < high else high
+    return low

@@ -65,6 +65,33 @@ class TraceWriter:
         self._fh.close()
 
 
+class _PadStats:
+    __slots__ = ("peak_c", "err_sum", "err_n", "max_abs_err_c", "overshoot_c", "settled", "target", "reading")
+
+    def __init__(self) -> None:
+        self.peak_c = -math.inf
+        self.err_sum = 0.0
+        self.err_n = 0
+        self.max_abs_err_c = 0.0
+        self.overshoot_c = 0.0
+        self.settled = False
+        self.target: float | None = None
+        self.reading = None  # the PadReading last looked at (between thermal ticks it is the same)
+
+
+class _ChamberStats:
+    __slots__ = ("peak_mmhg", "err_sum", "err_n", "max_abs_err_mmhg", "overshoot_mmhg", "target", "settled")
+
+    def __init__(self) -> None:
+        self.peak_mmhg = 0.0
+        self.err_sum = 0.0
+        self.err_n = 0
+        self.max_abs_err_mmhg = 0.0
+        self.overshoot_mmhg = 0.0
+        self.target = 0.0
+        self.settled = False
+
+
 class ReportBuilder:
     """Peaks and tracking errors per pad and chamber, the faults, and how the session ended."""
 
@@ -72,10 +99,8 @@ class ReportBuilder:
     FILL_BAND_MMHG = 3.0  # chamber tracking counts (while holding) once a fill came this close
 
     def __init__(self, pads: list[str], chambers: list[str]) -> None:
-        self.pad_stats = {z: {"peak_c": -math.inf, "err_sum": 0.0, "err_n": 0, "max_abs_err_c": 0.0,
-                              "overshoot_c": 0.0, "settled": False, "target": None} for z in pads}
-        self.chamber_stats = {z: {"peak_mmhg": 0.0, "err_sum": 0.0, "err_n": 0, "max_abs_err_mmhg": 0.0,
-                                  "overshoot_mmhg": 0.0, "target": 0.0, "settled": False} for z in chambers}
+        self.pad_stats = {z: _PadStats() for z in pads}
+        self.chamber_stats = {z: _ChamberStats() for z in chambers}
         self.faults: list[dict] = []
         self.first_t: float | None = None
         self.last_t: float | None = None
@@ -90,41 +115,55 @@ class ReportBuilder:
         for f in rec.new_faults:
             self.faults.append({"code": f.code, "severity": f.severity.value, "zone": f.zone,
                                 "t_s": round(f.t_s, 3), "message": f.message})
+        isfinite = math.isfinite
+        readings = rec.readings
+        pads, thermal_fresh = readings.pads, readings.thermal_fresh
+        heat_targets = rec.heat_targets_c
         for z, s in self.pad_stats.items():
-            pr = rec.readings.pads[z]
-            for t in (pr.temp_c, pr.temp2_c):
-                if math.isfinite(t) and t > s["peak_c"]:
-                    s["peak_c"] = t
-            target = rec.heat_targets_c.get(z)
-            if target != s["target"]:
-                s["target"], s["settled"] = target, False
-            if target is None or not math.isfinite(pr.temp_c) or not rec.readings.thermal_fresh:
+            pr = pads[z]
+            if pr is not s.reading:  # the same reading object again cannot raise the peak
+                s.reading = pr
+                for t in (pr.temp_c, pr.temp2_c):
+                    if t > s.peak_c and isfinite(t):  # (+inf is above any peak but is no peak)
+                        s.peak_c = t
+            target = heat_targets.get(z)
+            if target != s.target:
+                s.target, s.settled = target, False
+            if not thermal_fresh or target is None or not isfinite(pr.temp_c):
                 continue
             err = pr.temp_c - target
-            if not s["settled"] and abs(err) <= self.SETTLE_BAND_C:
-                s["settled"] = True
-            if s["settled"]:
-                s["err_sum"] += abs(err)
-                s["err_n"] += 1
-                s["max_abs_err_c"] = max(s["max_abs_err_c"], abs(err))
-                s["overshoot_c"] = max(s["overshoot_c"], err)
-        for z, s in self.chamber_stats.items():
-            p = rec.readings.pressure_mmhg[z]
-            if not math.isfinite(p):
+            if not s.settled and abs(err) <= self.SETTLE_BAND_C:
+                s.settled = True
+            if s.settled:
+                s.err_sum += abs(err)
+                s.err_n += 1
+                if abs(err) > s.max_abs_err_c:  # (as max(): a tie keeps the old value)
+                    s.max_abs_err_c = abs(err)
+                if err > s.overshoot_c:
+                    s.overshoot_c = err
+        pressures, pressure_targets = readings.pressure_mmhg, rec.pressure_targets_mmhg
+        fill_open, vent_open = rec.outputs.fill_open, rec.outputs.vent_open
+        for z, c in self.chamber_stats.items():
+            p = pressures[z]
+            if not isfinite(p):
                 continue
-            s["peak_mmhg"] = max(s["peak_mmhg"], p)
-            target = rec.pressure_targets_mmhg.get(z, 0.0)
-            if target != s["target"] or rec.outputs.vent_open[z]:
-                s["target"], s["settled"] = target, False  # a new fill: track it once it gets there
-            if target > 0 and not s["settled"] and p >= target - self.FILL_BAND_MMHG:
-                s["settled"] = True
-            holding = s["settled"] and not rec.outputs.fill_open[z] and not rec.outputs.vent_open[z]
-            if holding:
+            if p > c.peak_mmhg:  # max(peak, p), which keeps the peak on a tie
+                c.peak_mmhg = p
+            target = pressure_targets.get(z, 0.0)
+            venting = vent_open[z]
+            if target != c.target or venting:
+                c.target, c.settled = target, False  # a new fill: track it once it gets there
+            if target > 0 and not c.settled and p >= target - self.FILL_BAND_MMHG:
+                c.settled = True
+            if c.settled and not fill_open[z] and not venting:  # holding
                 err = p - target
-                s["err_sum"] += abs(err)
-                s["err_n"] += 1
-                s["max_abs_err_mmhg"] = max(s["max_abs_err_mmhg"], abs(err))
-                s["overshoot_mmhg"] = max(s["overshoot_mmhg"], err)
+                abs_err = abs(err)
+                c.err_sum += abs_err
+                c.err_n += 1
+                if abs_err > c.max_abs_err_mmhg:  # (as max(): a tie keeps the old value)
+                    c.max_abs_err_mmhg = abs_err
+                if err > c.overshoot_mmhg:
+                    c.overshoot_mmhg = err
 
     def report(self, runner, *, extra: dict | None = None) -> dict:
         session = runner.session
@@ -137,14 +176,14 @@ class ReportBuilder:
             duration = (self.last_t or 0.0) - (self.first_t or 0.0)
         if outcome not in ("completed", "stopped", "fault"):
             outcome = "stopped"  # still running when the report was asked for
-        pads = {z: {"peak_c": round(s["peak_c"], 2) if math.isfinite(s["peak_c"]) else None,
-                    "mean_abs_error_c": round(s["err_sum"] / s["err_n"], 3) if s["err_n"] else None,
-                    "max_abs_error_c": round(s["max_abs_err_c"], 3),
-                    "overshoot_c": round(s["overshoot_c"], 3)} for z, s in self.pad_stats.items()}
-        chambers = {z: {"peak_mmhg": round(s["peak_mmhg"], 2),
-                        "mean_abs_error_mmhg": round(s["err_sum"] / s["err_n"], 3) if s["err_n"] else None,
-                        "max_abs_error_mmhg": round(s["max_abs_err_mmhg"], 3),
-                        "overshoot_mmhg": round(s["overshoot_mmhg"], 3)} for z, s in self.chamber_stats.items()}
+        pads = {z: {"peak_c": round(s.peak_c, 2) if math.isfinite(s.peak_c) else None,
+                    "mean_abs_error_c": round(s.err_sum / s.err_n, 3) if s.err_n else None,
+                    "max_abs_error_c": round(s.max_abs_err_c, 3),
+                    "overshoot_c": round(s.overshoot_c, 3)} for z, s in self.pad_stats.items()}
+        chambers = {z: {"peak_mmhg": round(c.peak_mmhg, 2),
+                        "mean_abs_error_mmhg": round(c.err_sum / c.err_n, 3) if c.err_n else None,
+                        "max_abs_error_mmhg": round(c.max_abs_err_mmhg, 3),
+                        "overshoot_mmhg": round(c.overshoot_mmhg, 3)} for z, c in self.chamber_stats.items()}
         out = {
             "program": session.program if session else None,
             "intensity": session.intensity if session else None,

@@ -57,6 +57,7 @@ class Runner:
         self._phase_dirty = False
         self.session: SessionRecord | None = None
         self._last_pause_heat: dict[str, float | None] = {}
+        self._heat_cache: tuple | None = None  # _heat_targets: (heat_c, heat_on, max_heat_c, result)
         self.sessions_ended: list[SessionRecord] = []
 
     # ------------------------------------------------------------------ time
@@ -175,22 +176,23 @@ class Runner:
 
     # ------------------------------------------------------------------ the tick
     def step(self, now_s: float) -> Targets:
-        pads = self.config.pad_names
-        off = {p: None for p in pads}
         if self.mode == PAUSED and self._paused_at is not None and now_s - self._paused_at > MAX_PAUSE_S:
             self._end(now_s, STOPPED, f"paused for more than {MAX_PAUSE_S:.0f} s")
         if self.mode == RUNNING and self.program is not None:
             elapsed = self.elapsed_s(now_s)
-            while self.phase is not None and elapsed - self._phase_started_elapsed >= self.phase.duration_s:
-                self._phase_started_elapsed += self.phase.duration_s
+            phase = self.phase
+            while phase is not None and elapsed - self._phase_started_elapsed >= phase.duration_s:
+                self._phase_started_elapsed += phase.duration_s
                 self.phase_index += 1
                 self._phase_dirty = True
-            if self.phase is None:
+                phase = self.phase
+            if phase is None:
                 self._end(now_s, COMPLETED, "program completed")
         changed, self._phase_dirty = self._phase_dirty, False
         if self.mode == RUNNING:
             phase = self.phase
             return Targets(self._heat_targets(phase.heat_c), phase.compression, phase.rollers, changed)
+        off = {p: None for p in self.config.pad_names}
         if self.mode == PAUSED:
             # Pause vents and idles the rollers; heat stays on for a bounded time.
             keep = now_s - (self._paused_at or now_s) <= self.config.limits.pause_heat_keep_s
@@ -202,6 +204,13 @@ class Runner:
         return Targets(off, None, None, changed)
 
     def _heat_targets(self, heat_c: dict[str, float]) -> dict[str, float | None]:
+        """Each pad's target (a new dict each call). It depends only on the phase's ``heat_c``,
+        ``heat_on`` and ``max_heat_c`` (config and limits are fixed): while they are the same
+        objects as last time, the last result is copied instead of worked out again."""
+        cached = self._heat_cache
+        if (cached is not None and cached[0] is heat_c and cached[1] is self.heat_on
+                and cached[2] is self.max_heat_c):
+            return dict(cached[3])
         out: dict[str, float | None] = {}
         for pad in self.config.pads:
             target = heat_c.get(pad.position) if self.heat_on else None
@@ -210,7 +219,8 @@ class Runner:
                 if self.max_heat_c is not None:
                     target = min(target, self.max_heat_c)
             out[pad.zone] = target
-        return out
+        self._heat_cache = (heat_c, self.heat_on, self.max_heat_c, out)
+        return dict(out)
 
     def phase_elapsed_s(self, now_s: float) -> float:
         return self.elapsed_s(now_s) - self._phase_started_elapsed

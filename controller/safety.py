@@ -85,21 +85,6 @@ class _Names:
         return name or zone
 
 
-class _Since:
-    """When each condition started holding; forgets it the moment the condition stops."""
-
-    def __init__(self) -> None:
-        self._since: dict = {}
-
-    def held_for(self, key, holding: bool, now_s: float) -> float | None:
-        """Seconds the condition has held (0 on its first tick), or None if it does not hold."""
-        if not holding:
-            self._since.pop(key, None)
-            return None
-        start = self._since.setdefault(key, now_s)
-        return now_s - start
-
-
 def _c(v: float) -> str:
     return f"{v:.1f} °C" if math.isfinite(v) else ("+inf" if v > 0 else "-inf" if v < 0 else "no value")
 
@@ -125,31 +110,20 @@ def _plausible_c(v: float, limits: SafetyLimits) -> bool:
     return limits.sensor_min_c <= v <= limits.sensor_max_c  # False for NaN and ±inf
 
 
-@dataclass(frozen=True)
 class _Powered:
-    """What the last written outputs actually do, given the master relay."""
+    """What the last written outputs actually do, given the master relay: with the relay open
+    nothing is powered (no heat, no pump, no roller) and every vent is open (normally-open).
 
-    out: Outputs
+    Built once per tick; the checks read its fields in their per-zone loops.
+    """
 
-    @property
-    def relay(self) -> bool:
-        return self.out.relay_closed
+    __slots__ = ("out", "relay", "pumping")
 
-    def heater_duty(self, pad: str) -> float:
-        return self.out.heater_duty.get(pad, 0.0) if self.relay else 0.0
-
-    def filling(self, chamber: str) -> bool:
-        """Fill valve open with the pump running: air is going in."""
-        return self.relay and self.out.fill_open.get(chamber, False) and self.out.pump_duty > 0.0
-
-    def fill_open(self, chamber: str) -> bool:
-        return self.relay and self.out.fill_open.get(chamber, False)
-
-    def vent_open(self, chamber: str) -> bool:
-        return (not self.relay) or self.out.vent_open.get(chamber, True)
-
-    def roller_duty(self, roller: str) -> float:
-        return abs(self.out.roller_speed.get(roller, 0.0)) if self.relay else 0.0
+    def __init__(self, out: Outputs) -> None:
+        self.out = out
+        self.relay = out.relay_closed
+        #: the pump is running (filling a chamber also needs its fill valve open)
+        self.pumping = bool(self.relay) and out.pump_duty > 0.0
 
 
 # ---------------------------------------------------------------------------------- heat
@@ -167,18 +141,22 @@ class OverTemperature:
 
     def check(self, readings: Readings, now_s: float) -> list[Fault]:
         trip = self.limits.overtemp_trip_c
+        pads = readings.pads
         faults = []
         for pad in self.pads:
-            r = _pad(readings, pad)
-            hot = [(name, v) for name, v in zip(_SENSOR_NAMES, (r.temp_c, r.temp2_c)) if v >= trip]
-            if hot:
-                name, v = max(hot, key=lambda nv: nv[1])
-                faults.append(Fault.make(
-                    "overtemp", pad, now_s,
-                    f"{self.names.pad(pad)}: {name} at {_c(v)}, at or above the {_g(trip)} °C "
-                    "over-temperature trip",
-                    {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "trip_c": trip}))
+            r = pads.get(pad, _NOT_READ)
+            if r.temp_c >= trip or r.temp2_c >= trip:
+                faults.append(self._fault(pad, r, trip, now_s))
         return faults
+
+    def _fault(self, pad: str, r: PadReading, trip: float, now_s: float) -> Fault:
+        hot = [(name, v) for name, v in zip(_SENSOR_NAMES, (r.temp_c, r.temp2_c)) if v >= trip]
+        name, v = max(hot, key=lambda nv: nv[1])
+        return Fault.make(
+            "overtemp", pad, now_s,
+            f"{self.names.pad(pad)}: {name} at {_c(v)}, at or above the {_g(trip)} °C "
+            "over-temperature trip",
+            {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "trip_c": trip})
 
 
 class TemperaturePlausibility:
@@ -193,56 +171,102 @@ class TemperaturePlausibility:
       8 s) at the fastest heating rate (~0.1 °C/s) put them well under 1 °C apart;
     - either sensor not read for ``stale_reading_s`` (1 s) → ``temp_stale``. A pad never read
       since the monitor started is measured from the monitor's first tick (start-up grace).
+
+    Pads are read on thermal ticks only; in between, a pad's reading is the same object tick
+    after tick. A tick that found nothing wrong with a reading remembers it (``_quiet``): while
+    the reading is the same object, the range and disagreement checks would give the same
+    answer (nothing) and the read clocks cannot move, so only the age is checked, and the
+    full check runs again as soon as the age reaches the limit (the same tick as before).
     """
 
     def __init__(self, config: MachineConfig, names: _Names) -> None:
         self.limits = config.limits
         self.pads = config.pad_names
         self.names = names
-        self._disagree = _Since()
-        self._last_read: dict[tuple[str, int], float] = {}
+        self._disagree_since: dict[str, float] = {}  # pad -> first tick its sensors disagreed
+        # pad -> when each sensor (thermistor, digital) was last read; None until the pad's
+        # first check, which starts its clock (the start-up grace)
+        self._last_read: dict[str, list[float | None]] = {p: [None, None] for p in self.pads}
+        # pad -> (reading, the older of its sensors' last reads) of a tick that found nothing
+        self._quiet: dict[str, tuple[PadReading, float]] = {}
 
     def check(self, readings: Readings, now_s: float) -> list[Fault]:
         lim = self.limits
+        low, high = lim.sensor_min_c, lim.sensor_max_c
+        disagree_c, stale_s = lim.sensor_disagree_c, lim.stale_reading_s
+        since = self._disagree_since
+        isnan = math.isnan
+        pads = readings.pads
         faults = []
         for pad in self.pads:
-            r = _pad(readings, pad)
-            values = (r.temp_c, r.temp2_c)
-            label = self.names.pad(pad)
-            seen = {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "read_t_s": r.t_s}
+            r = pads.get(pad, _NOT_READ)
+            quiet = self._quiet.get(pad)
+            if quiet is not None and quiet[0] is r and now_s - quiet[1] < stale_s:
+                continue  # the reading found fine before, and neither sensor's age at the limit
+            n_faults = len(faults)
+            t1, t2 = r.temp_c, r.temp2_c
+            if low <= t1 <= high and low <= t2 <= high:  # both believable (False for NaN, ±inf)
+                diff = abs(t1 - t2)
+                disagree = diff > disagree_c
+            else:
+                # a NaN is a reading that did not happen: the stale check below speaks for it
+                if not (isnan(t1) or low <= t1 <= high) or not (isnan(t2) or low <= t2 <= high):
+                    faults.append(self._range_fault(pad, r, now_s))
+                diff, disagree = NAN, False
 
-            bad = [(name, v) for name, v in zip(_SENSOR_NAMES, values) if not math.isnan(v) and not _plausible_c(v, lim)]
-            if bad:
-                name, v = bad[0]
-                why = "open circuit or unplugged?" if v < lim.sensor_min_c else "short circuit?"
-                faults.append(Fault.make(
-                    "temp_sensor_range", pad, now_s,
-                    f"{label}: {name} reads {_c(v)}, outside {_g(lim.sensor_min_c)}–{_g(lim.sensor_max_c)} °C "
-                    f"({why})", seen))
+            if disagree:
+                held = now_s - since.setdefault(pad, now_s)
+                if held >= stale_s:
+                    faults.append(self._disagree_fault(pad, r, diff, now_s))
+            elif pad in since:
+                del since[pad]
 
-            both = all(_plausible_c(v, lim) for v in values)
-            diff = abs(values[0] - values[1]) if both else NAN
-            held = self._disagree.held_for(pad, both and diff > lim.sensor_disagree_c, now_s)
-            if held is not None and held >= lim.stale_reading_s:
-                faults.append(Fault.make(
-                    "temp_sensor_disagree", pad, now_s,
-                    f"{label}: sensors disagree by {diff:.1f} °C (thermistor {_c(values[0])}, digital sensor "
-                    f"{_c(values[1])}; allowed {_g(lim.sensor_disagree_c)} °C)",
-                    {**seen, "difference_c": diff, "limit_c": lim.sensor_disagree_c}))
-
-            for i, (name, v) in enumerate(zip(_SENSOR_NAMES, values)):
-                key = (pad, i)
-                last = self._last_read.setdefault(key, now_s)
-                if not math.isnan(v) and r.t_s > last:
-                    last = self._last_read[key] = r.t_s
+            lasts = self._last_read[pad]
+            for i, v in enumerate((t1, t2)):
+                last = lasts[i]
+                if last is None:
+                    last = lasts[i] = now_s
+                if not isnan(v) and r.t_s > last:
+                    last = lasts[i] = r.t_s
                 age = now_s - last
-                if age >= lim.stale_reading_s:
-                    faults.append(Fault.make(
-                        "temp_stale", pad, now_s,
-                        f"{label}: {name} not read for {age:.1f} s (limit {_g(lim.stale_reading_s)} s)",
-                        {**seen, "sensor": name, "age_s": age}))
+                if age >= stale_s:
+                    faults.append(self._stale_fault(pad, r, i, age, now_s))
                     break  # one stale fault per pad says enough
+
+            if len(faults) == n_faults and not disagree:
+                self._quiet[pad] = (r, min(lasts))
+            else:
+                self._quiet.pop(pad, None)
         return faults
+
+    def _seen(self, r: PadReading) -> dict:
+        return {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "read_t_s": r.t_s}
+
+    def _range_fault(self, pad: str, r: PadReading, now_s: float) -> Fault:
+        lim = self.limits
+        bad = [(name, v) for name, v in zip(_SENSOR_NAMES, (r.temp_c, r.temp2_c))
+               if not math.isnan(v) and not _plausible_c(v, lim)]
+        name, v = bad[0]
+        why = "open circuit or unplugged?" if v < lim.sensor_min_c else "short circuit?"
+        return Fault.make(
+            "temp_sensor_range", pad, now_s,
+            f"{self.names.pad(pad)}: {name} reads {_c(v)}, outside {_g(lim.sensor_min_c)}–{_g(lim.sensor_max_c)} °C "
+            f"({why})", self._seen(r))
+
+    def _disagree_fault(self, pad: str, r: PadReading, diff: float, now_s: float) -> Fault:
+        lim = self.limits
+        return Fault.make(
+            "temp_sensor_disagree", pad, now_s,
+            f"{self.names.pad(pad)}: sensors disagree by {diff:.1f} °C (thermistor {_c(r.temp_c)}, digital sensor "
+            f"{_c(r.temp2_c)}; allowed {_g(lim.sensor_disagree_c)} °C)",
+            {**self._seen(r), "difference_c": diff, "limit_c": lim.sensor_disagree_c})
+
+    def _stale_fault(self, pad: str, r: PadReading, sensor: int, age: float, now_s: float) -> Fault:
+        name = _SENSOR_NAMES[sensor]
+        return Fault.make(
+            "temp_stale", pad, now_s,
+            f"{self.names.pad(pad)}: {name} not read for {age:.1f} s (limit {_g(self.limits.stale_reading_s)} s)",
+            {**self._seen(r), "sensor": name, "age_s": age})
 
 
 class HeaterVerification:
@@ -276,19 +300,36 @@ class HeaterVerification:
         self._goal: dict[str, tuple[float, float, float, float]] = {}  # pad -> goal_c, goal_t, from_c, from_t
         self._off_lows = {p: (_WindowLow(), _WindowLow()) for p in self.pads}  # thermistor, digital
         self._last_sample_t: dict[str, float] = {}
+        # pad -> when its heater went off. Its window lows hold samples only while it is here:
+        # both are set in the heater-off branch and cleared together when the heater comes on.
         self._off_since: dict[str, float] = {}
 
     def check(self, readings: Readings, powered: _Powered, ctx: SafetyContext, now_s: float) -> list[Fault]:
         faults = []
+        relay = powered.relay
+        duties = powered.out.heater_duty
+        targets = ctx.heat_targets_c
+        check_duty = self.check_duty
+        pads = readings.pads
         for pad in self.pads:
-            r = _pad(readings, pad)
-            duty = powered.heater_duty(pad)
-            fault = self._no_gain(pad, r, duty, ctx.heat_targets_c.get(pad), now_s)
-            if fault:
-                faults.append(fault)
-            fault = self._runaway(pad, r, duty, now_s)
-            if fault:
-                faults.append(fault)
+            r = pads.get(pad, _NOT_READ)
+            duty = duties.get(pad, 0.0) if relay else 0.0
+            target = targets.get(pad)
+            # no gain: only armed at high duty toward a target (or to disarm an armed check)
+            if (target is not None and duty >= check_duty) or pad in self._goal:
+                fault = self._no_gain(pad, r, duty, target, now_s)
+                if fault:
+                    faults.append(fault)
+            # heating while off
+            if duty > 0.0:
+                if pad in self._off_since:  # the heater came on: forget the off-window
+                    for low in self._off_lows[pad]:
+                        low.clear()
+                    del self._off_since[pad]
+            else:
+                fault = self._runaway(pad, r, now_s)
+                if fault:
+                    faults.append(fault)
         return faults
 
     def _no_gain(self, pad: str, r: PadReading, duty: float, target: float | None, now_s: float) -> Fault | None:
@@ -314,28 +355,23 @@ class HeaterVerification:
             {"temp_c": temp, "temp2_c": r.temp2_c, "start_c": from_c, "duty": duty, "target_c": target,
              "window_s": lim.heating_check_window_s})
 
-    def _runaway(self, pad: str, r: PadReading, duty: float, now_s: float) -> Fault | None:
+    def _runaway(self, pad: str, r: PadReading, now_s: float) -> Fault | None:
+        """The heater is off (duty 0 written, or the relay open)."""
         lim = self.limits
         lows = self._off_lows[pad]
-        if duty > 0.0:
-            for low in lows:
-                low.clear()
-            self._off_since.pop(pad, None)
-            return None
         off_since = self._off_since.setdefault(pad, now_s)
         if r.t_s > self._last_sample_t.get(pad, -math.inf):
             self._last_sample_t[pad] = r.t_s
             for low, v in zip(lows, (r.temp_c, r.temp2_c)):
                 low.add(r.t_s, v if _plausible_c(v, lim) else NAN)
-        rises = []
-        for low in lows:
-            low.forget_before(now_s - lim.heating_off_window_s)
-            if low.latest is not None and low.lowest is not None:
-                (t_low, v_low), (t_now, v_now) = low.lowest, low.latest
-                rises.append((v_now - v_low, t_now - t_low))
-        if not rises:
-            return None
-        rise, over_s = min(rises)
+        cutoff = now_s - lim.heating_off_window_s
+        thermistor, digital = lows[0].rise_since(cutoff), lows[1].rise_since(cutoff)
+        if thermistor is None or digital is None:
+            if thermistor is None and digital is None:
+                return None
+            rise, over_s = thermistor or digital
+        else:
+            rise, over_s = min(thermistor, digital)  # both sensors must show the rise
         if rise < lim.heating_off_rise_c:
             return self._hot_while_off(pad, r, now_s - off_since)
         return Fault.make(
@@ -343,7 +379,6 @@ class HeaterVerification:
             f"{self.names.pad(pad)}: warmed {rise:.1f} °C in {over_s:.0f} s with its heater off "
             f"(limit {_g(lim.heating_off_rise_c)} °C in {_g(lim.heating_off_window_s)} s): heater switch stuck on?",
             {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "rise_c": rise, "over_s": over_s})
-
 
     def _hot_while_off(self, pad: str, r: PadReading, off_for_s: float) -> Fault | None:
         """Over the trip temperature after the heater has been off a whole window: a stuck switch.
@@ -354,9 +389,10 @@ class HeaterVerification:
         trip by itself with its heater off for ``heating_off_window_s``: that is a lockout.
         """
         lim = self.limits
-        if off_for_s < lim.heating_off_window_s:
+        trip = lim.overtemp_trip_c
+        if off_for_s < lim.heating_off_window_s or not (r.temp_c >= trip or r.temp2_c >= trip):
             return None
-        hot = [v for v in (r.temp_c, r.temp2_c) if _plausible_c(v, lim) and v >= lim.overtemp_trip_c]
+        hot = [v for v in (r.temp_c, r.temp2_c) if _plausible_c(v, lim) and v >= trip]
         if not hot:
             return None
         return Fault.make(
@@ -385,15 +421,19 @@ class _WindowLow:
         self._rising.append((t_s, value))
         self.latest = (t_s, value)
 
-    def forget_before(self, t_s: float) -> None:
-        while self._rising and self._rising[0][0] < t_s:
-            self._rising.popleft()
-        if self.latest is not None and self.latest[0] < t_s:
-            self.latest = None
-
-    @property
-    def lowest(self) -> tuple[float, float] | None:
-        return self._rising[0] if self._rising else None
+    def rise_since(self, t_s: float) -> tuple[float, float] | None:
+        """Forget samples before ``t_s``; then (rise, seconds) from the window's lowest sample to
+        the latest one, or None if there is no latest real value."""
+        rising = self._rising
+        while rising and rising[0][0] < t_s:
+            rising.popleft()
+        latest = self.latest
+        if latest is not None and latest[0] < t_s:
+            latest = self.latest = None
+        if latest is None or not rising:
+            return None
+        t_low, v_low = rising[0]
+        return latest[1] - v_low, latest[0] - t_low
 
     def clear(self) -> None:
         self._rising.clear()
@@ -418,29 +458,34 @@ class PressureLimits:
 
     def check(self, readings: Readings, now_s: float) -> list[Fault]:
         lim = self.limits
+        trip, plausible_from, stale_s = lim.overpressure_trip_mmhg, lim.pressure_min_plausible_mmhg, lim.stale_reading_s
+        pressures = readings.pressure_mmhg
+        last_valid = self._last_valid
         faults = []
         for ch in self.chambers:
-            p = _pressure(readings, ch)
-            label = self.names.chamber(ch)
-            if p >= lim.overpressure_trip_mmhg:
+            p = pressures.get(ch, NAN)
+            if p >= trip:
                 faults.append(Fault.make(
                     "overpressure", ch, now_s,
-                    f"{label}: {_mmhg(p)}, at or above the {_g(lim.overpressure_trip_mmhg)} mmHg over-pressure trip",
-                    {"pressure_mmhg": p, "trip_mmhg": lim.overpressure_trip_mmhg}))
-            last = self._last_valid.setdefault(ch, now_s)
-            if p >= lim.pressure_min_plausible_mmhg:  # False for NaN
-                last = self._last_valid[ch] = now_s
+                    f"{self.names.chamber(ch)}: {_mmhg(p)}, at or above the {_g(trip)} mmHg over-pressure trip",
+                    {"pressure_mmhg": p, "trip_mmhg": trip}))
+            if p >= plausible_from:  # False for NaN
+                last = last_valid[ch] = now_s
+            else:
+                last = last_valid.setdefault(ch, now_s)  # never valid: timed from the first tick
             age = now_s - last
-            if age >= lim.stale_reading_s:
+            if age >= stale_s:
                 what = (f"pressure not read for {age:.1f} s" if math.isnan(p) else
                         f"pressure sensor reads {_mmhg(p)}, below the plausible "
-                        f"{_g(lim.pressure_min_plausible_mmhg)} mmHg for {age:.1f} s (sensor unplugged or broken?)")
-                faults.append(Fault.make("pressure_sensor_range", ch, now_s, f"{label}: {what}",
+                        f"{_g(plausible_from)} mmHg for {age:.1f} s (sensor unplugged or broken?)")
+                faults.append(Fault.make("pressure_sensor_range", ch, now_s, f"{self.names.chamber(ch)}: {what}",
                                          {"pressure_mmhg": p, "age_s": age}))
         return faults
 
 
 class _VentEpisode:
+    __slots__ = ("start_s", "start_mmhg", "emptied")
+
     def __init__(self, now_s: float) -> None:
         self.start_s = now_s
         self.start_mmhg = NAN
@@ -461,6 +506,9 @@ class ValveChecks:
     - frozen sensor (``pressure_sensor_frozen``): a reading bit-identical for
       ``pressure_frozen_window_s`` (3 s) while air is moving (fill open with the pump running,
       or vent open above ``vent_below_mmhg``): real sensors always show noise and flow.
+
+    Each check keeps state only while its valve condition holds: ``check`` forgets it the
+    tick the condition ends, and calls the check only while there is something to judge.
     """
 
     def __init__(self, config: MachineConfig, names: _Names) -> None:
@@ -474,23 +522,55 @@ class ValveChecks:
         self._frozen: dict[str, tuple[float, float]] = {}  # chamber -> value, since
 
     def check(self, readings: Readings, powered: _Powered, ctx: SafetyContext, now_s: float) -> list[Fault]:
+        relay, pumping = powered.relay, powered.pumping
+        fills, vents = powered.out.fill_open, powered.out.vent_open
+        targets = ctx.pressure_targets_mmhg
+        pressures = readings.pressure_mmhg
+        vent_below = self.limits.vent_below_mmhg
         faults = []
         for ch in self.chambers:
-            p = _pressure(readings, ch)
-            for fault in (self._vent_check(ch, p, powered, now_s),
-                          self._fill_check(ch, p, powered, ctx.pressure_targets_mmhg.get(ch), now_s),
-                          self._hold_check(ch, p, powered, now_s),
-                          self._frozen_check(ch, p, powered, now_s)):
+            p = pressures.get(ch, NAN)
+            # what the valves do: with the relay open every valve is unpowered (vents open)
+            fill_open = relay and fills.get(ch, False)
+            vent_open = (not relay) or vents.get(ch, True)
+            filling = fill_open and pumping  # air is going in
+            venting = vent_open and not fill_open  # air may go out
+
+            if venting:
+                episode = self._vent.get(ch)
+                if episode is None or not episode.emptied:  # once below, this venting has passed
+                    fault = self._vent_check(ch, p, now_s)
+                    if fault is not None:
+                        faults.append(fault)
+            elif ch in self._vent:
+                del self._vent[ch]
+
+            if filling or ch in self._fill_attempt:
+                fault = self._fill_check(ch, p, filling, vent_open, targets.get(ch), now_s)
                 if fault is not None:
                     faults.append(fault)
+
+            if not vent_open:
+                fault = self._hold_check(ch, p, now_s)
+                if fault is not None:
+                    faults.append(fault)
+            elif ch in self._hold:
+                del self._hold[ch]
+
+            if (filling or (venting and p > vent_below)) and not math.isnan(p):  # air is moving
+                fault = self._frozen_check(ch, p, filling, now_s)
+                if fault is not None:
+                    faults.append(fault)
+            elif ch in self._frozen:
+                del self._frozen[ch]
         return faults
 
-    def _vent_check(self, ch: str, p: float, powered: _Powered, now_s: float) -> Fault | None:
+    def _vent_check(self, ch: str, p: float, now_s: float) -> Fault | None:
+        """The vent is open and the fill closed (an episode not yet emptied)."""
         lim = self.limits
-        if not (powered.vent_open(ch) and not powered.fill_open(ch)):
-            self._vent.pop(ch, None)
-            return None
-        ep = self._vent.setdefault(ch, _VentEpisode(now_s))
+        ep = self._vent.get(ch)
+        if ep is None:
+            ep = self._vent[ch] = _VentEpisode(now_s)
         if math.isnan(ep.start_mmhg) and not math.isnan(p):
             ep.start_mmhg = p
         if p < lim.vent_below_mmhg:
@@ -508,14 +588,15 @@ class ValveChecks:
             f"{_g(lim.vent_window_s)} s): vent valve stuck closed?{frozen}",
             {"pressure_mmhg": p, "start_mmhg": ep.start_mmhg, "elapsed_s": elapsed})
 
-    def _fill_check(self, ch: str, p: float, powered: _Powered, target: float | None, now_s: float) -> Fault | None:
+    def _fill_check(self, ch: str, p: float, filling: bool, vent_open: bool, target: float | None,
+                    now_s: float) -> Fault | None:
         """One fill attempt runs from the first tick its fill valve opens (pump on, a target set)
         until the chamber vents or the target goes away; brief valve closures inside it (top-ups,
         the pump shared with the other leg) do not restart the clock."""
         lim = self.limits
-        filling = powered.filling(ch) and target is not None and target > 0.0
+        filling = filling and target is not None and target > 0.0
         attempt = self._fill_attempt.get(ch)
-        if attempt is not None and (powered.vent_open(ch) or not target):
+        if attempt is not None and (vent_open or not target):
             del self._fill_attempt[ch]
             attempt = None
             self._fill_reached.discard(ch)
@@ -534,10 +615,10 @@ class ValveChecks:
             f"(half, {_mmhg(target / 2.0)}, is due within {_g(lim.fill_timeout_s)} s): leak or pump failure?",
             {"pressure_mmhg": p, "target_mmhg": target, "elapsed_s": held})
 
-    def _hold_check(self, ch: str, p: float, powered: _Powered, now_s: float) -> Fault | None:
+    def _hold_check(self, ch: str, p: float, now_s: float) -> Fault | None:
+        """The vent is closed."""
         lim = self.limits
-        closed = not powered.vent_open(ch)
-        holding = closed and (p >= lim.vent_below_mmhg or (math.isnan(p) and ch in self._hold))
+        holding = p >= lim.vent_below_mmhg or (math.isnan(p) and ch in self._hold)
         if not holding:
             self._hold.pop(ch, None)
             return None
@@ -550,15 +631,11 @@ class ValveChecks:
             f"(limit {_g(lim.max_hold_s)} s: no tourniquet)",
             {"pressure_mmhg": p, "held_s": held})
 
-    def _frozen_check(self, ch: str, p: float, powered: _Powered, now_s: float) -> Fault | None:
+    def _frozen_check(self, ch: str, p: float, filling: bool, now_s: float) -> Fault | None:
+        """Air is moving (``filling``, or venting above ``vent_below_mmhg``); ``p`` is a number."""
         lim = self.limits
-        filling = powered.filling(ch)
-        venting = powered.vent_open(ch) and not powered.fill_open(ch) and p > lim.vent_below_mmhg
-        if not (filling or venting) or math.isnan(p):
-            self._frozen.pop(ch, None)
-            return None
         value, since = self._frozen.get(ch, (NAN, now_s))
-        if _bits(p) != _bits(value):
+        if p != value or _bits(p) != _bits(value):  # bits only when equal: 0.0 and -0.0 differ
             self._frozen[ch] = (p, now_s)
             return None
         held = now_s - since
@@ -596,27 +673,34 @@ class RollerCurrent:
         self.stall_a = config.board.roller_stall_current_a
         self.rollers = config.roller_names
         self.names = names
-        self._over = _Since()
+        self._over: dict[str, float] = {}  # roller -> first tick of its present over-current
 
     def check(self, readings: Readings, powered: _Powered, now_s: float) -> list[Fault]:
         lim = self.limits
+        limit_a, hold_s = lim.roller_current_limit_a, lim.roller_overcurrent_s
+        stall_ratio_a = lim.roller_stall_ratio * self.stall_a  # × duty: the stall limit in A
+        relay, speeds = powered.relay, powered.out.roller_speed
+        currents = readings.roller_current_a
+        since = self._over
         faults = []
         for roller in self.rollers:
-            amps = abs(readings.roller_current_a.get(roller, NAN))
-            duty = powered.roller_duty(roller)
-            stall_limit = lim.roller_stall_ratio * self.stall_a * duty
-            stalled = duty >= self.MIN_DUTY and amps >= stall_limit
-            over = amps > lim.roller_current_limit_a or stalled
-            held = self._over.held_for(roller, over, now_s)
-            if held is not None and held >= lim.roller_overcurrent_s:
-                if amps > lim.roller_current_limit_a:
-                    why = f"over the {_g(lim.roller_current_limit_a)} A limit"
+            amps = abs(currents.get(roller, NAN))
+            duty = abs(speeds.get(roller, 0.0)) if relay else 0.0
+            stalled = duty >= self.MIN_DUTY and amps >= stall_ratio_a * duty
+            if not (amps > limit_a or stalled):
+                if roller in since:
+                    del since[roller]
+                continue
+            held = now_s - since.setdefault(roller, now_s)
+            if held >= hold_s:
+                if amps > limit_a:
+                    why = f"over the {_g(limit_a)} A limit"
                 else:
                     why = f"{amps / (self.stall_a * duty):.0%} of stall current at {duty:.0%} duty"
                 faults.append(Fault.make(
                     "roller_overcurrent", roller, now_s,
                     f"{self.names.roller(roller)}: drawing {amps:.2f} A, {why} for {held:.2f} s: jammed or stalled?",
-                    {"current_a": amps, "duty": duty, "limit_a": lim.roller_current_limit_a, "held_s": held}))
+                    {"current_a": amps, "duty": duty, "limit_a": limit_a, "held_s": held}))
         return faults
 
 
@@ -675,6 +759,8 @@ class ChipErrors:
         self._text: dict[str, str] = {}
 
     def check(self, readings: Readings, now_s: float) -> list[Fault]:
+        if not readings.errors and not self._since:
+            return []  # no error now and no run of them to end: nothing to do
         errors: dict[str, list[str]] = {}
         for i, text in enumerate(readings.errors):
             zone = readings.error_zones[i] if i < len(readings.error_zones) else "machine:unknown"
@@ -723,16 +809,15 @@ class SafetyMonitor:
         out = last_outputs if last_outputs is not None else Outputs.safe(cfg.pad_names, cfg.chamber_names,
                                                                           cfg.roller_names)
         powered = _Powered(out)
-        return [
-            *self.machine.check(readings, ctx, now_s),
-            *self.overtemp.check(readings, now_s),
-            *self.plausibility.check(readings, now_s),
-            *self.heaters.check(readings, powered, ctx, now_s),
-            *self.pressure.check(readings, now_s),
-            *self.valves.check(readings, powered, ctx, now_s),
-            *self.rollers.check(readings, powered, now_s),
-            *self.chips.check(readings, now_s),
-        ]
+        faults = self.machine.check(readings, ctx, now_s)
+        faults += self.overtemp.check(readings, now_s)
+        faults += self.plausibility.check(readings, now_s)
+        faults += self.heaters.check(readings, powered, ctx, now_s)
+        faults += self.pressure.check(readings, now_s)
+        faults += self.valves.check(readings, powered, ctx, now_s)
+        faults += self.rollers.check(readings, powered, now_s)
+        faults += self.chips.check(readings, now_s)
+        return faults
 
     # ------------------------------------------------------------------ acknowledgement
     def cause_gone(self, fault: Fault, readings: Readings, now_s: float) -> bool:
