@@ -3,7 +3,8 @@
 - a pad from 22 °C to 40 °C under the PID, against full power and a 1 °C-hysteresis thermostat,
   and the PID on a pad twice as slow;
 - each chamber to its target: error, overshoot, fill time against the pump at full flow;
-- ``full_leg`` under ``--speed 0``: wall time, and the wall-clock cost of one scan tick.
+- ``full_leg`` under ``--speed 0``: wall time, and the wall-clock cost of one scan tick;
+- the sensor reads alone for as many ticks (the floor under that wall time).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import time
 from pathlib import Path
 
 from controller.commands import Manual, Source
+from controller.board import build_board, make_simulator
 from controller.config import load_config
+from controller.outputs import Outputs
 from controller.daemon import RunOptions, run_fast
 from programs.schema import Program
 from sim.params import load_sim_params
@@ -212,8 +215,35 @@ def full_leg_bench(tmp: Path) -> dict:
             "tick_mean_us": round(statistics.fmean(costs) * 1e6, 1), "tick_p99_us": round(p99 * 1e6, 1)}
 
 
+def sense_floor(ticks: int) -> dict:
+    """The sensor reads of ``ticks`` scan ticks and nothing else: real drivers against the
+    register-level chip models (~20 I2C transactions a tick), with the physics running (relay
+    closed, heartbeat toggled, a pad heating, a chamber filling, a roller turning). This is
+    the floor under any ``--speed 0`` run of that many ticks on this simulator."""
+    cfg = load_config()
+    clock = [0.0]
+    board = build_board(cfg, sim=make_simulator(cfg, lambda: clock[0]))
+    off = Outputs.safe(cfg.pad_names, cfg.chamber_names, cfg.roller_names)
+    out = off.with_(relay_closed=True, pump_duty=0.2, heater_duty={**off.heater_duty, "left_calf": 0.5},
+                    fill_open={**off.fill_open, "left_foot": True}, vent_open={**off.vent_open, "left_foot": False},
+                    roller_speed={**off.roller_speed, "right_calf": 0.6})
+    board._write_sync(out)
+    every = cfg.rates.thermal_every_n_ticks
+    read = board._read_sync
+    spent = 0.0
+    for tick in range(ticks):
+        clock[0] += cfg.rates.period_s
+        t0 = time.perf_counter()
+        read(tick % every == 0)
+        spent += time.perf_counter() - t0
+        board.toggle_heartbeat()
+    board.close()
+    return {"ticks": ticks, "reads_s": round(spent, 2), "per_tick_us": round(spent / ticks * 1e6, 1)}
+
+
 def run() -> dict:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        full_leg = full_leg_bench(tmp / "full_leg")
         return {"heat": heat_bench(tmp / "heat"), "fill": fill_bench(tmp / "fill"),
-                "full_leg": full_leg_bench(tmp / "full_leg")}
+                "full_leg": full_leg, "sense_floor": sense_floor(full_leg["ticks"])}
