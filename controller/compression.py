@@ -39,8 +39,10 @@ How the parts fit, and why:
   chamber would invert the gradient), so even its last vent, which opens after the proximal
   ones, opens ``MAX_HOLD_MARGIN_S`` before the limit; then it rests ``rest_s``. A fill that does
   not reach target in ``fill_timeout_s`` is given up for this cycle ``GIVE_UP_AFTER_SAFETY_S``
-  later (the safety layer's fill check, a tick behind the outputs, must see its whole window):
-  the safety layer judges it; the controller only stops pumping.
+  later (the safety layer's fill check, a tick behind the outputs, must see its whole window),
+  unless it is still clearly rising (a big chamber at a deep pressure on a small pump): then it
+  goes on while it keeps rising. The safety layer judges fills; the controller only stops
+  pumping.
 - A leg with a missing (NaN) pressure reading is never filled blind: it vents.
 
 Time comes in as ``now_s``; nothing here sleeps or reads a clock.
@@ -87,6 +89,12 @@ STALL_BOOST_PER_S = 1.0
 #: a fill that missed its target is given up this long after fill_timeout_s, so the safety
 #: layer's fill interlock has judged it first
 GIVE_UP_AFTER_SAFETY_S = 2.0
+#: past that point a fill goes on only while it keeps rising this much every PROGRESS_WINDOW_S:
+#: a deep program's thigh on the default pump takes ~30 s and is still climbing at 4 mmHg/s,
+#: while a fill the pump can only hold level (a leak) is given up; the leg's max-hold guard
+#: bounds either
+PROGRESS_WINDOW_S = 3.0
+PROGRESS_MIN_RISE_MMHG = 2.0
 #: the window the fill rate is measured over (long enough to average out sensor noise)
 RATE_WINDOW_S = 0.25
 WAVE_LOG_LEN = 1000
@@ -116,7 +124,8 @@ class CompressionOutput:
 
 class _Chamber:
     __slots__ = ("name", "leg", "position", "order", "state", "topping_up", "capped", "vent_latched",
-                 "fill_started_s", "closed_since_s", "times", "pressures", "p", "target", "distal", "proximal")
+                 "fill_started_s", "closed_since_s", "times", "pressures", "p", "target", "distal", "proximal",
+                 "progress_mmhg", "progress_due_s")
 
     def __init__(self, name: str, leg: str, position: str) -> None:
         self.name = name
@@ -128,6 +137,8 @@ class _Chamber:
         self.capped = False  # fill valve held shut by the gradient cap
         self.vent_latched = False  # the staging rule has opened this vent
         self.fill_started_s = 0.0
+        self.progress_mmhg = 0.0  # a late fill's pressure at the start of its progress window
+        self.progress_due_s: float | None = None  # when that window closes (None: not late yet)
         self.closed_since_s: float | None = None  # vent closed since
         # the finite readings over RATE_WINDOW_S, as two parallel deques: (times[i], pressures[i])
         self.times: deque[float] = deque()
@@ -244,6 +255,7 @@ class CompressionController:
         self.wave_log: deque[tuple[float, str, str]] = deque(maxlen=WAVE_LOG_LEN)
         # the give-up time of a fill, and the longest a leg may keep a chamber closed
         self._give_up_s = self.limits.fill_timeout_s + GIVE_UP_AFTER_SAFETY_S
+        self._judge_from_s = self._give_up_s - PROGRESS_WINDOW_S  # a late fill's first window opens
         self._max_closed_s = self.limits.max_hold_s - MAX_HOLD_MARGIN_S - VENT_STAGING_ALLOWANCE_S
 
     # ------------------------------------------------------------------ commands
@@ -346,13 +358,29 @@ class CompressionController:
             if state == _FILL:
                 if p >= target - stop_early:
                     c.state = _HELD
-                elif now_s - c.fill_started_s >= self._give_up_s or self._blocked_for_good(c):
+                elif self._blocked_for_good(c) or (now_s - c.fill_started_s >= self._judge_from_s
+                                                   and not self._still_rising(c, now_s)):
                     c.state = _GAVE_UP
             if c.state == _HELD:
                 if c.mean_mmhg() < target - TOP_UP_BELOW_MMHG:  # averaged: noise is no leak
                     c.topping_up = True
                 elif p >= target - stop_early:
                     c.topping_up = False
+
+    def _still_rising(self, c: _Chamber, now_s: float) -> bool:
+        """A fill past its give-up time goes on while every PROGRESS_WINDOW_S raises it by
+        PROGRESS_MIN_RISE_MMHG (averaged readings: noise is no progress). The first window
+        ends exactly at the give-up time, so a fill that is not rising stops when it always did."""
+        p = c.mean_mmhg()
+        if c.progress_due_s is None:
+            c.progress_mmhg, c.progress_due_s = p, c.fill_started_s + self._give_up_s
+            return True
+        if now_s < c.progress_due_s:
+            return True
+        if not p - c.progress_mmhg >= PROGRESS_MIN_RISE_MMHG:  # (NaN: not rising)
+            return False
+        c.progress_mmhg, c.progress_due_s = p, now_s + PROGRESS_WINDOW_S
+        return True
 
     def _blocked_for_good(self, c: _Chamber) -> bool:
         """Capped by a distal chamber that gave up: it will not rise, so neither can this one."""
@@ -465,6 +493,7 @@ class CompressionController:
             if c.state == _QUEUED:
                 c.to_state(_FILL)
                 c.fill_started_s = now_s
+                c.progress_due_s = None
                 self.wave_log.append((now_s, c.leg, c.position))
         return fill_open
 
