@@ -123,13 +123,32 @@ class Board:
 
     # ------------------------------------------------------------------ reading
     def _read_plan(self) -> None:
-        """Bind each sensor's read once, in scan order, so a tick does not walk the config."""
+        """Bind each sensor's read once, so a tick does not walk the config.
+
+        The analog reads go in rounds: each round starts one conversion on every ADS1115 with
+        an input due, then collects them, so the chips convert side by side. On the Pi at
+        400 kHz a pressure tick then takes ~7 ms of bus time instead of ~13 ms, and a thermal
+        tick ~11 ms instead of ~22 ms, which would not fit the 20 ms period.
+        """
         cfg = self.config
-        self._thermal_plan = [(p.zone, f"pad:{p.zone}", self.adcs[p.thermistor.adc].read_voltage,
-                               p.thermistor.channel, self.thermistors[p.zone].volts_to_c,
+        per_adc: dict[str, list[tuple]] = {}
+        per_adc_thermal: dict[str, list[tuple]] = {}
+        for c in cfg.chambers:
+            entry = ("pressure", c.zone, f"chamber:{c.zone}", self.adcs[c.pressure.adc], c.pressure.channel)
+            per_adc.setdefault(c.pressure.adc, []).append(entry)
+            per_adc_thermal.setdefault(c.pressure.adc, []).append(entry)
+        for p in cfg.pads:
+            entry = ("thermistor", p.zone, f"pad:{p.zone}", self.adcs[p.thermistor.adc], p.thermistor.channel)
+            per_adc_thermal.setdefault(p.thermistor.adc, []).append(entry)
+
+        def rounds(queues: dict[str, list[tuple]]) -> list[list[tuple]]:
+            depth = max((len(q) for q in queues.values()), default=0)
+            return [[q[k] for q in queues.values() if k < len(q)] for k in range(depth)]
+
+        self._adc_rounds = rounds(per_adc)
+        self._adc_rounds_thermal = rounds(per_adc_thermal)
+        self._digital_plan = [(p.zone, f"pad:{p.zone}", self.thermistors[p.zone].volts_to_c,
                                self.digital_sensors[p.zone].read_temp_c) for p in cfg.pads]
-        self._pressure_plan = [(c.zone, f"chamber:{c.zone}", self.adcs[c.pressure.adc].read_voltage,
-                                c.pressure.channel) for c in cfg.chambers]
         self._current_plan = [(zone, f"roller:{zone}", sensor.read_current_a)
                               for zone, sensor in self.current_sensors.items()]
 
@@ -151,16 +170,43 @@ class Board:
                 zone, _, text = entry.partition("|")
                 fail(zone, Exception(text))
             self._startup_errors = []
-        if thermal:
-            pads = out.pads
-            for zone, where, read_voltage, channel, volts_to_c, read_digital in self._thermal_plan:
+        pressure = out.pressure
+        sensors = self.pressure_sensors  # looked up per tick: a calibration replaces a sensor
+        thermistor_v: dict[str, float] = {}
+        for round_ in (self._adc_rounds_thermal if thermal else self._adc_rounds):
+            started = []
+            for entry in round_:
                 try:
                     if hung is not None:
                         raise hung
-                    t1 = volts_to_c(read_voltage(channel))
+                    entry[3].start(entry[4])
+                    started.append(entry)
                 except DriverError as err:
-                    t1 = NAN
+                    if entry[0] == "pressure":
+                        pressure[entry[1]] = NAN
+                    else:
+                        thermistor_v[entry[1]] = NAN
+                    hung = fail(entry[2], err)
+            for kind, zone, where, adc, _channel in started:
+                try:
+                    if hung is not None:
+                        raise hung
+                    volts = adc.finish_voltage()
+                    if kind == "pressure":
+                        pressure[zone] = sensors[zone].volts_to_mmhg(volts)
+                    else:
+                        thermistor_v[zone] = volts
+                except DriverError as err:
+                    if kind == "pressure":
+                        pressure[zone] = NAN
+                    else:
+                        thermistor_v[zone] = NAN
                     hung = fail(where, err)
+        if thermal:
+            pads = out.pads
+            for zone, where, volts_to_c, read_digital in self._digital_plan:
+                v = thermistor_v[zone]
+                t1 = NAN if v != v else volts_to_c(v)
                 try:
                     if hung is not None:
                         raise hung
@@ -169,16 +215,6 @@ class Board:
                     t2 = NAN
                     hung = fail(where, err)
                 pads[zone] = (t1, t2)
-        pressure = out.pressure
-        sensors = self.pressure_sensors  # looked up per tick: a calibration replaces a sensor
-        for zone, where, read_voltage, channel in self._pressure_plan:
-            try:
-                if hung is not None:
-                    raise hung
-                pressure[zone] = sensors[zone].volts_to_mmhg(read_voltage(channel))
-            except DriverError as err:
-                pressure[zone] = NAN
-                hung = fail(where, err)
         current = out.current
         for zone, where, read_current_a in self._current_plan:
             try:

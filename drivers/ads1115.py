@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Callable
 
-from .errors import ConversionTimeout
+from .errors import BusError, ConversionTimeout
 from .i2c import I2CBus
 
 CHIP = "ADS1115"
@@ -26,6 +26,7 @@ REG_HI_THRESH = 0x03
 # Config register fields (datasheet 9.6.3).
 CONFIG_OS = 1 << 15  # write 1: start a single conversion; reads 1 when not converting
 CONFIG_MUX_SHIFT = 12
+CONFIG_MUX_MASK = 0b111 << CONFIG_MUX_SHIFT
 MUX_SINGLE_ENDED_AIN0 = 0b100  # 100..111: AIN0..AIN3 against GND
 CONFIG_PGA_SHIFT = 9
 CONFIG_MODE_SINGLE_SHOT = 1 << 8
@@ -96,13 +97,18 @@ class ADS1115:
         # The config-write / poll / read sequence must not interleave with another thread's
         # conversion on the same chip, or one channel's result would be read as another's.
         self._lock = threading.Lock()
+        self._started: int | None = None  # config word of the conversion start() began
+        self._started_at = 0.0  # and when (monotonic s)
 
-    def read_raw(self, channel: int) -> int:
-        """Signed conversion code of AINx against GND (-32768..32767)."""
+    def _config_for(self, channel: int) -> int:
         if type(channel) is not int or not 0 <= channel <= 3:  # a plain int 0..3: check no more
             if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 3:
                 raise ValueError(f"ADS1115 channel {channel!r} is not 0..3")
-        config = self._channel_config[channel]
+        return self._channel_config[channel]
+
+    def read_raw(self, channel: int) -> int:
+        """Signed conversion code of AINx against GND (-32768..32767)."""
+        config = self._config_for(channel)
         # acquire/try/finally rather than `with`: half the cost in CPython 3.11, every reading.
         self._lock.acquire()
         try:
@@ -116,13 +122,54 @@ class ADS1115:
             self._lock.release()
         return code - 0x10000 if code & 0x8000 else code
 
+    def start(self, channel: int) -> None:
+        """Start a single-shot conversion of AINx and return at once; ``finish_voltage()``
+        waits for it. The board starts one on every ADS1115 and then collects them, so the
+        chips convert side by side: a conversion (1.28 ms at 860 SPS, oscillator margin
+        included) costs more than the I2C transactions around it."""
+        config = self._config_for(channel)
+        self._lock.acquire()
+        try:
+            self._started = None
+            self._bus.write_u16_be(CHIP, self.address, REG_CONFIG, config)
+            self._started = config
+            self._started_at = self._monotonic()
+        finally:
+            self._lock.release()
+
+    def finish_voltage(self) -> float:
+        """The volts of the conversion ``start()`` began, once the chip says it is done."""
+        self._lock.acquire()
+        try:
+            started, self._started = self._started, None
+            if started is None:
+                raise RuntimeError("ADS1115.finish_voltage() without a start()")
+            config = self._bus.read_u16_be(CHIP, self.address, REG_CONFIG)
+            if not config & CONFIG_OS:
+                # Part of the conversion time went by while the other chips were started.
+                remaining_s = self._started_at + self._conversion_s - self._monotonic()
+                config = self._wait_for_conversion(max(remaining_s, self._conversion_s / 4))
+            if (config ^ started) & CONFIG_MUX_MASK:
+                # Someone else started a conversion on this chip in between: this result is
+                # of another input, and must not land in this channel's reading.
+                raise BusError(CHIP, self.address, self._bus.bus_number, None,
+                               f"conversion of AIN{(started >> CONFIG_MUX_SHIFT & 0b111) - MUX_SINGLE_ENDED_AIN0}"
+                               " was replaced by another input's")
+            code = self._bus.read_u16_be(CHIP, self.address, REG_CONVERSION)
+        finally:
+            self._lock.release()
+        if code & 0x8000:
+            code -= 0x10000
+        return code * self.fs_v / _FULL_SCALE_CODE
+
     def read_voltage(self, channel: int) -> float:
         return self.read_raw(channel) * self.fs_v / _FULL_SCALE_CODE
 
-    def _wait_for_conversion(self) -> None:
-        """The first poll said busy: sleep and poll until the OS bit says done, or time out."""
+    def _wait_for_conversion(self, first_sleep_s: float | None = None) -> int:
+        """The first poll said busy: sleep (a whole conversion time unless told less) and poll
+        until the OS bit says done (returning the config register then), or time out."""
         deadline = self._monotonic() + self.timeout_s
-        interval = self._conversion_s
+        interval = self._conversion_s if first_sleep_s is None else first_sleep_s
         while True:
             now = self._monotonic()
             if now >= deadline:
@@ -136,5 +183,6 @@ class ADS1115:
             self._sleep(min(interval, deadline - now))
             # After the first full conversion time, poll more finely for the tail.
             interval = self._conversion_s / 4
-            if self._bus.read_u16_be(CHIP, self.address, REG_CONFIG) & CONFIG_OS:
-                return
+            config = self._bus.read_u16_be(CHIP, self.address, REG_CONFIG)
+            if config & CONFIG_OS:
+                return config

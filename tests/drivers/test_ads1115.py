@@ -131,3 +131,58 @@ def test_fake_differential_mux_measures_the_difference():
     chip = FakeADS1115(lambda ch: {0: 1.5, 1: 0.5, 2: 0.0, 3: 0.25}[ch])
     chip.write(0x01, [0b1_000_010_1, 0b100_00011])  # AIN0-AIN1, ±2.048 V, single-shot
     assert chip.read(0x00, 2) == [0x3E, 0x80]  # 1.0 V -> 16000
+
+
+def test_start_then_finish_reads_the_started_channel():
+    adc, chip, _, _ = make_adc(lambda ch: 0.5 * (ch + 1))
+    adc.start(2)
+    assert chip.last_config >> 12 & 0b111 == 0b110  # AIN2 against GND
+    assert adc.finish_voltage() == pytest.approx(1.5, abs=0.000125)
+
+
+def test_finish_without_start_is_a_programming_error():
+    adc, _, _, _ = make_adc(lambda ch: 1.0)
+    with pytest.raises(RuntimeError, match="without a start"):
+        adc.finish_voltage()
+    adc.start(0)
+    adc.finish_voltage()
+    with pytest.raises(RuntimeError):  # one result per start
+        adc.finish_voltage()
+
+
+def test_a_conversion_replaced_by_another_inputs_is_refused_not_misread():
+    adc, _, smbus, _ = make_adc(lambda ch: 0.5 * (ch + 1))
+    adc.start(1)
+    other = ADS1115(I2CBus(smbus, 1), 0x48)  # another user of the same chip starts AIN3
+    other.start(3)
+    with pytest.raises(BusError, match="AIN1 was replaced"):
+        adc.finish_voltage()
+
+
+def test_finish_waits_for_a_slow_conversion_and_times_out_on_a_stuck_one():
+    adc, chip, _, clock = make_adc(lambda ch: 1.0)
+    chip.set_stuck(True)
+    adc.start(0)
+    with pytest.raises(ConversionTimeout):
+        adc.finish_voltage()
+    assert clock.sleeps, "it polled and slept before giving up"
+
+
+def test_finish_sleeps_only_what_is_left_of_the_conversion():
+    adc, chip, _, clock = make_adc(lambda ch: 1.0)
+    conversion_s = 1.1 / 860
+    chip.set_stuck(True)
+    adc.start(0)
+    clock.now += 0.0005  # the other chips' starts took half a millisecond
+    chip.set_stuck(False)
+    chip._regs[1] &= ~(1 << 15)  # still converting at the first poll
+    real_read = chip.read
+
+    def read(register, length):  # done once the conversion time is over
+        if register == 1 and clock.now >= 100.0 + conversion_s:
+            chip._regs[1] |= 1 << 15
+        return real_read(register, length)
+
+    chip.read = read
+    adc.finish_voltage()
+    assert clock.sleeps[0] == pytest.approx(conversion_s - 0.0005)

@@ -234,3 +234,30 @@ def test_bad_injection_names_the_problem():
         sim.inject("heater_open:left_thigh@1")
     with pytest.raises(ValueError, match="not a number"):
         sim.inject("estop@soon")
+
+
+@pytest.mark.parametrize("thermal, rounds", [(False, 3), (True, 4)])
+def test_the_adcs_convert_side_by_side(thermal, rounds):
+    """Each round starts a conversion on every ADS1115 with an input due before collecting any:
+    the chips convert in parallel (on the Pi, conversions take longer than the transactions)."""
+    rig = Rig()
+    log = []
+    smbus = rig.board.i2c._smbus
+
+    class Recorder:
+        def __getattr__(self, name):
+            def call(addr, reg, *args, **kwargs):
+                log.append((name, addr, reg))
+                return getattr(smbus, name)(addr, reg, *args, **kwargs)
+            return call
+
+    rig.board.i2c._smbus = Recorder()
+    rig.board._read_sync(thermal)
+    adcs = {a.address for a in rig.cfg.board.adcs.values()}
+    steps = [("start" if op.startswith("write") else "collect", addr) for op, addr, reg in log
+             if addr in adcs and (op.startswith("write") and reg == 1 or op.startswith("read") and reg == 0)]
+    assert sum(kind == "start" for kind, _ in steps) == 6 + (4 if thermal else 0)
+    runs = [kind for i, (kind, _) in enumerate(steps) if i == 0 or steps[i - 1][0] != kind]
+    assert runs.count("start") == rounds
+    first_starts = [addr for kind, addr in steps[:steps.index(next(s for s in steps if s[0] == "collect"))]]
+    assert len(first_starts) == (3 if thermal else 2) and len(set(first_starts)) == len(first_starts)
