@@ -34,22 +34,8 @@ def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers) -> O
         if "machine" in families:
             families |= {"heat", "pressure", "roller"}
 
-    # A float strictly inside the range is what _clamp would return (itself): only the rest
-    # takes the call.
-    if "heat" in families:
-        heater = dict.fromkeys(pads, 0.0)
-    else:
-        want_duty, heater = wanted.heater_duty, {}
-        for p in pads:
-            v = want_duty.get(p, 0.0)
-            heater[p] = v if v.__class__ is float and 0.0 < v < 1.0 else _clamp(v, 0.0, 1.0)
-    if "roller" in families:
-        speed = dict.fromkeys(rollers, 0.0)
-    else:
-        want_speed, speed = wanted.roller_speed, {}
-        for r in rollers:
-            v = want_speed.get(r, 0.0)
-            speed[r] = v if v.__class__ is float and -1.0 < v < 1.0 else _clamp(v, -1.0, 1.0)
+    heater = _clamped(wanted.heater_duty, pads, 0.0, 1.0, cut="heat" in families)
+    speed = _clamped(wanted.roller_speed, rollers, -1.0, 1.0, cut="roller" in families)
     any_fill = False
     if "pressure" in families:
         vent = dict.fromkeys(chambers, True)
@@ -71,6 +57,19 @@ def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers) -> O
         roller_speed=speed,
         relay_closed=wanted.relay_closed is True,
     )
+
+
+def _clamped(wanted: dict, zones, low: float, high: float, *, cut: bool) -> dict:
+    """Every zone's wanted value clamped into [low, high] (missing: 0), or 0 everywhere if cut."""
+    if cut:
+        return dict.fromkeys(zones, 0.0)
+    out = {}
+    for zone in zones:
+        v = wanted.get(zone, 0.0)
+        # A float strictly inside the range is what _clamp would return (itself): only the
+        # rest takes the call.
+        out[zone] = v if v.__class__ is float and low < v < high else _clamp(v, low, high)
+    return out
 
 
 def _clamp(value, low: float, high: float) -> float:
