@@ -46,6 +46,33 @@ def gradient_violations(rows, tol_mmhg=2.0) -> list[str]:
     return problems
 
 
+def short_waves(rows, program, tol_mmhg=3.0, phase_end_margin_s=1.5) -> list[str]:
+    """Every fill, from its valve opening to the chamber's next vent, reaches its target
+    (within tol), unless a phase change or the end of the session cut it short."""
+    ends, t = [], 0.0
+    for phase in PROGRAMS[program].phases:
+        t += phase.duration_s
+        ends.append(t)
+    problems = []
+    for z in CFG.chamber_names:
+        wave = None
+        for row in rows:
+            if row[f"chamber.{z}.fill_open"] == "1" and wave is None:
+                wave = {"t": float(row["t_s"]), "peak": 0.0, "target": 0.0}
+            if wave is None:
+                continue
+            wave["peak"] = max(wave["peak"], float(row[f"chamber.{z}.pressure_mmhg"]))
+            wave["target"] = max(wave["target"], float(row[f"chamber.{z}.target_mmhg"] or 0.0))
+            if row[f"chamber.{z}.vent_open"] == "1":
+                t_vent = float(row["t_s"])
+                cut = any(wave["t"] < end <= t_vent + phase_end_margin_s for end in ends)
+                if not cut and wave["peak"] < wave["target"] - tol_mmhg:
+                    problems.append(f"{z} wave from t={wave['t']:.1f} s peaked at {wave['peak']:.1f} of "
+                                    f"{wave['target']:.1f} mmHg")
+                wave = None
+    return problems
+
+
 @pytest.mark.parametrize("intensity", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
 def test_program_completes_safely(tmp_path, program, intensity):
@@ -62,6 +89,7 @@ def test_program_completes_safely(tmp_path, program, intensity):
         assert ch["peak_mmhg"] <= max_p + 3.0, (zone, ch)
     assert fill_order_violations(rows) == []
     assert gradient_violations(rows)[:5] == []
+    assert short_waves(rows, program)[:5] == []
     # outputs as written never opened a chamber's fill and vent together
     for row in rows[:: max(1, len(rows) // 2000)]:
         for z in CFG.chamber_names:
