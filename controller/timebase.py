@@ -40,8 +40,8 @@ class FastForwardLoop(asyncio.SelectorEventLoop):
     the clock jumps straight to the next timer.
 
     Written by hand rather than using looptime (which the tests use) because looptime spends
-    idle passes and a select() per pass before each jump: at 50 ticks per simulated second that
-    loop overhead alone was a fifth of a program's wall time. The clock counts whole
+    idle passes and a select() per pass before each jump: ~20 µs of loop overhead a tick against
+    ~7 µs here, at 60 000 ticks for a 20-minute program. The clock counts whole
     microseconds, as looptime's does, so sums of periods do not drift by float rounding.
     Work handed to threads (``run_in_executor``) runs in real time: while any is pending the
     loop waits for it in short real sleeps and moves the clock by the real time waited.
