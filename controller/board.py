@@ -131,22 +131,23 @@ class Board:
         tick ~11 ms instead of ~22 ms, which would not fit the 20 ms period.
         """
         cfg = self.config
-        per_adc: dict[str, list[tuple]] = {}
-        per_adc_thermal: dict[str, list[tuple]] = {}
+        fast: dict[str, list[tuple]] = {}  # adc name -> its (where, adc, channel) reads, in order
+        thermal: dict[str, list[tuple]] = {}
         for c in cfg.chambers:
-            entry = ("pressure", c.zone, f"chamber:{c.zone}", self.adcs[c.pressure.adc], c.pressure.channel)
-            per_adc.setdefault(c.pressure.adc, []).append(entry)
-            per_adc_thermal.setdefault(c.pressure.adc, []).append(entry)
+            read = (f"chamber:{c.zone}", self.adcs[c.pressure.adc], c.pressure.channel)
+            fast.setdefault(c.pressure.adc, []).append(read)
+            thermal.setdefault(c.pressure.adc, []).append(read)
         for p in cfg.pads:
-            entry = ("thermistor", p.zone, f"pad:{p.zone}", self.adcs[p.thermistor.adc], p.thermistor.channel)
-            per_adc_thermal.setdefault(p.thermistor.adc, []).append(entry)
+            read = (f"pad:{p.zone}", self.adcs[p.thermistor.adc], p.thermistor.channel)
+            thermal.setdefault(p.thermistor.adc, []).append(read)
 
         def rounds(queues: dict[str, list[tuple]]) -> list[list[tuple]]:
             depth = max((len(q) for q in queues.values()), default=0)
             return [[q[k] for q in queues.values() if k < len(q)] for k in range(depth)]
 
-        self._adc_rounds = rounds(per_adc)
-        self._adc_rounds_thermal = rounds(per_adc_thermal)
+        self._adc_rounds = rounds(fast)
+        self._adc_rounds_thermal = rounds(thermal)
+        self._pressure_plan = [(c.zone, f"chamber:{c.zone}") for c in cfg.chambers]
         self._digital_plan = [(p.zone, f"pad:{p.zone}", self.thermistors[p.zone].volts_to_c,
                                self.digital_sensors[p.zone].read_temp_c) for p in cfg.pads]
         self._current_plan = [(zone, f"roller:{zone}", sensor.read_current_a)
@@ -170,43 +171,34 @@ class Board:
                 zone, _, text = entry.partition("|")
                 fail(zone, Exception(text))
             self._startup_errors = []
-        pressure = out.pressure
-        sensors = self.pressure_sensors  # looked up per tick: a calibration replaces a sensor
-        thermistor_v: dict[str, float] = {}
+        volts: dict[str, float] = {}  # analog input volts by zone ("chamber:…", "pad:…"); NaN: failed
         for round_ in (self._adc_rounds_thermal if thermal else self._adc_rounds):
             started = []
-            for entry in round_:
+            for where, adc, channel in round_:
                 try:
                     if hung is not None:
                         raise hung
-                    entry[3].start(entry[4])
-                    started.append(entry)
+                    adc.start(channel)
+                    started.append((where, adc))
                 except DriverError as err:
-                    if entry[0] == "pressure":
-                        pressure[entry[1]] = NAN
-                    else:
-                        thermistor_v[entry[1]] = NAN
-                    hung = fail(entry[2], err)
-            for kind, zone, where, adc, _channel in started:
-                try:
-                    if hung is not None:
-                        raise hung
-                    volts = adc.finish_voltage()
-                    if kind == "pressure":
-                        pressure[zone] = sensors[zone].volts_to_mmhg(volts)
-                    else:
-                        thermistor_v[zone] = volts
-                except DriverError as err:
-                    if kind == "pressure":
-                        pressure[zone] = NAN
-                    else:
-                        thermistor_v[zone] = NAN
+                    volts[where] = NAN
                     hung = fail(where, err)
+            for where, adc in started:
+                try:
+                    if hung is not None:
+                        raise hung
+                    volts[where] = adc.finish_voltage()
+                except DriverError as err:
+                    volts[where] = NAN
+                    hung = fail(where, err)
+        pressure = out.pressure
+        sensors = self.pressure_sensors  # looked up per tick: a calibration replaces a sensor
+        for zone, where in self._pressure_plan:
+            pressure[zone] = sensors[zone].volts_to_mmhg(volts[where])  # NaN stays NaN
         if thermal:
             pads = out.pads
             for zone, where, volts_to_c, read_digital in self._digital_plan:
-                v = thermistor_v[zone]
-                t1 = NAN if v != v else volts_to_c(v)
+                t1 = volts_to_c(volts[where])  # NaN stays NaN
                 try:
                     if hung is not None:
                         raise hung

@@ -113,14 +113,10 @@ class ADS1115:
         self._lock.acquire()
         try:
             self._bus.write_u16_be(CHIP, self.address, REG_CONFIG, config)
-            # Poll once before reading the clock or sleeping: an instant (simulated) chip is
-            # ready at the first poll and then costs no wall time and no clock reads.
-            if not self._bus.read_u16_be(CHIP, self.address, REG_CONFIG) & CONFIG_OS:
-                self._wait_for_conversion()
-            code = self._bus.read_u16_be(CHIP, self.address, REG_CONVERSION)
+            _config, code = self._collect(None)
         finally:
             self._lock.release()
-        return code - 0x10000 if code & 0x8000 else code
+        return code
 
     def start(self, channel: int) -> None:
         """Start a single-shot conversion of AINx and return at once; ``finish_voltage()``
@@ -144,23 +140,33 @@ class ADS1115:
             started, self._started = self._started, None
             if started is None:
                 raise RuntimeError("ADS1115.finish_voltage() without a start()")
-            config = self._bus.read_u16_be(CHIP, self.address, REG_CONFIG)
-            if not config & CONFIG_OS:
-                # Part of the conversion time went by while the other chips were started.
-                remaining_s = self._started_at + self._conversion_s - self._monotonic()
-                config = self._wait_for_conversion(max(remaining_s, self._conversion_s / 4))
+            config, code = self._collect(self._started_at)
             if (config ^ started) & CONFIG_MUX_MASK:
                 # Someone else started a conversion on this chip in between: this result is
                 # of another input, and must not land in this channel's reading.
                 raise BusError(CHIP, self.address, self._bus.bus_number, None,
                                f"conversion of AIN{(started >> CONFIG_MUX_SHIFT & 0b111) - MUX_SINGLE_ENDED_AIN0}"
                                " was replaced by another input's")
-            code = self._bus.read_u16_be(CHIP, self.address, REG_CONVERSION)
         finally:
             self._lock.release()
-        if code & 0x8000:
-            code -= 0x10000
         return code * self.fs_v / _FULL_SCALE_CODE
+
+    def _collect(self, started_at: float | None) -> tuple[int, int]:
+        """Wait for the conversion in progress; return (config register, signed code).
+
+        Polls once before reading the clock or sleeping: an instant (simulated) chip is ready
+        at the first poll and then costs no wall time and no clock reads. A busy chip is given
+        what is left of the conversion time since ``started_at`` (the other chips were started
+        meanwhile), or a whole conversion time if that is not known."""
+        config = self._bus.read_u16_be(CHIP, self.address, REG_CONFIG)
+        if not config & CONFIG_OS:
+            first_sleep_s = None
+            if started_at is not None:
+                remaining_s = started_at + self._conversion_s - self._monotonic()
+                first_sleep_s = max(remaining_s, self._conversion_s / 4)
+            config = self._wait_for_conversion(first_sleep_s)
+        code = self._bus.read_u16_be(CHIP, self.address, REG_CONVERSION)
+        return config, (code - 0x10000 if code & 0x8000 else code)
 
     def read_voltage(self, channel: int) -> float:
         return self.read_raw(channel) * self.fs_v / _FULL_SCALE_CODE
