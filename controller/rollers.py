@@ -37,8 +37,7 @@ class RollerController:
         self._started_s = 0.0
         self._last_s: float | None = None
         # (spec, intensity) -> (speed, reversal period, each zone's use): the pattern's numbers,
-        # looked up again only when the program or the intensity changes (to another object:
-        # the same objects give the same numbers)
+        # looked up again only when the spec (another object) or the intensity changes
         self._pattern_key: tuple | None = None
         self._pattern: tuple[float, float | None, dict[str, bool]] = (0.0, None, {})
 
@@ -67,7 +66,7 @@ class RollerController:
         """Speed, reversal period and which zones run, for ``spec`` at the present intensity."""
         key = (spec, self._intensity)
         cached = self._pattern_key
-        if cached is None or spec is not cached[0] or self._intensity is not cached[1]:
+        if cached is None or spec is not cached[0] or self._intensity != cached[1]:
             from programs.intensity import roller_period_s, roller_speed  # the programs package owns them
 
             speed = roller_speed(spec.pattern, self._intensity)
