@@ -35,7 +35,7 @@ class CommandError(ValueError):
 
 class _Cmd(BaseModel):
     # strict: JSON already has types; "yes" for a bool or "3" for an intensity is a mistake
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     id: str | None = Field(None, max_length=64)
     #: only local sources may send commands with this set
     local_only: bool = Field(False, exclude=True)

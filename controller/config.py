@@ -25,11 +25,13 @@ RollerPosition = Literal["foot", "calf"]
 CHAMBER_ORDER: tuple[str, ...] = ("foot", "calf", "thigh")
 
 GpioPin = int
+#: a zero offset larger than this is a sensor or hose fault, not an offset (calibration refuses it too)
+MAX_PRESSURE_OFFSET_MMHG = 15.0
 I2cAddress = int
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ConfigError(Exception):
@@ -38,8 +40,8 @@ class ConfigError(Exception):
 
 class AdcChip(_Strict):
     address: I2cAddress = Field(ge=0x48, le=0x4B)  # ADS1115 ADDR pin: GND, VDD, SDA, SCL
-    fs_v: float = 4.096
-    data_rate_sps: int = 860
+    fs_v: float = Field(4.096, gt=0.0, le=6.144)  # ADS1115 PGA full-scale ranges
+    data_rate_sps: int = Field(860, ge=8, le=860)
 
 
 class AdcChannel(_Strict):
@@ -68,25 +70,25 @@ class Leds(_Strict):
 
 
 class Thermistor(_Strict):
-    r25_ohm: float = 10_000.0
-    beta: float = 3950.0
-    series_ohm: float = 10_000.0
-    supply_v: float = 3.3
+    r25_ohm: float = Field(10_000.0, gt=0.0)
+    beta: float = Field(3950.0, gt=0.0)
+    series_ohm: float = Field(10_000.0, gt=0.0)
+    supply_v: float = Field(3.3, gt=0.0, le=5.5)
 
 
 class PressureSensor(_Strict):
-    range_mmhg: float = 300.0
-    supply_v: float = 3.3
+    range_mmhg: float = Field(300.0, gt=0.0)
+    supply_v: float = Field(3.3, gt=0.0, le=5.5)
 
 
 class Board(_Strict):
-    i2c_bus: int = 1
+    i2c_bus: int = Field(1, ge=0, le=255)
     heartbeat_pin: GpioPin
     relay_pin: GpioPin
     pump_pin: GpioPin
     buzzer_pin: GpioPin
-    pump_pwm_hz: float = 1000.0
-    motor_pwm_hz: float = 1000.0
+    pump_pwm_hz: float = Field(1000.0, gt=0.0, le=40_000.0)
+    motor_pwm_hz: float = Field(1000.0, gt=0.0, le=40_000.0)
     heater_period_s: float = Field(2.0, gt=0.1, le=10.0)
     expander_address: I2cAddress = Field(0x20, ge=0x20, le=0x27)
     adcs: dict[str, AdcChip]
@@ -94,8 +96,8 @@ class Board(_Strict):
     leds: Leds
     thermistor: Thermistor = Thermistor()
     pressure_sensor: PressureSensor = PressureSensor()
-    roller_shunt_ohm: float = 0.1
-    roller_max_current_a: float = 3.2
+    roller_shunt_ohm: float = Field(0.1, gt=0.0)
+    roller_max_current_a: float = Field(3.2, gt=0.0)
     roller_stall_current_a: float = Field(1.8, gt=0.0)  # the gear motor's datasheet stall current at full duty
 
 
@@ -106,7 +108,7 @@ class PadZone(_Strict):
     heater_pin: GpioPin
     thermistor: AdcChannel
     digital_sensor_address: I2cAddress = Field(ge=0x18, le=0x1F)  # MCP9808 A2..A0
-    thermistor_offset_c: float = 0.0
+    thermistor_offset_c: float = Field(0.0, ge=-5.0, le=5.0)  # a larger correction hides a fault
 
 
 class ChamberZone(_Strict):
@@ -116,7 +118,7 @@ class ChamberZone(_Strict):
     fill_pin: int = Field(ge=0, le=15)  # expander pin
     vent_pin: int = Field(ge=0, le=15)
     pressure: AdcChannel
-    pressure_offset_mmhg: float = 0.0
+    pressure_offset_mmhg: float = Field(0.0, ge=-MAX_PRESSURE_OFFSET_MMHG, le=MAX_PRESSURE_OFFSET_MMHG)
 
 
 class RollerZone(_Strict):
@@ -140,22 +142,22 @@ class Rates(_Strict):
 class HeatControl(_Strict):
     """PID gains in duty per °C (and per °C·s, °C/s); autotuned gains override these."""
 
-    kp: float = 0.4  # tuned on the default simulated pad (bench: no overshoot, rise 1.07x full power)
-    ki: float = 0.004
-    kd: float = 2.5
-    derivative_filter_s: float = 4.0
+    kp: float = Field(0.4, ge=0.0, le=100.0)  # tuned on the default simulated pad (bench: no overshoot, rise 1.07x full power)
+    ki: float = Field(0.004, ge=0.0, le=10.0)
+    kd: float = Field(2.5, ge=0.0, le=1000.0)
+    derivative_filter_s: float = Field(4.0, gt=0.0, le=600.0)
     max_duty: float = Field(1.0, gt=0.0, le=1.0)
 
 
 class CompressionControl(_Strict):
     pump_max_duty: float = Field(1.0, gt=0.0, le=1.0)
     pump_min_duty: float = Field(0.5, ge=0.0, le=1.0)  # near stall pressure less than this barely moves air
-    approach_band_mmhg: float = 8.0  # pump slows over the last part of a fill (bench: fills 1.04-1.15x full flow, no overshoot)
-    stop_early_mmhg: float = 0.6  # close the valve this far before target: sensor + valve lag
+    approach_band_mmhg: float = Field(8.0, ge=0.0, le=50.0)  # pump slows over the last part of a fill (bench: fills 1.04-1.15x full flow, no overshoot)
+    stop_early_mmhg: float = Field(0.6, ge=0.0, le=10.0)  # close the valve this far before target: sensor + valve lag
 
 
 class RollerControl(_Strict):
-    ramp_per_s: float = 2.0  # soft start/stop: full speed in 0.5 s
+    ramp_per_s: float = Field(2.0, gt=0.0, le=100.0)  # soft start/stop: full speed in 0.5 s
 
 
 class TlsSettings(_Strict):
@@ -177,13 +179,20 @@ class MqttSettings(_Strict):
     discovery_prefix: str = "homeassistant"
     state_interval_s: float = Field(5.0, gt=0.0, le=60.0)
     max_payload_bytes: int = Field(4096, ge=256, le=65536)
-    max_commands_per_s: float = Field(20.0, gt=0.0)
+    max_commands_per_s: float = Field(20.0, gt=0.0, le=1000.0)
 
 
 class SocketSettings(_Strict):
     path: str = "/run/legtherapy/legtherapy.sock"
     group: str | None = "legtherapy"
     mode: int = 0o660
+
+    @model_validator(mode="after")
+    def _not_looser_than_0660(self) -> "SocketSettings":
+        # The file mode is the access control: "other" bits would let any local user reset a lockout.
+        if self.mode & ~0o660 or not self.mode & 0o600 == 0o600:
+            raise ValueError(f"mode = 0o{self.mode:o} must be 0o600 or 0o660 (owner read/write, never other users)")
+        return self
 
 
 class MachineConfig(_Strict):

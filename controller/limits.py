@@ -7,6 +7,8 @@ validator per field. A limit that tries to loosen its bound is refused with its 
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict, model_validator
 
 # field -> (compiled bound, "max" if a config value must be <= bound, "min" if >= bound)
@@ -51,7 +53,7 @@ BOUNDS: dict[str, tuple[float, str]] = {
 class SafetyLimits(BaseModel):
     """Every limit the interlocks and the program loader use. Defaults are the bounds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     max_heat_target_c: float = 42.0
     overtemp_trip_c: float = 45.0
@@ -88,6 +90,11 @@ class SafetyLimits(BaseModel):
         problems = []
         for name, (bound, direction) in BOUNDS.items():
             value = getattr(self, name)
+            if not math.isfinite(value):  # NaN compares False with everything: it would switch a trip off
+                problems.append(f"{name} = {value} is not a finite number")
+                continue
+            if direction == "max" and value <= 0:
+                problems.append(f"{name} = {value} must be above 0")
             if direction == "max" and value > bound:
                 problems.append(f"{name} = {value} is above the compiled maximum {bound}")
             if direction == "min" and value < bound:
@@ -96,6 +103,10 @@ class SafetyLimits(BaseModel):
             problems.append("max_heat_target_c must stay below overtemp_trip_c")
         if self.max_pressure_mmhg >= self.overpressure_trip_mmhg:
             problems.append("max_pressure_mmhg must stay below overpressure_trip_mmhg")
+        if self.sensor_min_c >= self.sensor_max_c:
+            problems.append("sensor_min_c must stay below sensor_max_c")
+        if self.pressure_min_plausible_mmhg >= self.vent_below_mmhg:
+            problems.append("pressure_min_plausible_mmhg must stay below vent_below_mmhg")
         if self.gradient_step_min_mmhg > self.gradient_step_max_mmhg:
             problems.append("gradient_step_min_mmhg is above gradient_step_max_mmhg")
         if problems:

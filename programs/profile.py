@@ -38,7 +38,7 @@ _FLAG_WORDS = {
 class Profile(BaseModel):
     """Conditions that make some therapy unsafe. All off by default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     varicose_veins: bool = False
     wound_or_infection: bool = False
@@ -53,7 +53,7 @@ class Profile(BaseModel):
 class ProfileDecision(BaseModel):
     """Whether a program may run for this profile, at what intensity and heat, and why."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     allowed: bool
     intensity: int

@@ -75,7 +75,7 @@ def _fmt(value: float) -> str:
 
 class _Strict(BaseModel):
     # strict: TOML already has types; "60" where a number belongs is a mistake, not a number
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class CompressionSpec(_Strict):

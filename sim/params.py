@@ -31,7 +31,7 @@ CHAMBER_POSITIONS = ("foot", "calf", "thigh")
 class _Strict(BaseModel):
     """Unknown keys are typos in a params file: refuse them rather than ignore them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PadParams(_Strict):
