@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from controller.commands import Manual, Source
-from controller.board import build_board, make_simulator
-from controller.config import load_config
-from controller.outputs import Outputs
-from controller.daemon import RunOptions, run_fast
+from controller.model.commands import Manual, Source
+from controller.machine.board import build_board, make_simulator
+from controller.model.config import load_config
+from controller.model.outputs import Outputs
+from controller.app.daemon import RunOptions, run_fast
 from programs.schema import Program
 from sim.params import load_sim_params
 

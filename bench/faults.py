@@ -9,9 +9,9 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from controller.commands import Manual, Source
-from controller.config import load_config
-from controller.faults import FAULT_CODES
+from controller.model.commands import Manual, Source
+from controller.model.config import load_config
+from controller.model.faults import FAULT_CODES
 from bench.control import _opts, _run
 
 CFG = load_config()

@@ -29,9 +29,9 @@ from typing import Any, AsyncContextManager, Callable
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controller.config import MqttSettings  # noqa: E402
-from controller.hub import MachineHub  # noqa: E402
-from controller.mqtt import MqttBridge  # noqa: E402
+from controller.model.config import MqttSettings  # noqa: E402
+from controller.machine.hub import MachineHub  # noqa: E402
+from controller.interfaces.mqtt import MqttBridge  # noqa: E402
 
 #: a factory gets the callback to call (with the command) when an output changed because of a
 #: command, and yields a running machine's hub (or an object with ``.hub`` and the zone names)
@@ -125,8 +125,8 @@ async def real_machine(on_actuate):
     tick whose written outputs differ after a command was handled: command → actuator."""
     import tempfile
 
-    from controller.config import load_config
-    from controller.daemon import RunOptions, run_machine
+    from controller.model.config import load_config
+    from controller.app.daemon import RunOptions, run_machine
 
     with tempfile.TemporaryDirectory() as state:
         opts = RunOptions(config=load_config(), state_dir=state, sim=True, mqtt=False, socket_path=None, panel=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from controller.limits import SafetyLimits
+from controller.model.limits import SafetyLimits
 from programs.schema import Problems, Program, ProgramError
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")

@@ -18,8 +18,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
-from controller.config import CHAMBER_ORDER
-from controller.limits import SafetyLimits
+from controller.model.config import CHAMBER_ORDER
+from controller.model.limits import SafetyLimits
 
 ChamberPosition = Literal["foot", "calf", "thigh"]
 PadPosition = Literal["foot", "calf"]

@@ -15,10 +15,10 @@ import tempfile
 
 import pytest
 
-from controller.api import SocketApi
-from controller.config import SocketSettings
-from controller.hub import MachineHub
-from controller.legctl import main as legctl_main
+from controller.interfaces.socket_api import SocketApi
+from controller.model.config import SocketSettings
+from controller.machine.hub import MachineHub
+from legctl.cli import main as legctl_main
 from tests.api.fake_machine import FakeMachine
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from controller.commands import CommandResult
-from controller.hub import MachineHub
+from controller.model.commands import CommandResult
+from controller.machine.hub import MachineHub
 
 PROGRAMS = [
     {"id": "quick_circulation", "name": "Quick circulation", "duration_s": 180, "summary": "the 3-minute routine",

@@ -7,8 +7,8 @@ import json
 import os
 import socket
 
-from controller.legctl import main as legctl_main
-from controller.legctl_format import CLEAR_HOME
+from legctl.cli import main as legctl_main
+from legctl.format import CLEAR_HOME
 
 
 async def test_status_prints_a_readable_table(server, legctl, machine):

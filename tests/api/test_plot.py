@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from controller.legctl import main as legctl_main
-from controller.plot import TraceError, plot_trace
+from legctl.cli import main as legctl_main
+from legctl.plot import TraceError, plot_trace
 
 PADS = ("left_calf", "right_calf")
 CHAMBERS = ("left_foot", "left_calf", "left_thigh")

@@ -12,8 +12,8 @@ import stat
 
 import pytest
 
-from controller.api import MAX_LINE_BYTES, SocketApi, SocketApiError
-from controller.config import SocketSettings
+from controller.interfaces.socket_api import MAX_LINE_BYTES, SocketApi, SocketApiError
+from controller.model.config import SocketSettings
 
 
 async def test_status_answers_with_the_machine_snapshot(connect, machine):

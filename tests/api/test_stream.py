@@ -7,8 +7,8 @@ import json
 import socket
 import time
 
-from controller.api import SocketApi
-from controller.config import SocketSettings
+from controller.interfaces.socket_api import SocketApi
+from controller.model.config import SocketSettings
 from tests.api.fake_machine import wait_for
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
-from controller.limits import BOUNDS, SafetyLimits
+from controller.model.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from controller.model.limits import BOUNDS, SafetyLimits
 
 DEFAULT = DEFAULT_CONFIG_PATH.read_text()
 
@@ -111,7 +111,7 @@ def test_missing_file():
 
 def test_bad_config_exits_non_zero_before_touching_pins(tmp_path):
     path = write(tmp_path, DEFAULT.replace("pump_pin = 27", "pump_pin = 17"))
-    proc = subprocess.run([sys.executable, "-m", "controller.cli", "run", "--sim", "--config", str(path),
+    proc = subprocess.run([sys.executable, "-m", "controller.app.cli", "run", "--sim", "--config", str(path),
                            "--state-dir", str(tmp_path / "state")], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "board.pump_pin" in proc.stderr

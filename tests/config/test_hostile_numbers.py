@@ -12,8 +12,8 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from controller.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
-from controller.limits import BOUNDS, SafetyLimits
+from controller.model.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from controller.model.limits import BOUNDS, SafetyLimits
 from programs.library import load_program
 from programs.schema import ProgramError
 from tests.programs.test_program_files import good, write as write_program
@@ -97,7 +97,7 @@ def test_a_pressure_offset_beyond_the_calibration_limit_is_refused(tmp_path):
 def test_cli_exits_2_naming_the_nan_field(tmp_path):
     path = tmp_path / "machine.toml"
     path.write_text(DEFAULT.replace("[limits]", "[limits]\novertemp_trip_c = nan", 1))
-    proc = subprocess.run([sys.executable, "-m", "controller.cli", "run", "--sim", "--config", str(path),
+    proc = subprocess.run([sys.executable, "-m", "controller.app.cli", "run", "--sim", "--config", str(path),
                            "--state-dir", str(tmp_path / "state")], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "overtemp_trip_c" in proc.stderr

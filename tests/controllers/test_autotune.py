@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from controller.autotune import RelayAutotune
-from controller.config import HeatControl
-from controller.heat import HeatController
+from controller.control.autotune import RelayAutotune
+from controller.model.config import HeatControl
+from controller.control.heat import HeatController
 from sim.params import PadParams
 from sim.thermal import PadThermal
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from controller.compression import GIVE_UP_AFTER_SAFETY_S, CompressionController
-from controller.config import CHAMBER_ORDER, load_config
+from controller.control.compression import GIVE_UP_AFTER_SAFETY_S, CompressionController
+from controller.model.config import CHAMBER_ORDER, load_config
 from programs.intensity import pressure_factor
 from sim.params import load_sim_params
 from sim.pneumatics import Pneumatics

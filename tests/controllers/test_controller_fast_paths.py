@@ -6,8 +6,8 @@ the rollers skip the ramp while at rest. Both must look, from outside, as if not
 
 import math
 
-from controller.config import load_config
-from controller.rollers import RollerController
+from controller.model.config import load_config
+from controller.control.rollers import RollerController
 from tests.controllers.test_compression import ALTERNATE, PULSE, SQUEEZE, WAVE, Rig
 from tests.controllers.test_rollers import GLIDE, KNEAD, drive
 

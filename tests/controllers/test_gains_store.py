@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from controller import gains_store
-from controller.gains_store import gains_path, load_gains, save_gains
+from controller.storage import gains as gains_store
+from controller.storage.gains import gains_path, load_gains, save_gains
 
 PADS = ["left_foot", "left_calf", "right_foot", "right_calf"]
 DEFAULT = (0.4, 0.004, 2.5)

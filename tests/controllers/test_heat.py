@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from controller.config import HeatControl
-from controller.heat import HeatController
+from controller.model.config import HeatControl
+from controller.control.heat import HeatController
 from sim.params import PadParams
 from sim.thermal import PadThermal
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from controller.pid import Pid
+from controller.control.pid import Pid
 
 DT_S = 0.25
 

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from controller.config import load_config
-from controller.rollers import RollerController
+from controller.model.config import load_config
+from controller.control.rollers import RollerController
 from programs.intensity import roller_period_s, roller_speed
 
 CONFIG = load_config()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from controller.config import load_config
-from controller.daemon import RunOptions, RunResult, run_fast
+from controller.model.config import load_config
+from controller.app.daemon import RunOptions, RunResult, run_fast
 
 
 def run_sim(tmp_path: Path, *, program: str | None = None, intensity: int = 3, injections=(), heat: bool = True,

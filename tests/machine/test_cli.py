@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 
-from controller.fault_store import FaultStore
+from controller.storage.fault_store import FaultStore
 
-LEGTHERAPY = [sys.executable, "-m", "controller.cli"]
+LEGTHERAPY = [sys.executable, "-m", "controller.app.cli"]
 
 
 def run(args, **kw):

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from controller.commands import CommandError, Source, parse_command
+from controller.model.commands import CommandError, Source, parse_command
 from tests.machine.simrun import run_sim
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from controller.config import load_config
-from controller.fault_store import FaultStore
-from controller.faults import FAULT_CODES
+from controller.model.config import load_config
+from controller.storage.fault_store import FaultStore
+from controller.model.faults import FAULT_CODES
 from tests.machine.simrun import run_sim
 
 CFG = load_config()
@@ -134,7 +134,7 @@ def test_lockout_survives_a_restart(tmp_path):
     async def during(sup):
         seen["lockout"] = sup.latch.has_lockout
         seen["mode"] = sup.runner.mode
-        from controller.commands import Source, Start
+        from controller.model.commands import Source, Start
 
         seen["start"] = await sup.hub.submit(Start(command="start", program="warm_up"), Source.MQTT)
 

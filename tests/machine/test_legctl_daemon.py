@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from controller.config import load_config
-from controller.daemon import RunOptions, run_machine
-from controller.legctl import main as legctl
-from controller.timebase import new_loop
+from controller.model.config import load_config
+from controller.app.daemon import RunOptions, run_machine
+from legctl.cli import main as legctl
+from controller.machine.timebase import new_loop
 
 
 class Daemon:

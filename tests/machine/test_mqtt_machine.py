@@ -86,7 +86,7 @@ def broker(tmp_path):
 @pytest.fixture
 def daemon(tmp_path, broker):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "run", "--sim", "--speed", "1", "--mqtt-host", broker.host,
+        [sys.executable, "-m", "controller.app.cli", "run", "--sim", "--speed", "1", "--mqtt-host", broker.host,
          "--mqtt-port", str(broker.port), "--device-id", DEVICE, "--state-dir", str(tmp_path / "state"),
          "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     yield proc

@@ -3,8 +3,8 @@ held button) drive the real machine with no network at all."""
 
 import asyncio
 
-from controller.config import load_config
-from controller.daemon import RunOptions, run_fast
+from controller.model.config import load_config
+from controller.app.daemon import RunOptions, run_fast
 
 
 def run_with_panel(tmp_path, script):

@@ -4,7 +4,7 @@ with every wave in foot → calf → thigh order — judged from what the valves
 
 import pytest
 
-from controller.config import load_config
+from controller.model.config import load_config
 from programs.library import load_library
 from tests.machine.simrun import run_sim
 

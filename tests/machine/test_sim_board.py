@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from controller.board import build_board, make_simulator
-from controller.config import load_config
-from controller.outputs import Outputs
+from controller.machine.board import build_board, make_simulator
+from controller.model.config import load_config
+from controller.model.outputs import Outputs
 
 
 class Rig:

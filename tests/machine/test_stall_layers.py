@@ -4,8 +4,8 @@ the simulated relay timer drops the power after its 200 ms."""
 
 import asyncio
 
-from controller.config import load_config
-from controller.daemon import RunOptions, run_fast
+from controller.model.config import load_config
+from controller.app.daemon import RunOptions, run_fast
 
 
 def test_stalled_scan_cycle_watchdog_and_relay_timer(tmp_path):

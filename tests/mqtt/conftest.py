@@ -91,9 +91,9 @@ class Rig:
 
 @pytest.fixture
 async def rig(mqtt_broker):
-    from controller.config import MqttSettings
-    from controller.hub import MachineHub
-    from controller.mqtt import MqttBridge
+    from controller.model.config import MqttSettings
+    from controller.machine.hub import MachineHub
+    from controller.interfaces.mqtt import MqttBridge
     from tests.mqtt.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine, MqttProbe
 
     host, port = mqtt_broker

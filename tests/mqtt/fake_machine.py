@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from controller.commands import CommandResult
-from controller.hub import MachineHub
+from controller.model.commands import CommandResult
+from controller.machine.hub import MachineHub
 
 PADS = ("left_foot", "left_calf", "right_foot", "right_calf")
 CHAMBERS = ("left_foot", "left_calf", "left_thigh", "right_foot", "right_calf", "right_thigh")
@@ -422,8 +422,8 @@ class MqttProbe:
 
 
 async def _serve(host: str, port: int, device_id: str) -> None:
-    from controller.config import MqttSettings
-    from controller.mqtt import MqttBridge
+    from controller.model.config import MqttSettings
+    from controller.interfaces.mqtt import MqttBridge
 
     hub = MachineHub()
     machine = FakeMachine(hub)

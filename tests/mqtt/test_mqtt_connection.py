@@ -7,9 +7,9 @@ import asyncio
 import aiomqtt
 import pytest
 
-from controller.config import MqttSettings, TlsSettings
-from controller.hub import MachineHub
-from controller.mqtt import Backoff, MqttBridge, TokenBucket, _raw_id, _to_json, client_options
+from controller.model.config import MqttSettings, TlsSettings
+from controller.machine.hub import MachineHub
+from controller.interfaces.mqtt import Backoff, MqttBridge, TokenBucket, _raw_id, _to_json, client_options
 from tests.mqtt.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine
 
 # A throwaway test CA with a server certificate (127.0.0.1, localhost) and a client certificate,

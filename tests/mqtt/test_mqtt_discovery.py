@@ -12,9 +12,9 @@ import re
 
 import pytest
 
-from controller.commands import CommandError, Source, parse_command
-from controller.config import MqttSettings, load_config
-from controller.discovery import discovery_messages, topics
+from controller.model.commands import CommandError, Source, parse_command
+from controller.model.config import MqttSettings, load_config
+from controller.interfaces.discovery import discovery_messages, topics
 from programs.library import describe, load_library
 from tests.mqtt.fake_machine import FakeMachine
 
@@ -193,7 +193,7 @@ def test_the_machine_shows_a_temperature_per_pad_and_a_pressure_per_chamber(comp
 
 
 def test_state_templates_read_fields_the_state_snapshot_has(components, settings, config):
-    from controller.hub import MachineHub
+    from controller.machine.hub import MachineHub
 
     snapshot = FakeMachine(MachineHub()).snapshot()
     path = re.compile(r'value_json((?:\.[a-z_]+|\["[^"]+"\])+)')

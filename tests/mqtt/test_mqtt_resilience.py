@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import MqttSettings
-from controller.hub import MachineHub
-from controller.mqtt import MqttBridge
+from controller.model.config import MqttSettings
+from controller.machine.hub import MachineHub
+from controller.interfaces.mqtt import MqttBridge
 from tests.mqtt.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine, MqttProbe
 
 pytestmark = [pytest.mark.looptime(False)]
@@ -114,7 +114,7 @@ async def test_the_bridge_rides_out_a_broker_restart(rig, mqtt_broker):
         await until(lambda: not bridge.connected.is_set(), 10, "the bridge noticed the broker is gone")
         ticks = machine.ticks
         # the machine keeps working: commands from the panel still go through the hub
-        from controller.commands import Source, parse_command
+        from controller.model.commands import Source, parse_command
         result = await rig.hub.submit(parse_command({"command": "pause"}, Source.PANEL), Source.PANEL)
         assert result.ok and machine.mode == "paused"
         rig.hub.publish_event({"type": "while_broker_down", "t_s": 0.0})

@@ -12,10 +12,10 @@ import pytest
 from gpiozero import Button
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from controller.commands import CommandResult, Source
-from controller.config import load_config
-from controller.panel import BUTTON_NAMES, Panel
-from controller.panel_outputs import REFUSED, PanelOutputs
+from controller.model.commands import CommandResult, Source
+from controller.model.config import load_config
+from controller.interfaces.panel import BUTTON_NAMES, Panel
+from controller.interfaces.panel_signals import REFUSED, PanelOutputs
 
 PINS = {name: pin for name, pin in load_config().board.buttons.model_dump().items() if name != "estop"}
 PROGRAMS = ("quick_circulation", "calf_focus", "lymphatic")

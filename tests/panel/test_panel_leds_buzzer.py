@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from controller.hub import MachineHub
-from controller.panel_outputs import (FAULT, LOCKOUT, REFUSED, SESSION_END, SESSION_START, PanelOutputs,
+from controller.machine.hub import MachineHub
+from controller.interfaces.panel_signals import (FAULT, LOCKOUT, REFUSED, SESSION_END, SESSION_START, PanelOutputs,
                                       drive_outputs, duration_s, led_pattern)
 
 

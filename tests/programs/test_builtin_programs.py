@@ -2,8 +2,8 @@
 
 import pytest
 
-from controller.config import CHAMBER_ORDER
-from controller.limits import SafetyLimits
+from controller.model.config import CHAMBER_ORDER
+from controller.model.limits import SafetyLimits
 from programs.intensity import INTENSITIES, pressure_factor, scaled_pressure_mmhg
 from programs.library import BUILTIN_DIR, describe, load_library, load_program
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from controller.limits import SafetyLimits
+from controller.model.limits import SafetyLimits
 from programs.intensity import INTENSITIES, scaled_pressure_mmhg
 from programs.library import BUILTIN_DIR, load_library, load_program
 from programs.schema import CompressionSpec, Program, ProgramError

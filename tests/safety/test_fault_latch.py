@@ -3,8 +3,9 @@ lockouts that outlive acknowledgements and restarts until a technician resets th
 
 from __future__ import annotations
 
-from controller.fault_store import FaultStore
-from controller.faults import FAULT_CODES, Fault, FaultLatch, Severity
+from controller.storage.fault_store import FaultStore
+from controller.model.faults import FAULT_CODES, Fault, Severity
+from controller.safety.latch import FaultLatch
 
 
 def make(code: str, zone: str | None = "left_calf", t_s: float = 1.0) -> Fault:

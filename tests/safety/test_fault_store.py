@@ -9,9 +9,9 @@ import stat
 
 import pytest
 
-import controller.fault_store as fault_store_module
-from controller.fault_store import FaultStore
-from controller.faults import Fault, Severity
+import controller.storage.fault_store as fault_store_module
+from controller.storage.fault_store import FaultStore
+from controller.model.faults import Fault, Severity
 
 
 def lockout(code="heater_runaway", zone="left_calf", t_s=12.5) -> Fault:

@@ -13,11 +13,11 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.config import load_config
-from controller.gate import gate
-from controller.outputs import Outputs
-from controller.readings import PadReading, Readings
-from controller.safety import SafetyContext, SafetyMonitor
+from controller.model.config import load_config
+from controller.safety.gate import gate
+from controller.model.outputs import Outputs
+from controller.model.readings import PadReading, Readings
+from controller.safety.monitor import SafetyContext, SafetyMonitor
 
 CFG = load_config()
 PADS, CHAMBERS, ROLLERS = CFG.pad_names, CFG.chamber_names, CFG.roller_names

@@ -7,10 +7,10 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.config import load_config
-from controller.faults import FAULT_CODES, Fault, Severity
-from controller.gate import gate
-from controller.outputs import Outputs
+from controller.model.config import load_config
+from controller.model.faults import FAULT_CODES, Fault, Severity
+from controller.safety.gate import gate
+from controller.model.outputs import Outputs
 
 CFG = load_config()
 PADS, CHAMBERS, ROLLERS = CFG.pad_names, CFG.chamber_names, CFG.roller_names

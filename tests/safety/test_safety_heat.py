@@ -11,11 +11,11 @@ import math
 
 import pytest
 
-from controller.config import load_config
-from controller.faults import Severity
-from controller.outputs import Outputs
-from controller.readings import PadReading, Readings
-from controller.safety import OVERTEMP_CLEAR_MARGIN_C, SafetyContext, SafetyMonitor
+from controller.model.config import load_config
+from controller.model.faults import Severity
+from controller.model.outputs import Outputs
+from controller.model.readings import PadReading, Readings
+from controller.safety.monitor import OVERTEMP_CLEAR_MARGIN_C, SafetyContext, SafetyMonitor
 from sim.params import PadParams
 from sim.thermal import PadThermal
 

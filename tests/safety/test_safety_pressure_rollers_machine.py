@@ -10,11 +10,11 @@ import math
 
 import pytest
 
-from controller.config import load_config
-from controller.faults import Severity
-from controller.outputs import Outputs
-from controller.readings import PadReading, Readings
-from controller.safety import SafetyContext, SafetyMonitor
+from controller.model.config import load_config
+from controller.model.faults import Severity
+from controller.model.outputs import Outputs
+from controller.model.readings import PadReading, Readings
+from controller.safety.monitor import SafetyContext, SafetyMonitor
 
 CFG = load_config()
 LIM = CFG.limits

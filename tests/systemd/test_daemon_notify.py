@@ -14,7 +14,7 @@ def test_daemon_sends_ready_status_watchdog_and_stopping(tmp_path):
     sock.bind(path)
     sock.settimeout(30)
     env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="200000")
-    proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "run", "--sim", "--program", "warm_up",
+    proc = subprocess.Popen([sys.executable, "-m", "controller.app.cli", "run", "--sim", "--program", "warm_up",
                              "--state-dir", str(tmp_path / "state"), "--log-level", "WARNING"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seen: list[str] = []

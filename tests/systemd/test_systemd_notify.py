@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from controller.notify import SystemdNotifier
+from controller.app.systemd_notify import SystemdNotifier
 
 
 def receive(sock):

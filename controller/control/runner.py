@@ -1,0 +1,226 @@
+"""The program state machine: idle → running ⇄ paused → completed | stopped | fault.
+
+The runner decides *what* the machine should be doing now (which phase, which targets); the
+controllers decide *how*, and the safety gate has the last word. A restart never resumes a
+session: the runner always starts idle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controller.model.config import MachineConfig
+from programs.profile import Profile, check_profile
+from programs.schema import Program
+
+IDLE, RUNNING, PAUSED, COMPLETED, STOPPED, FAULT = "idle", "running", "paused", "completed", "stopped", "fault"
+ENDED = (IDLE, COMPLETED, STOPPED, FAULT)
+MAX_PAUSE_S = 600.0  # a pause longer than this ends the session: nobody is at the couch
+
+
+@dataclass
+class Targets:
+    """What the runner wants this tick. ``phase_changed`` tells the controllers to reload."""
+
+    heat_c: dict[str, float | None]
+    compression: object | None  # programs.schema.CompressionSpec
+    rollers: object | None  # programs.schema.RollerSpec
+    phase_changed: bool = False
+
+
+@dataclass
+class SessionRecord:
+    program: str
+    intensity: int
+    started_s: float
+    ended_s: float | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Runner:
+    def __init__(self, config: MachineConfig, programs: dict[str, Program]) -> None:
+        self.config = config
+        self.programs = programs
+        self.mode = IDLE
+        self.program: Program | None = None
+        self.intensity = 3
+        self.heat_on = True
+        self.profile = Profile()
+        self.max_heat_c: float | None = None
+        self.phase_index = 0
+        self._phase_started_elapsed = 0.0
+        self._elapsed_before_pause = 0.0
+        self._running_since: float | None = None
+        self._paused_at: float | None = None
+        self._phase_dirty = False
+        self.session: SessionRecord | None = None
+        self._last_pause_heat: dict[str, float | None] = {}
+        self._heat_cache: tuple | None = None  # _heat_targets: (heat_c, heat_on, max_heat_c, result)
+        self.sessions_ended: list[SessionRecord] = []
+
+    # ------------------------------------------------------------------ time
+    def elapsed_s(self, now_s: float) -> float:
+        """Running time of the session (pauses excluded)."""
+        if self._running_since is None:
+            return self._elapsed_before_pause
+        return self._elapsed_before_pause + (now_s - self._running_since)
+
+    def remaining_s(self, now_s: float) -> float:
+        if self.program is None or self.mode not in (RUNNING, PAUSED):
+            return 0.0
+        return max(0.0, self.program.duration_s - self.elapsed_s(now_s))
+
+    @property
+    def phase(self):
+        if self.program is None or self.phase_index >= len(self.program.phases):
+            return None
+        return self.program.phases[self.phase_index]
+
+    # ------------------------------------------------------------------ commands
+    def start(self, program_id: str, intensity: int, heat: bool, now_s: float) -> tuple[bool, str | None, list[str]]:
+        if self.mode in (RUNNING, PAUSED):
+            return False, f"a session is already {self.mode}: stop it first", []
+        program = self.programs.get(program_id)
+        if program is None:
+            known = ", ".join(sorted(self.programs))
+            return False, f"unknown program {program_id!r} (known: {known})", []
+        decision = check_profile(program, intensity, self.profile)
+        if not decision.allowed:
+            return False, "; ".join(decision.reasons), []
+        self.program = program
+        self.intensity = decision.intensity
+        self.max_heat_c = decision.max_heat_c
+        self.heat_on = heat
+        self.mode = RUNNING
+        self.phase_index = 0
+        self._phase_started_elapsed = 0.0
+        self._elapsed_before_pause = 0.0
+        self._running_since = now_s
+        self._paused_at = None
+        self._phase_dirty = True
+        self.session = SessionRecord(program.id, self.intensity, now_s, notes=list(decision.reasons))
+        return True, None, list(decision.reasons)
+
+    def pause(self, now_s: float) -> str | None:
+        if self.mode != RUNNING:
+            return f"nothing to pause: the machine is {self.mode}"
+        self._elapsed_before_pause = self.elapsed_s(now_s)
+        self._running_since = None
+        self._paused_at = now_s
+        self.mode = PAUSED
+        self._phase_dirty = True
+        return None
+
+    def resume(self, now_s: float) -> str | None:
+        if self.mode != PAUSED:
+            return f"nothing to resume: the machine is {self.mode}"
+        self._running_since = now_s
+        self._paused_at = None
+        self.mode = RUNNING
+        self._phase_dirty = True
+        return None
+
+    def stop(self, now_s: float, reason: str = "stopped by user") -> str | None:
+        if self.mode not in (RUNNING, PAUSED):
+            return f"nothing to stop: the machine is {self.mode}"
+        self._end(now_s, STOPPED, reason)
+        return None
+
+    def fault(self, now_s: float, reason: str) -> None:
+        """A stop or lockout fault ends the session (the gate already made the outputs safe)."""
+        if self.mode in (RUNNING, PAUSED):
+            self._end(now_s, FAULT, reason)
+        elif self.mode != FAULT:
+            self.mode = FAULT
+            self._phase_dirty = True
+
+    def clear_fault(self) -> None:
+        if self.mode == FAULT:
+            self.mode = IDLE
+
+    def set_intensity(self, intensity: int) -> tuple[int, list[str]]:
+        """Change intensity, capped by the profile; returns the intensity applied and why."""
+        if self.program is not None and self.mode in (RUNNING, PAUSED):
+            decision = check_profile(self.program, intensity, self.profile)
+            self.intensity = decision.intensity
+            return self.intensity, [r for r in decision.reasons if "intensity" in r]
+        self.intensity = intensity
+        return intensity, []
+
+    def set_profile(self, **flags: bool) -> list[str]:
+        """Change profile flags; a running session that is no longer allowed is stopped."""
+        current = self.profile.model_dump()
+        current.update({k: v for k, v in flags.items() if v is not None})
+        self.profile = Profile(**current)
+        if self.program is not None and self.mode in (RUNNING, PAUSED):
+            decision = check_profile(self.program, self.intensity, self.profile)
+            if not decision.allowed:
+                return decision.reasons
+            self.intensity = decision.intensity
+            self.max_heat_c = decision.max_heat_c
+        return []
+
+    def _end(self, now_s: float, outcome: str, reason: str) -> None:
+        self._elapsed_before_pause = self.elapsed_s(now_s)
+        self._running_since = None
+        self.mode = outcome
+        self._phase_dirty = True
+        if self.session is not None:
+            self.session.ended_s = now_s
+            self.session.outcome = outcome
+            self.session.reason = reason
+            self.sessions_ended.append(self.session)
+            del self.sessions_ended[:-20]
+
+    # ------------------------------------------------------------------ the tick
+    def step(self, now_s: float) -> Targets:
+        if self.mode == PAUSED and self._paused_at is not None and now_s - self._paused_at > MAX_PAUSE_S:
+            self._end(now_s, STOPPED, f"paused for more than {MAX_PAUSE_S:.0f} s")
+        if self.mode == RUNNING and self.program is not None:
+            elapsed = self.elapsed_s(now_s)
+            phase = self.phase
+            while phase is not None and elapsed - self._phase_started_elapsed >= phase.duration_s:
+                self._phase_started_elapsed += phase.duration_s
+                self.phase_index += 1
+                self._phase_dirty = True
+                phase = self.phase
+            if phase is None:
+                self._end(now_s, COMPLETED, "program completed")
+        changed, self._phase_dirty = self._phase_dirty, False
+        if self.mode == RUNNING:
+            phase = self.phase
+            return Targets(self._heat_targets(phase.heat_c), phase.compression, phase.rollers, changed)
+        off = {p: None for p in self.config.pad_names}
+        if self.mode == PAUSED:
+            # Pause vents and idles the rollers; heat stays on for a bounded time.
+            keep = now_s - (self._paused_at or now_s) <= self.config.limits.pause_heat_keep_s
+            heat = self._heat_targets(self.phase.heat_c) if keep and self.phase else off
+            if not keep and any(v is not None for v in self._last_pause_heat.values()):
+                changed = True
+            self._last_pause_heat = heat
+            return Targets(heat, None, None, changed)
+        return Targets(off, None, None, changed)
+
+    def _heat_targets(self, heat_c: dict[str, float]) -> dict[str, float | None]:
+        """Each pad's target (a new dict each call). It depends only on the phase's ``heat_c``,
+        ``heat_on`` and ``max_heat_c`` (config and limits are fixed): while they are the same
+        objects as last time, the last result is copied instead of worked out again."""
+        cached = self._heat_cache
+        if (cached is not None and cached[0] is heat_c and cached[1] is self.heat_on
+                and cached[2] is self.max_heat_c):
+            return dict(cached[3])
+        out: dict[str, float | None] = {}
+        for pad in self.config.pads:
+            target = heat_c.get(pad.position) if self.heat_on else None
+            if target is not None:
+                target = min(target, self.config.limits.max_heat_target_c)
+                if self.max_heat_c is not None:
+                    target = min(target, self.max_heat_c)
+            out[pad.zone] = target
+        self._heat_cache = (heat_c, self.heat_on, self.max_heat_c, out)
+        return dict(out)
+
+    def phase_elapsed_s(self, now_s: float) -> float:
+        return self.elapsed_s(now_s) - self._phase_started_elapsed

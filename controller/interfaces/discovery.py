@@ -1,0 +1,185 @@
+"""Home Assistant MQTT discovery for the machine: one device, built from the config.
+
+Pure functions, no I/O: the bridge publishes what these return, and tests check it against
+Home Assistant's documented schema without a broker.
+
+Why device-based discovery (``<prefix>/device/<id>/config`` with ``dev``, ``o`` and ``cmps``):
+one retained message describes the whole machine, so the device block, the origin and the
+availability binding are stated once and cannot drift apart between entities. Every entity
+reads the one retained ``state`` JSON through a value template and writes the one ``cmd``
+topic with a JSON command, so Home Assistant goes through exactly the same validation
+(``parse_command`` with ``Source.MQTT``) as any other remote client: it can start, pause,
+stop and adjust, never clear a lockout or drive an output.
+
+Keys use Home Assistant's documented abbreviations throughout (``stat_t``, ``uniq_id``, ...);
+``default_entity_id`` (``def_ent_id``) is used, not the retired ``object_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable
+
+from controller.model.config import MqttSettings
+
+ORIGIN_NAME = "legtherapy"
+MANUFACTURER = "legtherapy"
+MODEL = "Leg therapy machine (compression, heat, rollers)"
+
+#: zone names end up inside Jinja templates and entity ids: keep them to a safe alphabet
+_ZONE_NAME = re.compile(r"^[A-Za-z0-9_ -]{1,64}$")
+
+
+def base_topic(settings: MqttSettings) -> str:
+    return f"{settings.base_topic}/{settings.device_id}"
+
+
+def topics(settings: MqttSettings) -> dict[str, str]:
+    """Every topic the bridge uses, by role; the one place topic names are spelled."""
+    base = base_topic(settings)
+    return {
+        "availability": f"{base}/availability",
+        "state": f"{base}/state",
+        "event": f"{base}/event",
+        "cmd": f"{base}/cmd",
+        "cmd_result": f"{base}/cmd/result",
+        "discovery": f"{settings.discovery_prefix}/device/{settings.device_id}/config",
+        "ha_status": f"{settings.discovery_prefix}/status",
+    }
+
+
+def slug(text: str) -> str:
+    """``Left-Foot 1`` -> ``left_foot_1``: the alphabet of entity ids and component ids."""
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]", "_", text.lower())).strip("_")
+
+
+def _label(zone: str) -> str:
+    return zone.replace("_", " ").replace("-", " ").strip().capitalize()
+
+
+def _cmd(**fields: Any) -> str:
+    """A JSON command exactly as ``parse_command`` expects it (compact, stable key order)."""
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def _field(collection: str, zone: str, key: str) -> str:
+    # json.dumps gives a double-quoted literal, which Jinja reads as the same string
+    return f"{{{{ value_json.{collection}[{json.dumps(zone)}].{key} }}}}"
+
+
+def discovery_messages(
+    settings: MqttSettings,
+    pad_names: Iterable[str],
+    chamber_names: Iterable[str],
+    roller_names: Iterable[str],
+    programs: list[dict],
+    sw_version: str,
+    *,
+    default_program: str | None = None,
+) -> list[tuple[str, dict]]:
+    """The discovery messages for this machine: ``[(topic, payload), ...]`` (retain them).
+
+    ``programs`` are ``programs.library.describe()`` dicts (``id``, ``name``, ...); the start
+    button starts ``default_program`` (default: the first program). Raises ``ValueError`` for
+    a zone name that cannot be used safely in a template or would collide after slugging.
+    """
+    t = topics(settings)
+    dev_slug = slug(settings.device_id)
+    pads, chambers, rollers = list(pad_names), list(chamber_names), list(roller_names)
+    _check_zone_names(pads, chambers, rollers)
+    program_ids = [str(p["id"]) for p in programs if p.get("id")]
+    if default_program is None and program_ids:
+        default_program = program_ids[0]
+    names = {str(p["id"]): str(p.get("name") or p["id"]) for p in programs if p.get("id")}
+
+    cmps: dict[str, dict] = {}
+
+    def add(key: str, platform: str, name: str, **options: Any) -> None:
+        if key in cmps:
+            raise ValueError(f"discovery: component {key!r} defined twice")
+        cmps[key] = {
+            "p": platform,
+            "name": name,
+            "uniq_id": f"{dev_slug}_{key}",
+            "def_ent_id": f"{platform}.{dev_slug}_{key}",
+            **options,
+        }
+
+    def sensor(key: str, name: str, template: str, **options: Any) -> None:
+        add(key, "sensor", name, stat_t=t["state"], val_tpl=template, **options)
+
+    for zone in pads:
+        sensor(f"{slug(zone)}_temperature", f"{_label(zone)} pad temperature",
+               _field("pads", zone, "temp_c"),
+               dev_cla="temperature", unit_of_meas="°C", stat_cla="measurement", sug_dsp_prc=1)
+    for zone in chambers:
+        sensor(f"{slug(zone)}_pressure", f"{_label(zone)} chamber pressure",
+               _field("chambers", zone, "pressure_mmhg"),
+               dev_cla="pressure", unit_of_meas="mmHg", stat_cla="measurement", sug_dsp_prc=0)
+    for zone in rollers:
+        sensor(f"{slug(zone)}_roller_current", f"{_label(zone)} roller current",
+               _field("rollers", zone, "current_a"),
+               dev_cla="current", unit_of_meas="A", stat_cla="measurement", ent_cat="diagnostic")
+
+    sensor("mode", "Mode", "{{ value_json.mode }}", ic="mdi:state-machine")
+    sensor("remaining", "Time remaining",
+           "{{ value_json.remaining_s | round(0) if value_json.remaining_s is number else 'None' }}",
+           dev_cla="duration", unit_of_meas="s")
+    sensor("problem_text", "Problem", "{{ (value_json.problem_text or 'OK')[:255] }}",
+           ic="mdi:alert-circle-outline", ent_cat="diagnostic")
+    add("problem", "binary_sensor", "Fault", stat_t=t["state"], dev_cla="problem",
+        val_tpl="{{ 'ON' if value_json.problem else 'OFF' }}", pl_on="ON", pl_off="OFF",
+        json_attr_t=t["state"],
+        json_attr_tpl='{{ {"problem_text": value_json.problem_text, "faults": value_json.faults,'
+                      ' "lockout": value_json.lockout} | tojson }}')
+
+    if program_ids:
+        add("program", "select", "Program", cmd_t=t["cmd"],
+            cmd_tpl='{"command":"start","program":"{{ value }}"}',
+            stat_t=t["state"], val_tpl="{{ value_json.program if value_json.program else 'None' }}",
+            ops=program_ids, ic="mdi:format-list-bulleted")
+        add("start", "button", f"Start {names.get(default_program, default_program)}", cmd_t=t["cmd"],
+            pl_prs=_cmd(command="start", program=default_program), ic="mdi:play")
+    add("pause", "button", "Pause", cmd_t=t["cmd"], pl_prs=_cmd(command="pause"), ic="mdi:pause")
+    add("resume", "button", "Resume", cmd_t=t["cmd"], pl_prs=_cmd(command="resume"), ic="mdi:play-pause")
+    add("stop", "button", "Stop", cmd_t=t["cmd"], pl_prs=_cmd(command="stop"), ic="mdi:stop")
+    add("intensity", "number", "Intensity", cmd_t=t["cmd"],
+        cmd_tpl='{"command":"set_intensity","intensity":{{ value|int }}}',
+        stat_t=t["state"], val_tpl="{{ value_json.intensity }}",
+        min=1, max=5, step=1, mode="slider", ic="mdi:gauge")
+    add("heat", "switch", "Heat", cmd_t=t["cmd"],
+        pl_on=_cmd(command="set_heat", on=True), pl_off=_cmd(command="set_heat", on=False),
+        stat_t=t["state"], val_tpl="{{ 'ON' if value_json.heat_on else 'OFF' }}",
+        stat_on="ON", stat_off="OFF", ic="mdi:heat-wave")
+
+    payload = {
+        "dev": {
+            "ids": [f"legtherapy_{dev_slug}"],
+            "name": f"Leg therapy {settings.device_id}",
+            "mf": MANUFACTURER,
+            "mdl": MODEL,
+            "sw": sw_version,
+        },
+        "o": {"name": ORIGIN_NAME, "sw": sw_version},
+        "avty_t": t["availability"],
+        "pl_avail": "online",
+        "pl_not_avail": "offline",
+        "qos": 1,
+        "cmps": cmps,
+    }
+    return [(t["discovery"], payload)]
+
+
+def _check_zone_names(*families: list[str]) -> None:
+    problems = []
+    for family in families:
+        seen: dict[str, str] = {}
+        for zone in family:
+            if not _ZONE_NAME.match(zone):
+                problems.append(f"zone name {zone!r} may only use letters, digits, '_', '-' and spaces")
+            elif slug(zone) in seen:
+                problems.append(f"zone names {seen[slug(zone)]!r} and {zone!r} collide as {slug(zone)!r}")
+            seen.setdefault(slug(zone), zone)
+    if problems:
+        raise ValueError("discovery: " + "; ".join(problems))

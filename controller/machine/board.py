@@ -1,0 +1,357 @@
+"""Builds the driver objects from the config and reads/writes them as one board.
+
+This is the one place that knows whether the hardware is real or simulated
+(``build_board``); everything above it sees a ``Board``. Blocking I2C work runs off the event
+loop thread on real hardware, so a slow or hung bus delays the tick that waits for it (and the
+watchdog notices) but never freezes the loop itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from errno import ETIMEDOUT
+from dataclasses import dataclass, field
+from typing import Callable
+
+from controller.model.config import MachineConfig
+from controller.model.outputs import Outputs
+from controller.model.readings import PadReading, Readings
+from drivers.ads1115 import ADS1115
+from drivers.buttons import EStopInput, PanelButton
+from drivers.buzzer import PanelBuzzer
+from drivers.errors import BusError, DriverError
+from drivers.heartbeat import Heartbeat
+from drivers.heater import Heater
+from drivers.i2c import I2CBus
+from drivers.ina219 import INA219
+from drivers.led import ExpanderLed
+from drivers.mcp23017 import MCP23017
+from drivers.mcp9808 import MCP9808
+from drivers.pressure_sensor import AnalogPressureSensor
+from drivers.pump import Pump
+from drivers.relay import MasterRelay
+from drivers.roller_motor import RollerMotor
+from drivers.thermistor import BetaThermistor
+from drivers.valve import Valve
+
+log = logging.getLogger("legtherapy.board")
+NAN = math.nan
+
+
+@dataclass
+class _ReadResult:
+    pads: dict[str, tuple[float, float]] = field(default_factory=dict)
+    pressure: dict[str, float] = field(default_factory=dict)
+    current: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    error_zones: list[str] = field(default_factory=list)
+
+
+class Board:
+    """The machine's sensors and actuators, built from config. Starts in the safe state."""
+
+    def __init__(self, config: MachineConfig, smbus, pin_factory=None, *, io_in_thread: bool = True,
+                 stall_source: Callable[[], float] | None = None,
+                 pressure_offsets: dict[str, float] | None = None) -> None:
+        self.config = config
+        b = config.board
+        self._io_in_thread = io_in_thread
+        self._stall_source = stall_source
+        self._last_written: Outputs | None = None
+        self._relay_closed: bool | None = None  # what the relay pin was last set to (None: unknown)
+        self.write_errors: list[str] = []
+        self._last_safe_state_error = ""  # the watchdog may force the safe state 50 times a second
+
+        # Outputs first, each created in its unpowered (safe) state: relay open, duties 0.
+        self.relay = MasterRelay(b.relay_pin, pin_factory=pin_factory)
+        self.heartbeat = Heartbeat(b.heartbeat_pin, pin_factory=pin_factory)
+        self.heaters = {p.zone: Heater(p.heater_pin, period_s=b.heater_period_s, pin_factory=pin_factory)
+                        for p in config.pads}
+        self.pump = Pump(b.pump_pin, frequency_hz=b.pump_pwm_hz, pin_factory=pin_factory)
+        self.motors = {r.zone: RollerMotor(r.pwm_pin, r.dir_pin, frequency_hz=b.motor_pwm_hz,
+                                           pin_factory=pin_factory) for r in config.rollers}
+        self.buzzer = PanelBuzzer(b.buzzer_pin, pin_factory=pin_factory)
+
+        self.i2c = I2CBus(smbus, b.i2c_bus)
+        self.expander = MCP23017(self.i2c, b.expander_address)
+        expander_pins = [c.fill_pin for c in config.chambers] + [c.vent_pin for c in config.chambers]
+        expander_pins += list(b.leds.model_dump().values())
+        self.fill_valves = {c.zone: Valve(self.expander, c.fill_pin, normally_open=False) for c in config.chambers}
+        self.vent_valves = {c.zone: Valve(self.expander, c.vent_pin, normally_open=True) for c in config.chambers}
+        self.leds = {name: ExpanderLed(self.expander, pin) for name, pin in b.leds.model_dump().items()}
+        self._startup_errors: list[str] = []
+        self._try(lambda: self.expander.configure_outputs(expander_pins), "expander")
+
+        self.adcs = {name: ADS1115(self.i2c, a.address, fs_v=a.fs_v, data_rate_sps=a.data_rate_sps)
+                     for name, a in b.adcs.items()}
+        t = b.thermistor
+        self.thermistors = {p.zone: BetaThermistor(r25_ohm=t.r25_ohm, beta=t.beta, series_ohm=t.series_ohm,
+                                                   supply_v=t.supply_v, offset_c=p.thermistor_offset_c)
+                            for p in config.pads}
+        self.digital_sensors = {p.zone: MCP9808(self.i2c, p.digital_sensor_address) for p in config.pads}
+        offsets = pressure_offsets or {}
+        ps = b.pressure_sensor
+        self.pressure_sensors = {
+            c.zone: AnalogPressureSensor(range_mmhg=ps.range_mmhg, supply_v=ps.supply_v,
+                                         offset_mmhg=offsets.get(c.zone, c.pressure_offset_mmhg))
+            for c in config.chambers}
+        self.current_sensors = {r.zone: INA219(self.i2c, r.current_sensor_address, shunt_ohm=b.roller_shunt_ohm,
+                                               max_expected_a=b.roller_max_current_a) for r in config.rollers}
+        for zone, sensor in self.current_sensors.items():
+            self._try(sensor.configure, f"roller:{zone}")
+        for zone, sensor in self.digital_sensors.items():
+            self._try(sensor.probe, f"pad:{zone}")
+
+        self.estop = EStopInput(b.buttons.estop, pin_factory=pin_factory)
+        self.buttons = {name: PanelButton(pin, pin_factory=pin_factory)
+                        for name, pin in b.buttons.model_dump().items() if name != "estop"}
+        self._pads_last: dict[str, PadReading] = {p.zone: PadReading(NAN, NAN, -math.inf) for p in config.pads}
+        self._pressure_t: dict[str, float] = {c.zone: -math.inf for c in config.chambers}
+        self._read_plan()
+
+    def _try(self, fn, zone: str) -> None:
+        try:
+            fn()
+        except DriverError as err:
+            log.error("at start-up: %s", err)
+            self._startup_errors.append(f"{zone}|{err}")
+
+    def set_pressure_offset(self, zone: str, offset_mmhg: float) -> None:
+        self.pressure_sensors[zone] = self.pressure_sensors[zone].with_offset(offset_mmhg)
+
+    # ------------------------------------------------------------------ reading
+    def _read_plan(self) -> None:
+        """Bind each sensor's read once, so a tick does not walk the config.
+
+        The analog reads go in rounds: each round starts one conversion on every ADS1115 with
+        an input due, then collects them, so the chips convert side by side. On the Pi at
+        400 kHz a pressure tick then takes ~7 ms of bus time instead of ~13 ms, and a thermal
+        tick ~11 ms instead of ~22 ms, which would not fit the 20 ms period.
+        """
+        cfg = self.config
+        fast: dict[str, list[tuple]] = {}  # adc name -> its (where, adc, channel) reads, in order
+        thermal: dict[str, list[tuple]] = {}
+        for c in cfg.chambers:
+            read = (f"chamber:{c.zone}", self.adcs[c.pressure.adc], c.pressure.channel)
+            fast.setdefault(c.pressure.adc, []).append(read)
+            thermal.setdefault(c.pressure.adc, []).append(read)
+        for p in cfg.pads:
+            read = (f"pad:{p.zone}", self.adcs[p.thermistor.adc], p.thermistor.channel)
+            thermal.setdefault(p.thermistor.adc, []).append(read)
+
+        def rounds(queues: dict[str, list[tuple]]) -> list[list[tuple]]:
+            depth = max((len(q) for q in queues.values()), default=0)
+            return [[q[k] for q in queues.values() if k < len(q)] for k in range(depth)]
+
+        self._adc_rounds = rounds(fast)
+        self._adc_rounds_thermal = rounds(thermal)
+        self._pressure_plan = [(c.zone, f"chamber:{c.zone}") for c in cfg.chambers]
+        self._digital_plan = [(p.zone, f"pad:{p.zone}", self.thermistors[p.zone].volts_to_c,
+                               self.digital_sensors[p.zone].read_temp_c) for p in cfg.pads]
+        self._current_plan = [(zone, f"roller:{zone}", sensor.read_current_a)
+                              for zone, sensor in self.current_sensors.items()]
+
+    def _read_sync(self, thermal: bool) -> _ReadResult:
+        out = _ReadResult()
+        # A hung bus costs the kernel's whole timeout per transaction: after the first
+        # timeout in a tick, the rest of the tick's reads fail at once instead of each waiting.
+        hung: BusError | None = None
+
+        def fail(zone: str, err: Exception) -> BusError | None:
+            out.errors.append(str(err))
+            out.error_zones.append(zone)
+            if isinstance(err, BusError) and err.errno == ETIMEDOUT:
+                return hung or err
+            return hung
+
+        if self._startup_errors:
+            for entry in self._startup_errors:
+                zone, _, text = entry.partition("|")
+                fail(zone, Exception(text))
+            self._startup_errors = []
+        volts: dict[str, float] = {}  # analog input volts by zone ("chamber:…", "pad:…"); NaN: failed
+        for round_ in (self._adc_rounds_thermal if thermal else self._adc_rounds):
+            started = []
+            for where, adc, channel in round_:
+                try:
+                    if hung is not None:
+                        raise hung
+                    adc.start(channel)
+                    started.append((where, adc))
+                except DriverError as err:
+                    volts[where] = NAN
+                    hung = fail(where, err)
+            for where, adc in started:
+                try:
+                    if hung is not None:
+                        raise hung
+                    volts[where] = adc.finish_voltage()
+                except DriverError as err:
+                    volts[where] = NAN
+                    hung = fail(where, err)
+        pressure = out.pressure
+        sensors = self.pressure_sensors  # looked up per tick: a calibration replaces a sensor
+        for zone, where in self._pressure_plan:
+            pressure[zone] = sensors[zone].volts_to_mmhg(volts[where])  # NaN stays NaN
+        if thermal:
+            pads = out.pads
+            for zone, where, volts_to_c, read_digital in self._digital_plan:
+                t1 = volts_to_c(volts[where])  # NaN stays NaN
+                try:
+                    if hung is not None:
+                        raise hung
+                    t2 = read_digital()
+                except DriverError as err:
+                    t2 = NAN
+                    hung = fail(where, err)
+                pads[zone] = (t1, t2)
+        current = out.current
+        for zone, where, read_current_a in self._current_plan:
+            try:
+                if hung is not None:
+                    raise hung
+                current[zone] = read_current_a()
+            except DriverError as err:
+                current[zone] = NAN
+                hung = fail(where, err)
+        return out
+
+    async def read(self, now_s: float, thermal: bool) -> Readings:
+        if self._io_in_thread:
+            raw = await asyncio.to_thread(self._read_sync, thermal)
+        else:
+            raw = self._read_sync(thermal)
+        if self._stall_source is not None:
+            stall_s = self._stall_source()  # a simulated bus hang: wait out the kernel's I2C timeout
+            if stall_s > 0:
+                await asyncio.sleep(stall_s)
+                now_s = asyncio.get_running_loop().time()  # the readings are as late as the hang made them
+        if thermal:
+            pads_last = self._pads_last
+            for zone, (t1, t2) in raw.pads.items():
+                if t1 != t1 and t2 != t2:  # both NaN
+                    continue  # keep the last good reading; its age makes it stale
+                pads_last[zone] = PadReading(t1, t2, now_s)
+        pressure_t = self._pressure_t
+        for zone, p in raw.pressure.items():
+            if p == p:  # not NaN
+                pressure_t[zone] = now_s
+        if raw.errors or self.write_errors:
+            errors = tuple(raw.errors + self.write_errors)
+            zones = tuple(raw.error_zones + ["machine:expander"] * len(self.write_errors))
+            self.write_errors = []
+        else:
+            errors = zones = ()
+        return Readings(
+            t_s=now_s,
+            pads=dict(self._pads_last),
+            pressure_mmhg=raw.pressure,
+            pressure_t_s=dict(pressure_t),
+            roller_current_a=raw.current,
+            estop_tripped=self.estop.is_tripped,
+            thermal_fresh=thermal,
+            errors=errors,
+            error_zones=zones,
+        )
+
+    # ------------------------------------------------------------------ writing
+    def _write_sync(self, out: Outputs) -> None:
+        """Write what changed since the last write (everything after a safe state)."""
+        last = self._last_written
+        for zone, heater in self.heaters.items():
+            duty = out.heater_duty.get(zone, 0.0)
+            if last is None or last.heater_duty.get(zone) != duty:
+                heater.set_duty(duty)
+        if last is None or last.pump_duty != out.pump_duty:
+            self.pump.set_duty(out.pump_duty)
+        for zone, motor in self.motors.items():
+            speed = out.roller_speed.get(zone, 0.0)
+            if last is None or last.roller_speed.get(zone) != speed:
+                motor.set_speed(speed)
+        fill, vent = out.fill_open, out.vent_open
+        if last is None or last.fill_open != fill or last.vent_open != vent:
+            for zone, valve in self.fill_valves.items():
+                valve.set_open(fill.get(zone, False))
+            for zone, valve in self.vent_valves.items():
+                valve.set_open(vent.get(zone, True))
+        if out.relay_closed != self._relay_closed:
+            if out.relay_closed:
+                self.relay.close()
+            else:
+                self.relay.open()
+            self._relay_closed = out.relay_closed
+        try:
+            self.expander.flush()
+        except DriverError as err:
+            # Valves we cannot command: drop the relay so every valve de-energises and vents.
+            self.relay.open()
+            self._relay_closed = False
+            self.write_errors.append(str(err))
+        self._last_written = out
+
+    async def write(self, out: Outputs) -> None:
+        if self._io_in_thread:
+            await asyncio.to_thread(self._write_sync, out)
+        else:
+            self._write_sync(out)
+
+    def toggle_heartbeat(self) -> None:
+        self.heartbeat.toggle()
+
+    def safe_state(self) -> None:
+        """Everything off, relay open, every valve de-energised (vents open). Never raises."""
+        self._relay_closed = None  # unknown until opened below; the next write sets it again
+        steps = [self._open_relay, lambda: self.pump.set_duty(0.0)]
+        steps += [lambda h=h: h.set_duty(0.0) for h in self.heaters.values()]
+        steps += [lambda m=m: m.set_speed(0.0) for m in self.motors.values()]
+        steps += [lambda v=v: v.set_open(False) for v in self.fill_valves.values()]
+        steps += [lambda v=v: v.set_open(True) for v in self.vent_valves.values()]
+        steps += [self.expander.flush]
+        for step in steps:
+            try:
+                step()
+            except Exception as err:  # best effort: every other step must still run
+                if str(err) != self._last_safe_state_error:
+                    log.error("safe state: %s", err)
+                self._last_safe_state_error = str(err)
+        self._last_written = None
+
+    def _open_relay(self) -> None:
+        self.relay.open()
+        self._relay_closed = False
+
+    def close(self) -> None:
+        self.safe_state()
+        self.relay.release()  # open the contacts, then free the pin (relay.close() would energise it)
+        devices = [self.heartbeat, self.pump, self.buzzer, self.estop,
+                   *self.heaters.values(), *self.motors.values(), *self.buttons.values()]
+        for dev in devices:
+            try:
+                dev.close()
+            except Exception:  # closing is best effort too
+                pass
+
+
+def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, float] | None = None) -> Board:
+    """Real hardware, or the simulator when ``sim`` (a sim.machine.SimulatedMachine) is given.
+
+    The only switch point between the two.
+    """
+    if sim is not None:
+        board = Board(config, sim.bus, sim.pin_factory, io_in_thread=False, stall_source=sim.take_stall_s,
+                      pressure_offsets=pressure_offsets)
+        sim.settle_inputs()
+        return board
+    import smbus2  # only on real hardware
+
+    return Board(config, smbus2.SMBus(config.board.i2c_bus), None, io_in_thread=True,
+                 pressure_offsets=pressure_offsets)
+
+
+def make_simulator(config: MachineConfig, now: Callable[[], float], **kwargs):
+    """The simulated board (physics + chips + pins) for this config."""
+    from sim.machine import SimulatedMachine
+
+    return SimulatedMachine(config, now, **kwargs)

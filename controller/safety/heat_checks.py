@@ -1,0 +1,327 @@
+"""Heat interlocks: over-temperature, sensor plausibility and heater verification.
+
+Windows are measured from the first tick a condition is seen and trip on the first tick at
+which it has lasted the full window (``elapsed >= window``)."""
+
+from __future__ import annotations
+
+from collections import deque
+import math
+
+from controller.model.config import MachineConfig
+from controller.model.faults import Fault
+from controller.model.readings import PadReading, Readings
+from controller.safety.context import NAN, NOT_READ, SENSOR_NAMES, SafetyContext, ZoneNames, fmt_c, fmt_g, plausible_c, Powered
+
+
+class OverTemperature:
+    """Either sensor of a pad at or above ``overtemp_trip_c`` (45 °C) trips on the same tick.
+
+    Any reading counts, even an implausible +inf from a shorted thermistor: the code drops the
+    relay, and that is the right answer to "this pad might be very hot".
+    """
+
+    def __init__(self, config: MachineConfig, names: ZoneNames) -> None:
+        self.limits = config.limits
+        self.pads = config.pad_names
+        self.names = names
+
+    def check(self, readings: Readings, now_s: float) -> list[Fault]:
+        trip = self.limits.overtemp_trip_c
+        pads = readings.pads
+        faults = []
+        for pad in self.pads:
+            r = pads.get(pad, NOT_READ)
+            if r.temp_c >= trip or r.temp2_c >= trip:
+                faults.append(self._fault(pad, r, trip, now_s))
+        return faults
+
+    def _fault(self, pad: str, r: PadReading, trip: float, now_s: float) -> Fault:
+        hot = [(name, v) for name, v in zip(SENSOR_NAMES, (r.temp_c, r.temp2_c)) if v >= trip]
+        name, v = max(hot, key=lambda nv: nv[1])
+        return Fault.make(
+            "overtemp", pad, now_s,
+            f"{self.names.pad(pad)}: {name} at {fmt_c(v)}, at or above the {fmt_g(trip)} °C "
+            "over-temperature trip",
+            {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "trip_c": trip})
+
+
+class TemperaturePlausibility:
+    """Sensors that cannot be believed stop the heat before they can mislead the controller.
+
+    - a sensor outside [``sensor_min_c``, ``sensor_max_c``] (0–85 °C; an open thermistor reads
+      -inf, a short +inf) → ``temp_sensor_range`` on the tick it is seen;
+    - a pad's two plausible sensors more than ``sensor_disagree_c`` (3 °C) apart for
+      ``stale_reading_s`` (1 s) → ``temp_sensor_disagree``. The persistence lets one noisy
+      sample pass; it is the same second a missing reading is allowed, and 4 thermal samples at
+      the default rates. Normal heating cannot trigger it: the sensors' different lags (4 s,
+      8 s) at the fastest heating rate (~0.1 °C/s) put them well under 1 °C apart;
+    - either sensor not read for ``stale_reading_s`` (1 s) → ``temp_stale``. A pad never read
+      since the monitor started is measured from the monitor's first tick (start-up grace).
+
+    Pads are read on thermal ticks only; in between, a pad's reading is the same object tick
+    after tick. A tick that found nothing wrong with a reading remembers it (``_quiet``): while
+    the reading is the same object, the range and disagreement checks would give the same
+    answer (nothing) and the read clocks cannot move, so only the age is checked, and the
+    full check runs again as soon as the age reaches the limit (the same tick as before).
+    """
+
+    def __init__(self, config: MachineConfig, names: ZoneNames) -> None:
+        self.limits = config.limits
+        self.pads = config.pad_names
+        self.names = names
+        self._disagree_since: dict[str, float] = {}  # pad -> first tick its sensors disagreed
+        # pad -> when each sensor (thermistor, digital) was last read; None until the pad's
+        # first check, which starts its clock (the start-up grace)
+        self._last_read: dict[str, list[float | None]] = {p: [None, None] for p in self.pads}
+        # pad -> (reading, the older of its sensors' last reads) of a tick that found nothing
+        self._quiet: dict[str, tuple[PadReading, float]] = {}
+
+    def check(self, readings: Readings, now_s: float) -> list[Fault]:
+        lim = self.limits
+        low, high = lim.sensor_min_c, lim.sensor_max_c
+        disagree_c, stale_s = lim.sensor_disagree_c, lim.stale_reading_s
+        since = self._disagree_since
+        isnan = math.isnan
+        pads = readings.pads
+        faults = []
+        for pad in self.pads:
+            r = pads.get(pad, NOT_READ)
+            quiet = self._quiet.get(pad)
+            if quiet is not None and quiet[0] is r and now_s - quiet[1] < stale_s:
+                continue  # the reading found fine before, and neither sensor's age at the limit
+            n_faults = len(faults)
+            t1, t2 = r.temp_c, r.temp2_c
+            if low <= t1 <= high and low <= t2 <= high:  # both believable (False for NaN, ±inf)
+                diff = abs(t1 - t2)
+                disagree = diff > disagree_c
+            else:
+                # a NaN is a reading that did not happen: the stale check below speaks for it
+                if not (isnan(t1) or low <= t1 <= high) or not (isnan(t2) or low <= t2 <= high):
+                    faults.append(self._range_fault(pad, r, now_s))
+                diff, disagree = NAN, False
+
+            if disagree:
+                held = now_s - since.setdefault(pad, now_s)
+                if held >= stale_s:
+                    faults.append(self._disagree_fault(pad, r, diff, now_s))
+            elif pad in since:
+                del since[pad]
+
+            lasts = self._last_read[pad]
+            for i, v in enumerate((t1, t2)):
+                last = lasts[i]
+                if last is None:
+                    last = lasts[i] = now_s
+                if not isnan(v) and r.t_s > last:
+                    last = lasts[i] = r.t_s
+                age = now_s - last
+                if age >= stale_s:
+                    faults.append(self._stale_fault(pad, r, i, age, now_s))
+                    break  # one stale fault per pad says enough
+
+            if len(faults) == n_faults and not disagree:
+                self._quiet[pad] = (r, min(lasts))
+            else:
+                self._quiet.pop(pad, None)
+        return faults
+
+    def _seen(self, r: PadReading) -> dict:
+        return {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "read_t_s": r.t_s}
+
+    def _range_fault(self, pad: str, r: PadReading, now_s: float) -> Fault:
+        lim = self.limits
+        bad = [(name, v) for name, v in zip(SENSOR_NAMES, (r.temp_c, r.temp2_c))
+               if not math.isnan(v) and not plausible_c(v, lim)]
+        name, v = bad[0]
+        why = "open circuit or unplugged?" if v < lim.sensor_min_c else "short circuit?"
+        return Fault.make(
+            "temp_sensor_range", pad, now_s,
+            f"{self.names.pad(pad)}: {name} reads {fmt_c(v)}, outside {fmt_g(lim.sensor_min_c)}–{fmt_g(lim.sensor_max_c)} °C "
+            f"({why})", self._seen(r))
+
+    def _disagree_fault(self, pad: str, r: PadReading, diff: float, now_s: float) -> Fault:
+        lim = self.limits
+        return Fault.make(
+            "temp_sensor_disagree", pad, now_s,
+            f"{self.names.pad(pad)}: sensors disagree by {diff:.1f} °C (thermistor {fmt_c(r.temp_c)}, digital sensor "
+            f"{fmt_c(r.temp2_c)}; allowed {fmt_g(lim.sensor_disagree_c)} °C)",
+            {**self._seen(r), "difference_c": diff, "limit_c": lim.sensor_disagree_c})
+
+    def _stale_fault(self, pad: str, r: PadReading, sensor: int, age: float, now_s: float) -> Fault:
+        name = SENSOR_NAMES[sensor]
+        return Fault.make(
+            "temp_stale", pad, now_s,
+            f"{self.names.pad(pad)}: {name} not read for {age:.1f} s (limit {fmt_g(self.limits.stale_reading_s)} s)",
+            {**self._seen(r), "sensor": name, "age_s": age})
+
+
+class HeaterVerification:
+    """Does the heat follow the heater? Klipper's verify_heater, for a pad on a leg.
+
+    No gain (``heater_no_gain``, lockout): while the written duty is at least
+    ``heating_check_duty`` (0.8; or the configured maximum duty if that is lower, so the check
+    cannot be disabled by configuration) and the pad's control sensor is below its target by
+    more than ``heating_check_margin_c`` (5 °C), it must gain ``heating_check_gain_c`` (2 °C)
+    within ``heating_check_window_s`` (60 s). Each time it does, a new goal is set from there
+    (Klipper's goal_temp/goal_systime). Leaving those conditions disarms the check. A detached
+    sensor or a broken element fails it.
+
+    Heating while off (``heater_runaway``, lockout, relay off): while the heater is off (duty 0
+    written, or the relay open), a rise of ``heating_off_rise_c`` (2 °C) within any
+    ``heating_off_window_s`` (30 s) trips. The rise is measured from the *minimum* seen in the
+    window, counting only samples taken while the heater was off, and both plausible sensors
+    must show it (a stuck MOSFET warms the whole pad; one sensor alone is a sensor problem,
+    which the disagreement check catches). Why from the minimum rather than after a settling
+    delay: the heat stored in the element after switch-off lifts the surface by a bounded
+    ~1 °C (simulated pad: 0.8 °C after a full-power warm-up), below the 2 °C limit, so no
+    settling delay is needed and a stuck switch is caught as soon as it has raised the pad
+    2 °C; the over-temperature trip remains the backstop.
+    """
+
+    def __init__(self, config: MachineConfig, names: ZoneNames) -> None:
+        self.limits = config.limits
+        self.pads = config.pad_names
+        self.names = names
+        self.check_duty = min(config.limits.heating_check_duty, config.heat.max_duty)
+        self._goal: dict[str, tuple[float, float, float, float]] = {}  # pad -> goal_c, goal_t, from_c, from_t
+        self._off_lows = {p: (_WindowLow(), _WindowLow()) for p in self.pads}  # thermistor, digital
+        self._last_sample_t: dict[str, float] = {}
+        # pad -> when its heater went off. Its window lows hold samples only while it is here:
+        # both are set in the heater-off branch and cleared together when the heater comes on.
+        self._off_since: dict[str, float] = {}
+
+    def check(self, readings: Readings, powered: Powered, ctx: SafetyContext, now_s: float) -> list[Fault]:
+        faults = []
+        relay = powered.relay
+        duties = powered.out.heater_duty
+        targets = ctx.heat_targets_c
+        check_duty = self.check_duty
+        pads = readings.pads
+        for pad in self.pads:
+            r = pads.get(pad, NOT_READ)
+            duty = duties.get(pad, 0.0) if relay else 0.0
+            target = targets.get(pad)
+            # no gain: only armed at high duty toward a target (or to disarm an armed check)
+            if (target is not None and duty >= check_duty) or pad in self._goal:
+                fault = self._no_gain(pad, r, duty, target, now_s)
+                if fault:
+                    faults.append(fault)
+            # heating while off
+            if duty > 0.0:
+                if pad in self._off_since:  # the heater came on: forget the off-window
+                    for low in self._off_lows[pad]:
+                        low.clear()
+                    del self._off_since[pad]
+            else:
+                fault = self._runaway(pad, r, now_s)
+                if fault:
+                    faults.append(fault)
+        return faults
+
+    def _no_gain(self, pad: str, r: PadReading, duty: float, target: float | None, now_s: float) -> Fault | None:
+        lim = self.limits
+        temp = r.temp_c
+        watching = (target is not None and duty >= self.check_duty and plausible_c(temp, lim)
+                    and temp < target - lim.heating_check_margin_c)
+        if not watching:
+            self._goal.pop(pad, None)
+            return None
+        goal = self._goal.get(pad)
+        if goal is None or temp >= goal[0]:
+            self._goal[pad] = (temp + lim.heating_check_gain_c, now_s + lim.heating_check_window_s, temp, now_s)
+            return None
+        goal_c, goal_t, from_c, from_t = goal
+        if now_s < goal_t:
+            return None
+        return Fault.make(
+            "heater_no_gain", pad, now_s,
+            f"{self.names.pad(pad)}: heating at {duty:.0%} for {now_s - from_t:.0f} s but warmed only "
+            f"{temp - from_c:.1f} °C (at least {fmt_g(lim.heating_check_gain_c)} °C expected): "
+            "temperature sensor off the pad, or heating element broken",
+            {"temp_c": temp, "temp2_c": r.temp2_c, "start_c": from_c, "duty": duty, "target_c": target,
+             "window_s": lim.heating_check_window_s})
+
+    def _runaway(self, pad: str, r: PadReading, now_s: float) -> Fault | None:
+        """The heater is off (duty 0 written, or the relay open)."""
+        lim = self.limits
+        lows = self._off_lows[pad]
+        off_since = self._off_since.setdefault(pad, now_s)
+        if r.t_s > self._last_sample_t.get(pad, -math.inf):
+            self._last_sample_t[pad] = r.t_s
+            for low, v in zip(lows, (r.temp_c, r.temp2_c)):
+                low.add(r.t_s, v if plausible_c(v, lim) else NAN)
+        cutoff = now_s - lim.heating_off_window_s
+        thermistor, digital = lows[0].rise_since(cutoff), lows[1].rise_since(cutoff)
+        if thermistor is None or digital is None:
+            if thermistor is None and digital is None:
+                return None
+            rise, over_s = thermistor or digital
+        else:
+            rise, over_s = min(thermistor, digital)  # both sensors must show the rise
+        if rise < lim.heating_off_rise_c:
+            return self._hot_while_off(pad, r, now_s - off_since)
+        return Fault.make(
+            "heater_runaway", pad, now_s,
+            f"{self.names.pad(pad)}: warmed {rise:.1f} °C in {over_s:.0f} s with its heater off "
+            f"(limit {fmt_g(lim.heating_off_rise_c)} °C in {fmt_g(lim.heating_off_window_s)} s): heater switch stuck on?",
+            {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "rise_c": rise, "over_s": over_s})
+
+    def _hot_while_off(self, pad: str, r: PadReading, off_for_s: float) -> Fault | None:
+        """Over the trip temperature after the heater has been off a whole window: a stuck switch.
+
+        A slow stuck-on heater near the target (the PID already at 0) can creep up just under
+        2 °C per 30 s; the over-temperature trip catches it, but as a stop fault a user could
+        acknowledge it and the relay would feed the stuck switch again. A pad cannot reach the
+        trip by itself with its heater off for ``heating_off_window_s``: that is a lockout.
+        """
+        lim = self.limits
+        trip = lim.overtemp_trip_c
+        if off_for_s < lim.heating_off_window_s or not (r.temp_c >= trip or r.temp2_c >= trip):
+            return None
+        hot = [v for v in (r.temp_c, r.temp2_c) if plausible_c(v, lim) and v >= trip]
+        if not hot:
+            return None
+        return Fault.make(
+            "heater_runaway", pad, r.t_s,
+            f"{self.names.pad(pad)}: {max(hot):.1f} °C, over the {fmt_g(lim.overtemp_trip_c)} °C trip with its heater "
+            f"off for {off_for_s:.0f} s: heater switch stuck on?",
+            {"temp_c": r.temp_c, "temp2_c": r.temp2_c, "off_for_s": off_for_s})
+
+
+class _WindowLow:
+    """The lowest value over a sliding time window, in O(1) per sample (monotonic deque).
+
+    ``latest`` is the newest sample if it was a real value (NaN samples mark "no value now").
+    """
+
+    def __init__(self) -> None:
+        self._rising: deque[tuple[float, float]] = deque()  # values increase front to back
+        self.latest: tuple[float, float] | None = None
+
+    def add(self, t_s: float, value: float) -> None:
+        if math.isnan(value):
+            self.latest = None
+            return
+        while self._rising and self._rising[-1][1] >= value:
+            self._rising.pop()
+        self._rising.append((t_s, value))
+        self.latest = (t_s, value)
+
+    def rise_since(self, t_s: float) -> tuple[float, float] | None:
+        """Forget samples before ``t_s``; then (rise, seconds) from the window's lowest sample to
+        the latest one, or None if there is no latest real value."""
+        rising = self._rising
+        while rising and rising[0][0] < t_s:
+            rising.popleft()
+        latest = self.latest
+        if latest is not None and latest[0] < t_s:
+            latest = self.latest = None
+        if latest is None or not rising:
+            return None
+        t_low, v_low = rising[0]
+        return latest[1] - v_low, latest[0] - t_low
+
+    def clear(self) -> None:
+        self._rising.clear()
+        self.latest = None

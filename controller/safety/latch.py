@@ -1,0 +1,114 @@
+"""The fault latch: what is wrong stays wrong until the cause is gone and a person says so.
+
+A fault is latched on the tick it is first seen and stays active until acknowledged (stop
+faults, once the cause is gone) or reset by a technician (lockouts). A lockout is written to
+the fault store, so it survives a crash or a power cut.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from controller.model.faults import Fault, Severity
+from controller.storage.fault_store import FaultStore
+
+log = logging.getLogger("legtherapy.faults")
+
+class FaultLatch:
+    """The active faults. Lockouts are saved to disk the moment they are raised.
+
+    The store is optional (tests, tools). A store that fails (disk full, read-only) never stops
+    the latch from latching: safety does not depend on the disk, the error is logged.
+    """
+
+    def __init__(self, store: "FaultStore | None" = None, now_s: float = 0.0) -> None:
+        self._store = store
+        self._active: dict[tuple[str, str | None], Fault] = {}
+        self.store_errors = 0
+        if store is not None:
+            for fault in store.load_lockout(now_s):
+                self._active[fault.key] = fault
+                self._log({"event": "restored", "t_s": now_s, "by": "start-up", "fault": fault.to_dict()})
+
+    # ------------------------------------------------------------------ queries
+    def active(self) -> list[Fault]:
+        return list(self._active.values())
+
+    @property
+    def has_lockout(self) -> bool:
+        return any(f.severity is Severity.LOCKOUT for f in self._active.values())
+
+    def lockouts(self) -> list[Fault]:
+        return [f for f in self._active.values() if f.severity is Severity.LOCKOUT]
+
+    # ------------------------------------------------------------------ changes
+    def raise_fault(self, fault: Fault) -> bool:
+        """Latch a fault; False if the same code is already active on the same zone."""
+        if fault.key in self._active:
+            return False
+        self._active[fault.key] = fault
+        if fault.severity is Severity.LOCKOUT:
+            self._save_lockouts()  # before the log line: the lockout is what must survive
+        self._log({"event": "raise", "t_s": fault.t_s, "fault": fault.to_dict()})
+        return True
+
+    def acknowledge(self, cause_gone: Callable[[Fault], bool], now_s: float | None = None,
+                    by: str = "ack") -> tuple[list[Fault], list[tuple[Fault, str]]]:
+        """Clear stop faults (and warnings) whose cause is gone; lockouts stay.
+
+        Returns (cleared, kept) where each kept fault comes with the reason it stayed.
+        """
+        cleared: list[Fault] = []
+        kept: list[tuple[Fault, str]] = []
+        for key, fault in list(self._active.items()):
+            if fault.severity is Severity.LOCKOUT:
+                kept.append((fault, "lockout: a technician must check the machine and reset it"))
+                continue
+            if fault.severity is Severity.STOP and not _safe_call(cause_gone, fault):
+                kept.append((fault, f"the cause is still present: {fault.message}"))
+                continue
+            del self._active[key]
+            cleared.append(fault)
+            self._log({"event": "clear", "t_s": now_s, "by": by, "fault": fault.to_dict()})
+        return cleared, kept
+
+    def reset_lockout(self, by: str, now_s: float | None = None) -> list[Fault]:
+        """Technician reset (the caller makes sure it came from a local source). Logs who."""
+        reset = self.lockouts()
+        for fault in reset:
+            del self._active[fault.key]
+        self._save_lockouts()
+        for fault in reset:
+            self._log({"event": "reset", "t_s": now_s, "by": by, "fault": fault.to_dict()})
+        if reset:
+            log.warning("lockout reset by %s: %s", by, ", ".join(f.code for f in reset))
+        return reset
+
+    # ------------------------------------------------------------------ persistence
+    def _save_lockouts(self) -> None:
+        if self._store is None:
+            return
+        try:
+            self._store.save_lockout(self.lockouts())
+        except OSError as err:
+            self.store_errors += 1
+            log.error("could not save the lockout state: %s", err)
+
+    def _log(self, entry: dict) -> None:
+        if self._store is None:
+            return
+        try:
+            self._store.append(entry)
+        except OSError as err:
+            self.store_errors += 1
+            log.error("could not append to the fault log: %s", err)
+
+
+def _safe_call(cause_gone: Callable[[Fault], bool], fault: Fault) -> bool:
+    """A check that fails keeps the fault: an error must never clear one."""
+    try:
+        return bool(cause_gone(fault))
+    except Exception:  # noqa: BLE001 - any failure means "not shown to be gone"
+        log.exception("cause check for %s failed; the fault stays", fault.code)
+        return False

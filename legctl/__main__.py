@@ -1,0 +1,3 @@
+from legctl.cli import main
+
+raise SystemExit(main())

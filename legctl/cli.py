@@ -1,0 +1,344 @@
+"""``legctl``: the technician's command line, a client of the daemon's local socket.
+
+A plain synchronous client (one socket, one request a line) so it starts fast over SSH and
+needs nothing but the standard library (matplotlib only for ``plot``). Exit codes are meant
+for scripts: 0 done, 1 the machine refused or a check failed, 2 usage or connection problems.
+Every error names its fix, because the person reading it is at a terminal next to the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from typing import Any, Iterator, TextIO
+
+from legctl import format as fmt
+
+DEFAULT_SOCKET = "/run/legtherapy/legtherapy.sock"
+COMMAND_TIMEOUT_S = 35.0  # a little over the daemon's own 30 s wait for the machine's answer
+LONG_TIMEOUT_S = 2400.0  # self-test, calibration, and autotune (its own limit is 30 min)
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class ConnectionProblem(Exception):
+    """The daemon could not be reached or stopped answering; the text names the fix."""
+
+
+class Client:
+    """One connection to the daemon: send a JSON line, read JSON lines back."""
+
+    def __init__(self, path: str, timeout: float | None) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buf = b""
+
+    def __enter__(self) -> "Client":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except PermissionError:
+            sock.close()
+            raise ConnectionProblem(f"permission denied on {self.path}: add your user to group legtherapy "
+                                    "(sudo usermod -aG legtherapy $USER, then log in again)") from None
+        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
+            sock.close()
+            raise ConnectionProblem(f"daemon not running at {self.path} (start it: systemctl start legtherapy, "
+                                    f"or legtherapy run --sim --socket {self.path})") from None
+        except OSError as err:
+            sock.close()
+            raise ConnectionProblem(f"cannot connect to {self.path}: {err.strerror or err} "
+                                    "(check --socket or LEGTHERAPY_SOCKET)") from None
+        self._sock = sock
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def send(self, obj: dict) -> None:
+        try:
+            self._sock.sendall(json.dumps(obj).encode() + b"\n")
+        except OSError as err:
+            raise ConnectionProblem(f"lost the connection to {self.path}: {err} (is the daemon restarting?)") from None
+
+    def read(self) -> dict:
+        while b"\n" not in self._buf:
+            try:
+                chunk = self._sock.recv(65536)
+            except TimeoutError:
+                raise ConnectionProblem(f"no answer from the daemon at {self.path} within {self.timeout:g} s "
+                                        "(raise --timeout, or check it: journalctl -u legtherapy)") from None
+            except OSError as err:
+                raise ConnectionProblem(f"lost the connection to {self.path}: {err}") from None
+            if not chunk:
+                raise ConnectionProblem(f"the daemon at {self.path} closed the connection "
+                                        "(check its log: journalctl -u legtherapy)")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            raise ConnectionProblem(f"{self.path} answered with something that is not JSON: "
+                                    "is it really the legtherapy socket?") from None
+        if not isinstance(answer, dict):
+            raise ConnectionProblem(f"{self.path} answered with a JSON {type(answer).__name__}, not an object")
+        return answer
+
+    def request(self, obj: dict) -> dict:
+        self.send(obj)
+        return self.read()
+
+    def lines(self) -> Iterator[dict]:
+        while True:
+            yield self.read()
+
+
+# ---------------------------------------------------------------------------------- the parser
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options accepted both before and after the subcommand (``legctl --json status``, ``legctl status --json``)."""
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    parser.add_argument("--socket", metavar="PATH", default=d(os.environ.get("LEGTHERAPY_SOCKET", DEFAULT_SOCKET)),
+                        help="the daemon's socket (default: $LEGTHERAPY_SOCKET or %s)" % DEFAULT_SOCKET)
+    parser.add_argument("--json", action="store_true", default=d(False),
+                        help="print the daemon's raw JSON instead of a table")
+    parser.add_argument("--timeout", type=float, metavar="S", default=d(None),
+                        help=f"seconds to wait for an answer (default {COMMAND_TIMEOUT_S:g}; "
+                             f"{LONG_TIMEOUT_S:g} for selftest, autotune, calibrate)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="legctl", description="Talk to the leg-therapy machine's daemon over its "
+                                "local socket. Exit codes: 0 done, 1 refused or failed, 2 usage or connection problem.")
+    _common(p, suppress=False)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def add(name: str, help: str, **kw) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help, **kw)
+        _common(sp, suppress=True)
+        return sp
+
+    add("status", "show mode, program, heat pads, chambers, rollers and faults")
+    w = add("watch", "live view of the machine, redrawn in place (Ctrl-C to quit)")
+    w.add_argument("--interval", type=float, default=0.25, metavar="S", help="seconds between frames (default 0.25)")
+    w.add_argument("--count", type=int, metavar="N", help="stop after N frames")
+    s = add("start", "start a program (see: legctl programs)")
+    s.add_argument("program", metavar="PROGRAM", help="program id, e.g. quick_circulation")
+    s.add_argument("--intensity", type=_intensity, metavar="1-5", help="1 gentle … 5 strong (default: the program's 3)")
+    s.add_argument("--no-heat", action="store_true", help="run without the heat pads")
+    add("pause", "pause the running program (legctl resume continues it)")
+    add("resume", "resume a paused program")
+    add("stop", "stop the program safely (everything off)")
+    add("programs", "list the programs the machine knows")
+    add("faults", "show the fault log")
+    add("ack", "acknowledge stop faults whose cause is gone")
+    add("reset-lockout", "clear a lockout (technician; only once the cause is fixed)")
+    add("ping", "check that the daemon answers")
+    add("selftest", "run the self-test and print a pass/fail table (exit 1 if any check fails)")
+    c = add("calibrate", "calibrate sensors with the machine idle (pressure: zero the pressure sensors)")
+    c.add_argument("what", choices=["pressure"], help="what to calibrate: pressure (zero the pressure sensors)")
+    a = add("autotune", "tune a heat pad's PID gains (takes minutes; the pad heats to the target)")
+    a.add_argument("pad", metavar="PAD", help="pad zone, e.g. left_calf")
+    a.add_argument("--target-c", type=float, default=38.0, metavar="T", help="tuning temperature °C, 30-42 (default 38)")
+    m = add("manual", "drive one output by hand, still through the interlocks (only while idle)")
+    m.add_argument("output", metavar="OUTPUT", help="pump, heater:ZONE, fill:ZONE, vent:ZONE or roller:ZONE")
+    m.add_argument("value", metavar="VALUE", type=_manual_value,
+                   help="0..1 (rollers -1..1; valves 0 closed, 1 open), or 'release' to hand it back")
+    pl = add("plot", "draw a trace CSV (legtherapy run --trace) as a PNG; needs no daemon")
+    pl.add_argument("trace", metavar="TRACE.csv", help="trace file written by legtherapy run --trace")
+    pl.add_argument("-o", "--output", required=True, metavar="FILE.png", help="the PNG to write")
+    sim = add("sim", "simulator tools (only when the daemon runs with --sim)")
+    simsub = sim.add_subparsers(dest="sim_cmd", required=True, metavar="ACTION")
+    inj = simsub.add_parser("inject", help="inject a simulated fault",
+                            description="inject a simulated fault, e.g. stuck_heater:left_calf")
+    _common(inj, suppress=True)
+    inj.add_argument("fault", metavar="NAME[:ZONE]", help="fault name, optionally with a zone")
+    return p
+
+
+def _intensity(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 5:
+        raise argparse.ArgumentTypeError(f"intensity must be a whole number 1-5, not {text!r}")
+    return value
+
+
+def _manual_value(text: str) -> float | None:
+    if text.lower() == "release":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"VALUE must be a number (0..1, rollers -1..1) or 'release', not {text!r}") from None
+
+
+# ---------------------------------------------------------------------------------- running
+class _Out:
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out, self.err = out, err
+
+    def print(self, *lines: str) -> None:
+        for line in lines:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def error(self, text: str) -> None:
+        self.err.write(f"legctl: {text}\n")
+        self.err.flush()
+
+
+def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    io = _Out(out or sys.stdout, err or sys.stderr)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2), already printed by argparse
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    try:
+        if args.cmd == "plot":
+            return _plot(args, io)
+        return _run(args, io)
+    except ConnectionProblem as problem:
+        io.error(str(problem))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        io.print("")
+        return EXIT_OK
+
+
+def _run(args, io: _Out) -> int:
+    long_running = args.cmd in ("selftest", "autotune", "calibrate")
+    timeout = args.timeout if args.timeout is not None else LONG_TIMEOUT_S if long_running else COMMAND_TIMEOUT_S
+    if args.cmd == "watch":
+        return _watch(args, io, timeout)
+    with Client(args.socket, timeout) as client:
+        if args.cmd in ("status", "programs", "faults", "ping"):
+            answer = client.request({"request": args.cmd})
+            return _show_data(args, io, answer)
+        payload = _command_payload(args)
+        # the daemon gives up a little before we do, so its "no answer in time" reaches the person
+        answer = client.request({"request": "command", "command": payload, "timeout_s": max(1.0, timeout - 2.0)})
+    return _show_result(args, io, payload, answer)
+
+
+def _command_payload(args) -> dict[str, Any]:
+    cmd = args.cmd
+    if cmd == "start":
+        payload: dict[str, Any] = {"command": "start", "program": args.program, "heat": not args.no_heat}
+        if args.intensity is not None:
+            payload["intensity"] = args.intensity
+        return payload
+    if cmd == "reset-lockout":
+        return {"command": "reset_lockout"}
+    if cmd == "calibrate":
+        return {"command": "calibrate_pressure"}
+    if cmd == "autotune":
+        return {"command": "autotune", "pad": args.pad, "target_c": args.target_c}
+    if cmd == "manual":
+        return {"command": "manual", "output": args.output, "value": args.value}
+    if cmd == "sim":
+        name, _, zone = args.fault.partition(":")
+        return {"command": "sim_inject", "fault": name, "zone": zone or None}
+    return {"command": cmd}  # pause, resume, stop, ack, selftest
+
+
+def _show_data(args, io: _Out, answer: dict) -> int:
+    if not answer.get("ok"):
+        io.error(f"the daemon said: {answer.get('error', 'no reason given')}")
+        return EXIT_REFUSED
+    if args.json:
+        key = {"status": "state", "programs": "programs", "faults": "faults"}.get(args.cmd)
+        io.print(json.dumps(answer.get(key) if key else answer, indent=2))
+        return EXIT_OK
+    if args.cmd == "status":
+        io.print(*fmt.status_lines(answer.get("state") or {}))
+    elif args.cmd == "programs":
+        io.print(*fmt.program_lines(answer.get("programs") or []))
+    elif args.cmd == "faults":
+        io.print(*fmt.fault_log_lines(answer.get("faults") or []))
+    else:
+        io.print(f"daemon at {args.socket} answers")
+    return EXIT_OK
+
+
+def _show_result(args, io: _Out, payload: dict, result: dict) -> int:
+    data = result.get("data") or {}
+    checks = data.get("checks") if isinstance(data, dict) else None
+    failed = bool(checks) and any(not c.get("ok") for c in checks)
+    if args.json:
+        io.print(json.dumps(result, indent=2))
+    else:
+        if checks:
+            io.print(*fmt.selftest_lines(checks))
+        elif result.get("ok"):
+            io.print(_done_text(payload), *fmt.data_lines(data))
+    if not result.get("ok"):
+        io.error(f"refused: {result.get('error') or 'no reason given'}")
+        return EXIT_REFUSED
+    if failed:
+        if not args.json:
+            io.error("self-test failed: see the FAIL rows above")
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _done_text(payload: dict) -> str:
+    name = payload["command"]
+    if name == "start":
+        return f"started {payload['program']}" + ("" if payload["heat"] else " (no heat)")
+    if name == "manual":
+        v = payload["value"]
+        return f"{payload['output']} released" if v is None else f"{payload['output']} set to {v:g}"
+    if name == "sim_inject":
+        return f"injected {payload['fault']}" + (f" on {payload['zone']}" if payload["zone"] else "")
+    return {"pause": "paused", "resume": "resumed", "stop": "stopped", "ack": "acknowledged",
+            "reset_lockout": "lockout reset", "calibrate_pressure": "pressure sensors calibrated",
+            "autotune": f"autotune of {payload.get('pad')} done"}.get(name, "ok")
+
+
+def _watch(args, io: _Out, timeout: float) -> int:
+    events: list[dict] = []
+    frames = 0
+    with Client(args.socket, timeout) as client:
+        answer = client.request({"request": "stream", "interval_s": args.interval})
+        if not answer.get("ok"):
+            io.error(f"the daemon refused the stream: {answer.get('error')}")
+            return EXIT_REFUSED
+        for item in client.lines():
+            if args.json:
+                io.print(json.dumps(item))
+            if "event" in item:
+                events = (events + [item["event"]])[-20:]
+                continue
+            if "state" not in item:
+                continue
+            if not args.json:
+                io.out.write(fmt.watch_frame(item["state"], events, args.socket))
+                io.out.flush()
+            frames += 1
+            if args.count is not None and frames >= args.count:
+                break
+    return EXIT_OK
+
+
+def _plot(args, io: _Out) -> int:
+    from legctl.plot import TraceError, plot_trace
+
+    try:
+        plot_trace(args.trace, args.output)
+    except TraceError as problem:
+        io.error(str(problem))
+        return EXIT_REFUSED
+    io.print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
