@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from controller.app.secrets import resolve_mqtt_secrets
 from controller.model.config import ConfigError, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -88,6 +89,8 @@ def _run(args) -> int:
     if args.sim:
         overrides["socket"] = {"group": None}  # a laptop has no legtherapy group: the user's own socket
     cfg = _load(args, overrides)
+    if cfg.mqtt.enabled and not args.no_mqtt:  # secrets read before anything is built: a bad one exits 2
+        cfg = cfg.model_copy(update={"mqtt": resolve_mqtt_secrets(cfg.mqtt)})
     if not args.sim and (args.inject or args.speed != 1.0):
         print("legtherapy: --inject and --speed need --sim", file=sys.stderr)
         return EXIT_USAGE

@@ -172,7 +172,10 @@ class MqttSettings(_Strict):
     port: int = Field(1883, ge=1, le=65535)
     client_id: str | None = None
     username: str | None = None
+    #: inline password: works, but the config file is readable by the technicians' group, so the
+    #: daemon warns; prefer the systemd credential ``mqtt_password`` or ``password_file`` (0600).
     password: str | None = None
+    password_file: str | None = None
     tls: TlsSettings | None = None
     device_id: str = Field("legtherapy1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     base_topic: str = "legtherapy"

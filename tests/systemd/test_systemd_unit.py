@@ -1,10 +1,10 @@
 """The systemd unit: systemd itself accepts every directive, and the safety-relevant ones are there."""
 
 import configparser
+import os
 import re
 import shutil
 import subprocess
-import warnings
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,18 @@ PROBLEM = re.compile(r"unknown key|unknown section|invalid|failed to parse|not e
 
 EXEC = "/opt/legtherapy/.venv/bin/legtherapy"
 CONFIG = "--config /etc/legtherapy/config.toml"
+
+
+IN_CI = bool(os.environ.get("CI")) or os.environ.get("LEGTHERAPY_REQUIRE_MOSQUITTO") == "1"
+
+
+def analyze() -> str:
+    """systemd-analyze, or a failure in CI (never a silent pass): .ci/run runs where it is installed."""
+    if SYSTEMD_ANALYZE is None:
+        if IN_CI:
+            pytest.fail("systemd-analyze is not installed: CI must run where systemd is (apt-get install systemd)")
+        pytest.skip("systemd-analyze is not installed on this laptop")
+    return SYSTEMD_ANALYZE
 
 
 def unit_files():
@@ -127,12 +139,7 @@ def test_the_unit_is_hardened_but_still_reaches_gpio_and_i2c():
 @pytest.mark.parametrize("path", unit_files(), ids=lambda p: p.name)
 def test_systemd_analyze_verify_finds_nothing_wrong_with_our_directives(path, tmp_path):
     copy = runnable_copy(path, tmp_path)
-    if SYSTEMD_ANALYZE is None:
-        # Nothing to run here: the unit is still checked by the parsing tests above.
-        warnings.warn("systemd-analyze is not installed: only the parsed directives were checked")
-        parse_unit(copy)
-        return
-    base = [SYSTEMD_ANALYZE, "verify"]
+    base = [analyze(), "verify"]
     attempts = [base + ["--man=no", "--generators=no", str(copy)], base + ["--man=no", str(copy)],
                 base + [str(copy)]]
     for cmd in attempts:  # older systemd versions lack some options
@@ -143,26 +150,59 @@ def test_systemd_analyze_verify_finds_nothing_wrong_with_our_directives(path, tm
     ours = [line for line in output.splitlines() if copy.name in line or str(copy) in line]
     problems = [line for line in ours if PROBLEM.search(line)]
     assert problems == [], "systemd-analyze verify complains about the unit:\n" + "\n".join(problems)
-    if proc.returncode != 0 and not ours:
-        # verify could not run at all here (no systemd manager in the container): say so, and rely on
-        # the directive checks above rather than failing on the environment.
-        warnings.warn(f"systemd-analyze verify exited {proc.returncode} without naming our unit: {output[:300]}")
+    assert proc.returncode == 0 or ours, f"systemd-analyze verify did not run: {output[:300]}"
 
 
 def test_verify_would_catch_a_misspelled_directive(tmp_path):
     """The verify test is only worth something if a broken unit fails it."""
-    if SYSTEMD_ANALYZE is None:
-        warnings.warn("systemd-analyze is not installed")
-        return
     broken = tmp_path / "broken.service"
     broken.write_text(runnable_copy(UNIT, tmp_path).read_text()
                       .replace("ProtectSystem=strict", "ProtectSystem=stricter")
                       .replace("DevicePolicy=closed", "DevicePolicy=closed\nDeviceAlow=char-gpiochip rw"))
-    proc = subprocess.run([SYSTEMD_ANALYZE, "verify", str(broken)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([analyze(), "verify", str(broken)], capture_output=True, text=True, timeout=60)
     output = proc.stdout + proc.stderr
-    if "broken.service" not in output:
-        warnings.warn(f"systemd-analyze verify does not work here: {output[:300]}")
-        return
+    assert "broken.service" in output, f"systemd-analyze verify does not work here: {output[:300]}"
     problems = [line for line in output.splitlines() if "broken.service" in line and PROBLEM.search(line)]
     assert any("DeviceAlow" in line for line in problems)
     assert any("stricter" in line for line in problems)
+
+
+def exposure(unit_path) -> float:
+    proc = subprocess.run([analyze(), "security", "--offline=true", str(unit_path)],
+                          capture_output=True, text=True, timeout=60)
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout + proc.stderr)
+    assert found, (proc.stdout + proc.stderr)[-500:]
+    return float(found.group(1))
+
+
+def test_systemd_analyze_security_exposure_is_at_most_2(tmp_path):
+    assert exposure(runnable_copy(UNIT, tmp_path)) <= 2.0
+
+
+def test_the_exposure_check_would_catch_a_weakened_unit(tmp_path):
+    """Without the system-call filter and the address allow list the score passes 2.0."""
+    weak = tmp_path / "weak.service"
+    text = runnable_copy(UNIT, tmp_path).read_text()
+    weak.write_text(re.sub(r"^(SystemCallFilter|IPAddressDeny|IPAddressAllow|ProtectProc|ProtectClock)=.*$", "",
+                           text, flags=re.M))
+    assert exposure(weak) > 2.0
+
+
+def test_the_hardening_that_keeps_gpio_and_i2c_and_mqtt():
+    u = parse_unit(UNIT)
+    assert one(u, "Service", "ProtectClock") == "yes"
+    assert one(u, "Service", "ProtectProc") == "invisible"
+    assert one(u, "Service", "IPAddressDeny") == "any"
+    allow = one(u, "Service", "IPAddressAllow").split()
+    assert "localhost" in allow and "192.168.0.0/16" in allow and "any" not in allow
+    filters = values(u, "Service", "SystemCallFilter")
+    assert "@system-service" in filters
+    denied = next(f for f in filters if f.startswith("~")).lstrip("~").split()
+    assert {"@privileged", "@mount", "@reboot", "@raw-io", "@module"} <= set(denied)
+    assert one(u, "Service", "SystemCallErrorNumber") == "EPERM"
+
+
+def test_secrets_come_as_credentials_not_readable_by_the_technicians():
+    u = parse_unit(UNIT)
+    assert one(u, "Service", "LoadCredential") == "mqtt:/etc/legtherapy/credentials"
+    assert one(u, "Service", "UMask") == "0077"
