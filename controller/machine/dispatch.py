@@ -46,7 +46,7 @@ class CommandHandler:
         self.sim = sim  # the simulator, for injected faults (None on real hardware)
         self._readings: Readings | None = None
 
-    def process_pending(self, now: float, readings: Readings | None = None) -> int:
+    def process_pending(self, now: float, readings: Readings) -> int:
         """Handle every queued command against this tick's ``readings``; return how many (the
         state is re-published at once)."""
         self._readings = readings

@@ -4,6 +4,10 @@ One task owns the board and runs the cycle at the fast rate; the thermal sensors
 PID run every Nth tick. A lazy deadline timer watches the cycle itself and forces the safe state when a
 tick is late (a hung bus); the hardware heartbeat relay and systemd's watchdog are the layers
 beyond that. Time comes from the event loop only, so the whole machine runs under virtual time.
+
+The supervisor builds the parts and runs the cycle; the command handler and the technician
+operations are handed the parts they act on (runner, latch, overrides, heat controller, ...),
+never the supervisor itself.
 """
 
 from __future__ import annotations
