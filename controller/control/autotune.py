@@ -24,12 +24,17 @@ as slow — whichever of the two pads it was tuned on.
 The first peaks are dropped: the initial warm-up from room temperature overshoots more than the
 steady oscillation does. The cycles used are reduced with medians, so one disturbed cycle (a
 draught, a leg moving) does not set the gains.
+
+While it runs, the tune *is* the pad's control law (``HeatController.set_control``, as Klipper's
+``PID_CALIBRATE`` swaps in its ``ControlAutoTune``): it is fed the pad's readings on the same slow
+ticks as the PID would be, and ``on_end`` tells whoever waits for it that it is done or failed.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 
 #: the rule that turns (Ku, Tu) into gains: Kp = KP_OF_KU·Ku, Ti = TI_OF_TU·Tu, Td = TD_OF_TU·Tu
 KP_OF_KU = 0.45  # Tyreus–Luyben
@@ -43,10 +48,13 @@ MAX_OVERSHOOT_C = 5.0
 
 
 class RelayAutotune:
-    """``step(temp_c, now_s) -> duty`` until ``done`` (then ``result()``) or ``failed`` (``reason``)."""
+    """``step(temp_c, now_s) -> duty`` until ``done`` (then ``result()``) or ``failed`` (``reason``).
+
+    Also a heat control law (``update``/``finished``), so it can drive a pad in place of its PID."""
 
     def __init__(self, target_c: float, *, max_duty: float = 1.0, hysteresis_c: float = 0.3,
-                 cycles: int = 5, timeout_s: float = 1800.0) -> None:
+                 cycles: int = 5, timeout_s: float = 1800.0,
+                 on_end: Callable[[RelayAutotune], None] | None = None) -> None:
         if not 0.0 < max_duty <= 1.0:
             raise ValueError(f"max_duty must be in (0, 1], got {max_duty}")
         if hysteresis_c <= 0.0:
@@ -61,6 +69,7 @@ class RelayAutotune:
         self.done = False
         self.failed = False
         self.reason: str | None = None
+        self._on_end = on_end
         self._started_s: float | None = None
         self._heating = True
         self._peak_c = math.inf  # running minimum while heating, maximum while off
@@ -69,9 +78,14 @@ class RelayAutotune:
         self.peaks: list[tuple[float, float]] = []
 
     @property
-    def failure(self) -> str | None:
-        """Alias of ``reason`` for callers that ask for the failure."""
-        return self.reason
+    def finished(self) -> bool:
+        """Done or failed: the pad goes back to its own law."""
+        return self.done or self.failed
+
+    def update(self, temp_c: float, target_c: float | None, now_s: float) -> float:
+        """The control-law face of ``step``: the runner's target is not used, the tune holds its own
+        (no session runs while a technician operation does)."""
+        return self.step(temp_c, now_s)
 
     def step(self, temp_c: float, now_s: float) -> float:
         """One sensor reading in, the heater duty out (0 once done or failed)."""
@@ -100,6 +114,7 @@ class RelayAutotune:
 
         if len(self.peaks) >= SKIP_PEAKS + 2 * self.cycles + 1:
             self.done = True
+            self._ended()
             return 0.0
         return self.max_duty if self._heating else 0.0
 
@@ -113,7 +128,12 @@ class RelayAutotune:
     def _fail(self, reason: str) -> float:
         self.failed = True
         self.reason = reason
+        self._ended()
         return 0.0
+
+    def _ended(self) -> None:
+        if self._on_end is not None:
+            self._on_end(self)
 
     def ultimate(self) -> tuple[float, float]:
         """(Ku in duty/°C, Tu in s) from the measured cycles' medians."""

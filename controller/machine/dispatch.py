@@ -3,6 +3,9 @@
 Runs inside the scan tick (commands are drained at the top of each tick), so a command takes
 effect on the same tick's outputs. Long technician operations (self-test, autotune, pressure
 calibration) run as one service task beside the scan cycle and answer when they finish.
+
+The handler is given the parts it acts on (runner, fault latch, overrides, controllers, ...),
+never the supervisor, so what a command can touch is written in its constructor.
 """
 
 from __future__ import annotations
@@ -10,21 +13,44 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from controller.control.compression import CompressionController
+from controller.control.rollers import RollerController
+from controller.control.runner import PAUSED, RUNNING, Runner
+from controller.machine.hub import MachineHub
+from controller.machine.technician import Technician
 from controller.model import commands as c
 from controller.model.commands import CommandResult
+from controller.model.config import MachineConfig
 from controller.model.faults import Severity
-from controller.control.runner import PAUSED, RUNNING
+from controller.model.manual import ManualOverrides, ManualTarget
+from controller.model.readings import Readings
+from controller.safety.latch import FaultLatch
+from controller.safety.monitor import SafetyMonitor
 
 log = logging.getLogger("legtherapy.commands")
 
 
 class CommandHandler:
-    def __init__(self, supervisor) -> None:
-        self.sup = supervisor
+    def __init__(self, *, config: MachineConfig, hub: MachineHub, runner: Runner, latch: FaultLatch,
+                 safety: SafetyMonitor, compression: CompressionController, rollers: RollerController,
+                 manual: ManualOverrides, technician: Technician, sim=None) -> None:
+        self.config = config
+        self.hub = hub
+        self.runner = runner
+        self.latch = latch
+        self.safety = safety  # asked whether a fault's cause is gone (acknowledge)
+        self.compression = compression  # and rollers: a new intensity applies at once
+        self.rollers = rollers
+        self.manual = manual
+        self.technician = technician
+        self.sim = sim  # the simulator, for injected faults (None on real hardware)
+        self._readings: Readings | None = None
 
-    def process_pending(self, now: float) -> int:
-        """Handle every queued command; return how many (the state is re-published at once)."""
-        queue = self.sup.hub.commands
+    def process_pending(self, now: float, readings: Readings) -> int:
+        """Handle every queued command against this tick's ``readings``; return how many (the
+        state is re-published at once)."""
+        self._readings = readings
+        queue = self.hub.commands
         handled = 0
         while not queue.empty():
             handled += 1
@@ -49,17 +75,17 @@ class CommandHandler:
         return handled
 
     def handle(self, cmd, source, now: float):
-        sup = self.sup
-        runner = sup.runner
+        runner = self.runner
+        latch = self.latch
         if isinstance(cmd, c.Start):
-            blocking = [f for f in sup.latch.active() if f.severity is not Severity.WARNING]
-            if sup.latch.has_lockout:
+            blocking = [f for f in latch.active() if f.severity is not Severity.WARNING]
+            if latch.has_lockout:
                 return CommandResult.refused(cmd, "locked out: " + blocking[0].message + " — a technician must reset it")
             if blocking:
                 return CommandResult.refused(cmd, "fault active: " + blocking[0].message + " — acknowledge it first")
-            if sup.service_task is not None and not sup.service_task.done():
+            if self.technician.busy:
                 return CommandResult.refused(cmd, "a technician operation is running")
-            sup.manual.clear()
+            self.manual.clear()
             ok, reason, notes = runner.start(cmd.program, cmd.intensity, cmd.heat, now)
             if not ok:
                 return CommandResult.refused(cmd, reason)
@@ -70,13 +96,15 @@ class CommandHandler:
             return self._result(cmd, runner.resume(now))
         if isinstance(cmd, c.Stop):
             if runner.mode not in (RUNNING, PAUSED):
-                sup.manual.clear()
+                self.manual.clear()
+                if self.technician.cancel("a stop command"):
+                    return CommandResult.accepted(cmd, {"note": "technician operation stopped; outputs are off"})
                 return CommandResult.accepted(cmd, {"note": f"nothing running ({runner.mode}); outputs are off"})
             return self._result(cmd, runner.stop(now))
         if isinstance(cmd, c.SetIntensity):
             applied, notes = runner.set_intensity(cmd.intensity)
-            sup.compression.set_intensity(applied)
-            sup.rollers.set_intensity(applied)
+            self.compression.set_intensity(applied)
+            self.rollers.set_intensity(applied)
             return CommandResult.accepted(cmd, {"intensity": applied, "notes": notes} if notes else None)
         if isinstance(cmd, c.SetHeat):
             runner.heat_on = cmd.on
@@ -87,23 +115,23 @@ class CommandHandler:
             if problems:
                 runner.stop(now, "; ".join(problems))
                 return CommandResult.accepted(cmd, {"note": "session stopped: " + "; ".join(problems)})
-            sup.compression.set_intensity(runner.intensity)
-            sup.rollers.set_intensity(runner.intensity)
+            self.compression.set_intensity(runner.intensity)
+            self.rollers.set_intensity(runner.intensity)
             return CommandResult.accepted(cmd, {"profile": runner.profile.model_dump()})
         if isinstance(cmd, c.Ack):
             return self._ack(cmd, now)
         if isinstance(cmd, c.ResetLockout):
-            if not sup.latch.has_lockout:
+            if not latch.has_lockout:
                 return CommandResult.refused(cmd, "no lockout to reset")
-            sup.latch.reset_lockout(by=source.value)
+            latch.reset_lockout(by=source.value)
             return self._ack(cmd, now)
         if isinstance(cmd, c.Manual):
             return self._manual(cmd)
         if isinstance(cmd, c.SimInject):
-            if sup.sim is None:
+            if self.sim is None:
                 return CommandResult.refused(cmd, "not running on the simulator: start with legtherapy run --sim")
             try:
-                inj = sup.sim.inject_now(cmd.fault, cmd.zone)
+                inj = self.sim.inject_now(cmd.fault, cmd.zone)
             except ValueError as err:
                 return CommandResult.refused(cmd, str(err))
             return CommandResult.accepted(cmd, {"fault": inj.name, "zone": inj.zone})
@@ -116,65 +144,42 @@ class CommandHandler:
         return CommandResult.refused(cmd, error) if error else CommandResult.accepted(cmd)
 
     def _ack(self, cmd, now: float) -> CommandResult:
-        sup = self.sup
-        readings = sup.last_readings
-        cleared, kept = sup.latch.acknowledge(lambda f: readings is not None and sup.safety.cause_gone(f, readings, now))
+        readings = self._readings
+        latch = self.latch
+        cleared, kept = latch.acknowledge(lambda f: readings is not None and self.safety.cause_gone(f, readings, now))
         for fault in cleared:
-            sup.hub.publish_event({"type": "fault_cleared", "t_s": round(now, 3), "code": fault.code, "zone": fault.zone})
-        blocking = [f for f in sup.latch.active() if f.severity is not Severity.WARNING]
+            self.hub.publish_event({"type": "fault_cleared", "t_s": round(now, 3), "code": fault.code, "zone": fault.zone})
+        blocking = [f for f in latch.active() if f.severity is not Severity.WARNING]
         if not blocking:
-            sup.runner.clear_fault()
+            self.runner.clear_fault()
             return CommandResult.accepted(cmd, {"cleared": [f.code for f in cleared]})
         reasons = [f"{f.code}: {why}" for f, why in kept] or [f.message for f in blocking]
         return CommandResult.refused(cmd, "still active: " + "; ".join(reasons))
 
     def _manual(self, cmd) -> CommandResult:
-        sup = self.sup
-        if sup.runner.mode in (RUNNING, PAUSED):
+        if self.runner.mode in (RUNNING, PAUSED):
             return CommandResult.refused(cmd, "a session is running: stop it before driving outputs by hand")
-        name = cmd.output.replace(".", ":")
-        kind, _, zone = name.partition(":")
-        zones = {"heater": sup.config.pad_names, "fill": sup.config.chamber_names, "vent": sup.config.chamber_names,
-                 "roller": sup.config.roller_names, "pump": [""]}
-        if kind not in zones or zone not in zones[kind]:
-            known = ["pump"] + [f"{k}:{z}" for k in ("heater", "fill", "vent", "roller") for z in zones[k]]
-            return CommandResult.refused(cmd, f"unknown output {cmd.output!r} (known: {', '.join(known)})")
+        cfg = self.config
+        try:
+            target = ManualTarget.parse(cmd.output, pads=cfg.pad_names, chambers=cfg.chamber_names,
+                                        rollers=cfg.roller_names)
+        except ValueError as err:
+            return CommandResult.refused(cmd, str(err))
         if cmd.value is None:
-            sup.manual.pop(name, None)
-            return CommandResult.accepted(cmd, {"released": name})
-        lo = -1.0 if kind == "roller" else 0.0
-        if not lo <= cmd.value <= 1.0:
-            return CommandResult.refused(cmd, f"value {cmd.value} out of range {lo:g}..1 for {name}")
-        sup.manual[name] = cmd.value
-        return CommandResult.accepted(cmd, {"output": name, "value": cmd.value, "note": "still gated by the interlocks"})
+            self.manual.release(target)
+            return CommandResult.accepted(cmd, {"released": str(target)})
+        try:
+            self.manual.set(target, cmd.value)
+        except ValueError as err:
+            return CommandResult.refused(cmd, str(err))
+        return CommandResult.accepted(cmd, {"output": str(target), "value": cmd.value,
+                                            "note": "still gated by the interlocks"})
 
     def _service(self, cmd):
-        sup = self.sup
-        if sup.runner.mode in (RUNNING, PAUSED):
+        if self.runner.mode in (RUNNING, PAUSED):
             return CommandResult.refused(cmd, "a session is running: stop it first")
-        if sup.service_task is not None and not sup.service_task.done():
+        if self.technician.busy:
             return CommandResult.refused(cmd, "another technician operation is running")
-        if sup.latch.has_lockout:
+        if self.latch.has_lockout:
             return CommandResult.refused(cmd, "locked out: reset the lockout first")
-        from controller.machine import technician as service
-
-        op = {c.SelfTest: service.selftest, c.CalibratePressure: service.calibrate_pressure,
-              c.Autotune: service.autotune}[type(cmd)]
-        loop = asyncio.get_running_loop()
-        result_future = loop.create_future()
-
-        async def run():
-            try:
-                result = await op(sup, cmd)
-            except asyncio.CancelledError:
-                result = CommandResult.refused(cmd, "interrupted by a fault or shutdown")
-            except Exception as err:
-                log.exception("technician operation failed")
-                result = CommandResult.refused(cmd, f"failed: {err}")
-            finally:
-                sup.manual.clear()
-            if not result_future.done():
-                result_future.set_result(result)
-
-        sup.service_task = loop.create_task(run())
-        return result_future
+        return self.technician.start(cmd)

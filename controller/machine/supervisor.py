@@ -4,6 +4,10 @@ One task owns the board and runs the cycle at the fast rate; the thermal sensors
 PID run every Nth tick. A lazy deadline timer watches the cycle itself and forces the safe state when a
 tick is late (a hung bus); the hardware heartbeat relay and systemd's watchdog are the layers
 beyond that. Time comes from the event loop only, so the whole machine runs under virtual time.
+
+The supervisor builds the parts and runs the cycle; the command handler and the technician
+operations are handed the parts they act on (runner, latch, overrides, heat controller, ...),
+never the supervisor itself.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from collections import deque
 from typing import Callable, Iterable
 
 from controller.machine.board import Board
+from controller.machine.dispatch import CommandHandler
+from controller.machine.technician import Technician
 from controller.control.compression import CompressionController
 from controller.model.config import MachineConfig
 from controller.storage.fault_store import FaultStore
 from controller.model.faults import Fault, Severity
+from controller.model.manual import ManualOverrides
 from controller.safety.latch import FaultLatch
 from controller.storage.gains import load_gains
 from controller.safety.gate import gate
@@ -60,11 +67,11 @@ class Supervisor:
         self._safe = Outputs.safe(pads, config.chamber_names, config.roller_names)
         self.last_outputs = self._safe
         self.last_readings: Readings | None = None
-        self.heater_duty = {p: 0.0 for p in pads}
         self.heat_targets: dict[str, float | None] = {p: None for p in pads}
         self.pressure_targets = {c: 0.0 for c in config.chamber_names}
-        self.manual: dict[str, float] = {}  # technician overrides, idle only, still gated
-        self.service_task: asyncio.Task | None = None
+        self.manual = ManualOverrides()  # technician overrides, idle only, still gated
+        self.technician = Technician(config=config, board=board, heat=self.heat, manual=self.manual,
+                                     state_dir=state_dir)
         self.tick_count = 0
         #: wall-clock cost of recent ticks (a metric for benchmarks and status, never for control)
         self.tick_cost_s: deque[float] = deque(maxlen=100_000)
@@ -78,9 +85,9 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.session_ended = asyncio.Event()
         self._last_mode = None
-        from controller.machine.dispatch import CommandHandler  # local: it needs the supervisor
-
-        self.commands = CommandHandler(self)
+        self.commands = CommandHandler(config=config, hub=hub, runner=self.runner, latch=self.latch,
+                                       safety=self.safety, compression=self.compression, rollers=self.rollers,
+                                       manual=self.manual, technician=self.technician, sim=sim)
         hub.fault_log_reader = self.fault_log
         from programs.library import describe
 
@@ -111,8 +118,7 @@ class Supervisor:
             if self._watchdog_timer is not None:
                 self._watchdog_timer.cancel()
             self.board.safe_state()
-            if self.service_task is not None:
-                self.service_task.cancel()
+            self.technician.cancel("shutdown")
 
     def stop(self) -> None:
         self.stopping.set()
@@ -184,8 +190,9 @@ class Supervisor:
         readings = await self.board.read(now, thermal)
         now = readings.t_s
         self.last_readings = readings
+        self.technician.observe(readings)
 
-        commands_handled = self.commands.process_pending(now)
+        commands_handled = self.commands.process_pending(now, readings)
 
         # 2. safety: every tick, before anything is written
         ctx = SafetyContext(
@@ -208,21 +215,20 @@ class Supervisor:
         # 4. controllers
         if thermal:
             temps = {z: pr.temp_c for z, pr in readings.pads.items()}
-            self.heater_duty = self.heat.step(temps, targets.heat_c, now)
+            self.heat.step(temps, targets.heat_c, now)
         self.heat_targets = targets.heat_c
         comp = self.compression.step(readings.pressure_mmhg, now)
         self.pressure_targets = comp.target_mmhg
         roller_speed = self.rollers.step(now)
         wanted = Outputs(
-            heater_duty=dict(self.heater_duty),
+            heater_duty=dict(self.heat.duty),  # held between thermal ticks
             fill_open=comp.fill_open,
             vent_open=comp.vent_open,
             pump_duty=comp.pump_duty,
             roller_speed=roller_speed,
             relay_closed=True,
         )
-        if self.manual:
-            wanted = self._apply_manual(wanted)
+        wanted = self.manual.apply(wanted)  # still through the gate below
 
         # 5. the gate, 6. write, heartbeat
         out = gate(wanted, active, cfg.pad_names, cfg.chamber_names, cfg.roller_names)
@@ -260,8 +266,7 @@ class Supervisor:
             self.compression.set_program(None, self.runner.intensity, now)
             self.rollers.set_program(None, self.runner.intensity, now)
             self.manual.clear()
-            if self.service_task is not None and not self.service_task.done():
-                self.service_task.cancel()
+            self.technician.cancel("a fault")
 
     def _on_mode_change(self, old: str | None, new: str, now: float) -> None:
         runner = self.runner
@@ -281,27 +286,7 @@ class Supervisor:
         if self.notifier is not None:
             self.notifier.status(f"{new}" + (f": {runner.program.id}" if runner.program and new == RUNNING else ""))
 
-    # ------------------------------------------------------------------ manual outputs
-    def _apply_manual(self, wanted: Outputs) -> Outputs:
-        heater = dict(wanted.heater_duty)
-        fill = dict(wanted.fill_open)
-        vent = dict(wanted.vent_open)
-        rollers = dict(wanted.roller_speed)
-        pump = wanted.pump_duty
-        for name, value in self.manual.items():
-            kind, _, zone = name.partition(":")
-            if kind == "heater":
-                heater[zone] = value
-            elif kind == "fill":
-                fill[zone] = value > 0.5
-            elif kind == "vent":
-                vent[zone] = value > 0.5
-            elif kind == "roller":
-                rollers[zone] = value
-            elif kind == "pump":
-                pump = value
-        return wanted.with_(heater_duty=heater, fill_open=fill, vent_open=vent, roller_speed=rollers, pump_duty=pump)
-
+    # ------------------------------------------------------------------ the fault log
     def fault_log(self, limit: int = 500) -> list[dict]:
         """The persisted log, one flat row per entry (event, code, severity, zone, message, by)."""
         rows = []

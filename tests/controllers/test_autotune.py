@@ -96,3 +96,33 @@ def test_a_lost_reading_or_runaway_fails_and_turns_the_heater_off():
     runaway.step(30.0, 0.0)
     assert runaway.step(46.0, 0.25) == 0.0
     assert runaway.failed and "does not turn off" in runaway.reason
+
+
+def test_as_the_pads_control_law_the_tune_finds_the_same_gains_then_hands_the_pad_back():
+    """Swapped into the heat controller (Klipper's set_control), fed by its slow ticks."""
+    standalone, _, _ = tune(PadParams())
+    ended = []
+    tuner = RelayAutotune(40.0, on_end=ended.append)
+    heat = HeatController([PAD], {}, HeatControl())
+    own = heat.set_control(PAD, tuner)
+    pad = PadThermal(PadParams(), 22.0)
+    t = 0.0
+    while heat.control(PAD) is tuner and t < 3600.0:
+        pad.step(DT_S, heat.step({PAD: pad.thermistor_c}, {PAD: None}, t)[PAD])  # no runner target
+        t += DT_S
+    assert ended == [tuner] and tuner.done
+    assert tuner.result() == standalone.result()
+    assert heat.control(PAD) is own and heat.duty[PAD] == 0.0
+
+
+def test_a_failed_tune_hands_the_pad_back_too_and_says_so_once():
+    ended = []
+    tuner = RelayAutotune(40.0, on_end=ended.append)
+    heat = HeatController([PAD], {}, HeatControl())
+    own = heat.set_control(PAD, tuner)
+    assert heat.step({PAD: 30.0}, {}, 0.0)[PAD] == 1.0
+    assert heat.step({PAD: math.nan}, {}, 0.25)[PAD] == 0.0
+    assert tuner.failed and ended == [tuner]
+    assert heat.control(PAD) is own
+    heat.step({PAD: 30.0}, {}, 0.5)
+    assert ended == [tuner]

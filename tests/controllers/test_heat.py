@@ -111,3 +111,62 @@ def test_set_gains_applies_without_a_bump():
     assert heat.gains(PAD) == (TUNED.kp, TUNED.ki * 2, TUNED.kd)
     with pytest.raises(KeyError):
         heat.set_gains("nowhere", 1.0, 0.0, 0.0)
+
+
+# ---------------------------------------------------------------- the control swap (autotune)
+class Scripted:
+    """A temporary law that asks for a fixed duty, notes what it was fed, finishes after ``steps``."""
+
+    def __init__(self, duty: float, steps: int) -> None:
+        self.duty, self.steps, self.fed = duty, steps, []
+
+    def update(self, temp_c, target_c, now_s):
+        self.fed.append((temp_c, target_c, now_s))
+        return self.duty if len(self.fed) < self.steps else 0.0
+
+    @property
+    def finished(self):
+        return len(self.fed) >= self.steps
+
+
+def test_a_swapped_in_law_drives_its_pad_on_the_slow_ticks_and_the_others_keep_their_pid():
+    heat = HeatController([PAD, "right_calf"], {}, TUNED)
+    own = heat.set_control(PAD, Scripted(0.7, steps=100))
+    assert own is not heat.control(PAD)
+    duty = heat.step({PAD: 30.0, "right_calf": 39.5}, {PAD: 40.0, "right_calf": 40.0}, 0.0)
+    assert duty[PAD] == 0.7
+    assert duty["right_calf"] == pytest.approx(TUNED.kp * 0.5)  # untouched: its PID's first answer
+    assert heat.control(PAD).fed == [(30.0, 40.0, 0.0)]
+    assert heat.duty == duty  # held for the fast ticks until the next slow one
+
+
+def test_the_pid_takes_the_pad_back_when_the_swapped_in_law_finishes_and_starts_fresh():
+    heat = HeatController([PAD], {}, TUNED)
+    for i in range(400):  # the PID has a history (an integral) before the swap
+        heat.step({PAD: 30.0}, {PAD: 40.0}, i * DT_S)
+    own = heat.set_control(PAD, Scripted(1.0, steps=3))
+    assert heat.duty[PAD] == 0.0  # no law starts from another one's duty
+    assert [heat.step({PAD: 35.0}, {PAD: 40.0}, 100.0 + i * DT_S)[PAD] for i in range(3)] == [1.0, 1.0, 0.0]
+    assert heat.control(PAD) is own
+    # reset on the way back: a fresh loop answers with its proportional part alone
+    assert heat.step({PAD: 39.5}, {PAD: 40.0}, 101.0)[PAD] == pytest.approx(TUNED.kp * 0.5)
+
+
+def test_calling_a_swap_off_restores_the_pid_and_drops_the_held_duty_at_once():
+    heat = HeatController([PAD, "right_calf"], {}, TUNED)
+    own = heat.set_control(PAD, Scripted(1.0, steps=100))
+    heat.step({PAD: 30.0, "right_calf": 30.0}, {PAD: None, "right_calf": None}, 0.0)
+    assert heat.duty[PAD] == 1.0
+    heat.restore_control()
+    assert heat.control(PAD) is own
+    assert heat.duty[PAD] == 0.0  # not only from the next slow tick: the fast ticks write this
+    assert heat.step({PAD: 30.0, "right_calf": 30.0}, {PAD: None, "right_calf": None}, 0.25)[PAD] == 0.0
+
+
+def test_one_temporary_law_at_a_time():
+    heat = HeatController([PAD], {}, TUNED)
+    heat.set_control(PAD, Scripted(1.0, steps=100))
+    with pytest.raises(RuntimeError):
+        heat.set_control(PAD, Scripted(0.5, steps=100))
+    with pytest.raises(KeyError):
+        heat.set_control("nowhere", Scripted(0.5, steps=100))
