@@ -69,3 +69,11 @@ def test_postinst_and_postrm_use_the_same_markers():
     postrm = (debian / "legtherapy.postrm").read_text()
     assert 'BEGIN_MARK="# BEGIN legtherapy"' in postinst and 'END_MARK="# END legtherapy"' in postinst
     assert "/^# BEGIN legtherapy/,/^# END legtherapy/d" in postrm
+
+
+def test_the_install_guide_shows_the_block_the_package_installs():
+    guide = (REPO / "systemd" / "README.md").read_text()
+    shown = guide.split("## 2. Boot settings", 1)[1].split("```\n", 2)[1].splitlines()
+    block = generator().boot_block(tomllib.loads(DEFAULT_BOARD.read_text())).splitlines()
+    settings = [x for x in block[1:-1] if not x.startswith("#")]
+    assert shown == [block[0], *settings, block[-1]]
