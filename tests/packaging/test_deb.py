@@ -39,9 +39,15 @@ def sh(*cmd: str, check: bool = True, timeout: float = 300) -> subprocess.Comple
     return proc
 
 
-def installed() -> bool:
+def package_state() -> str:
+    """dpkg's state of legtherapy: "installed", "config-files" (removed, not purged), or ""."""
     proc = sh("dpkg-query", "-W", "-f=${Status}", "legtherapy", check=False)
-    return proc.returncode == 0 and "installed" in proc.stdout.split()[-1:]
+    state = proc.stdout.split()[-1] if proc.returncode == 0 and proc.stdout.split() else ""
+    return "" if state == "not-installed" else state
+
+
+def installed() -> bool:
+    return package_state() == "installed"
 
 
 def require_disposable_debian_machine() -> None:
@@ -53,8 +59,8 @@ def require_disposable_debian_machine() -> None:
         problems.append(f"missing tools: apt-get install {' '.join(missing)}")
     if os.geteuid() != 0:
         problems.append("not root: the test installs a system package")
-    if installed():
-        problems.append("a legtherapy package is installed here: the test would replace it")
+    if package_state():
+        problems.append(f"a legtherapy package is here ({package_state()}): the test would replace it")
     if BOOT_CONFIG.exists():
         problems.append(f"{BOOT_CONFIG} exists (a real Pi): the test edits it")
     if problems:
@@ -79,7 +85,7 @@ def machine():
     user_before = "legtherapy" in {p.pw_name for p in pwd.getpwall()}
     boot_dir_before = BOOT_CONFIG.parent.exists()
     yield
-    if installed() or sh("dpkg-query", "-W", "legtherapy", check=False).returncode == 0:
+    if package_state():
         sh("dpkg", "--purge", "legtherapy", check=False)
     BOOT_CONFIG.unlink(missing_ok=True)
     if not boot_dir_before and BOOT_CONFIG.parent.exists():
@@ -165,7 +171,7 @@ def test_make_deb_installs_runs_removes_and_purges(machine, tmp_path):
 
     # Purge: state, config, boot block and the enablement go; config.txt is as it was.
     sh("apt-get", "purge", "-y", "legtherapy")
-    assert sh("dpkg-query", "-W", "legtherapy", check=False).returncode != 0
+    assert package_state() == ""
     assert not STATE_DIR.exists() and not CONFIG.parent.exists()
     assert not ENABLED.is_symlink()
     assert "legtherapy" not in sh("dpkg-statoverride", "--list").stdout
