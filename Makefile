@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
-.PHONY: install sim test bench
+.PHONY: install sim test bench deb
 install: $(STAMP)
 
 sim: $(STAMP)
@@ -25,3 +25,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The Debian package for this machine's architecture (packaging/, systemd/README.md):
+#   make deb && sudo apt install ./legtherapy_*.deb
+DEB_OUT ?= .
+DEB_BUILD_DIR ?= build/deb
+deb:
+	packaging/build-deb.sh $(DEB_OUT) $(DEB_BUILD_DIR)

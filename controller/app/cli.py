@@ -97,6 +97,13 @@ def _run(args) -> int:
     if args.speed < 0:
         print("legtherapy: --speed must be >= 0", file=sys.stderr)
         return EXIT_USAGE
+    if not args.sim:  # before any pin is claimed: SPI, UART console, on a Raspberry Pi
+        from controller.app.pi_checks import check_kernel_pins
+
+        for problem in (problems := check_kernel_pins(cfg)):
+            print(f"legtherapy: {problem}", file=sys.stderr)
+        if problems:
+            return EXIT_USAGE
     state_dir = args.state_dir or ("state/sim" if args.sim else cfg.state_dir)
     if args.sim:
         from sim.faults import InjectionError, parse_injection
@@ -122,6 +129,13 @@ def _run(args) -> int:
     loop = new_loop(args.speed if args.sim else 1.0)
     try:
         result = loop.run_until_complete(run_machine(opts))
+    except Exception as err:
+        from controller.app.pi_checks import explain_gpio_busy
+
+        if args.sim or (hint := explain_gpio_busy(err)) is None:
+            raise
+        print(f"legtherapy: {hint}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         loop.close()
     if result.report is not None and args.exit_when_done:
