@@ -46,7 +46,7 @@ FAULT_CODES: dict[str, FaultSpec] = {
     "temp_sensor_disagree": FaultSpec(_S, "heat", False, "a pad's two temperature sensors disagree"),
     "temp_stale": FaultSpec(_S, "heat", False, "a pad's temperature has not been read recently"),
     "heater_no_gain": FaultSpec(_L, "heat", False, "a pad did not warm at high duty "
-                                                   "(sensor detached or heating element broken)"),
+                                                   "(element weak or broken, or sensor off the pad)"),
     # Rising with the heater commanded off means the switch is stuck on: only the relay can stop it.
     "heater_runaway": FaultSpec(_L, "heat", True, "a pad warmed with its heater off (heater switch stuck on)"),
     # pressure
