@@ -88,15 +88,23 @@ def _run(args) -> int:
     if args.sim:
         overrides["socket"] = {"group": None}  # a laptop has no legtherapy group: the user's own socket
     cfg = _load(args, overrides)
-    if not args.sim and (args.inject or args.speed != 1.0):
-        print("legtherapy: --inject and --speed need --sim", file=sys.stderr)
+    if not args.sim and (args.inject or args.speed != 1.0 or args.sim_params):
+        print("legtherapy: --inject, --speed and --sim-params need --sim", file=sys.stderr)
         return EXIT_USAGE
     if args.speed < 0:
         print("legtherapy: --speed must be >= 0", file=sys.stderr)
         return EXIT_USAGE
     state_dir = args.state_dir or ("state/sim" if args.sim else cfg.state_dir)
+    sim_params = None
     if args.sim:
         from sim.faults import InjectionError, parse_injection
+        from sim.params import load_sim_params
+
+        try:  # validated here, like the config: a bad plant file is a usage error, not a traceback
+            sim_params = load_sim_params(args.sim_params)
+        except ValueError as err:
+            print(f"legtherapy: --sim-params: {err}", file=sys.stderr)
+            return EXIT_USAGE
 
         zones = {"pad": cfg.pad_names, "chamber": cfg.chamber_names, "roller": cfg.roller_names}
         chips = list(cfg.board.adcs) + ["expander"]
@@ -115,7 +123,8 @@ def _run(args) -> int:
     opts = RunOptions(config=cfg, state_dir=state_dir, sim=args.sim, program=args.program, intensity=args.intensity,
                       heat=not args.no_heat, injections=args.inject, exit_when_done=args.exit_when_done,
                       report=args.report, trace=args.trace, trace_every=args.trace_every, mqtt=use_mqtt,
-                      socket_path=socket_path, sim_params=args.sim_params, max_runtime_s=args.max_runtime)
+                      socket_path=socket_path, sim_params=args.sim_params, max_runtime_s=args.max_runtime,
+                      sim_params_override=sim_params)
     loop = new_loop(args.speed if args.sim else 1.0)
     try:
         result = loop.run_until_complete(run_machine(opts))
