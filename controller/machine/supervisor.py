@@ -212,6 +212,12 @@ class Supervisor:
         self.heat_targets = targets.heat_c
         comp = self.compression.step(readings.pressure_mmhg, now)
         self.pressure_targets = comp.target_mmhg
+        if comp.warnings:  # a target the plant cannot reach: shown and logged, cuts nothing
+            raised = [w for w in comp.warnings if self.latch.raise_fault(w)]
+            for warning in raised:
+                self._on_new_fault(warning, now)
+            new_faults += raised
+            active = self.latch.active()
         roller_speed = self.rollers.step(now)
         wanted = Outputs(
             heater_duty=dict(self.heater_duty),

@@ -34,7 +34,7 @@ class FaultSpec(NamedTuple):
 
 FAMILIES = ("heat", "pressure", "roller", "machine")
 
-_S, _L = Severity.STOP, Severity.LOCKOUT
+_W, _S, _L = Severity.WARNING, Severity.STOP, Severity.LOCKOUT
 
 #: Every fault code the machine raises. Other modules, the reports and the tests use these
 #: exact strings.
@@ -58,6 +58,10 @@ FAULT_CODES: dict[str, FaultSpec] = {
     "fill_failure": FaultSpec(_S, "pressure", False, "a chamber did not fill (leak or dead pump)"),
     "hold_too_long": FaultSpec(_S, "pressure", False, "a chamber stayed closed under pressure too long"),
     "pressure_sensor_frozen": FaultSpec(_S, "pressure", False, "a pressure reading stopped changing while air moved"),
+    # The plant cannot reach a program's pressure (weak pump, leaky sleeve): said, never hidden;
+    # it cuts nothing (every limit still holds), a person services the machine.
+    "pressure_shortfall": FaultSpec(_W, "pressure", False, "a chamber keeps falling short of its pressure "
+                                                           "(weak pump or leaky sleeve)"),
     # rollers
     "roller_overcurrent": FaultSpec(_S, "roller", False, "a roller motor drew too much current (jam or stall)"),
     # machine
