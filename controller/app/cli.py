@@ -11,6 +11,22 @@ from pathlib import Path
 from controller.model.config import ConfigError, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: ``run --exit-when-done``: how the session ended (0 = the program completed; 1 = it never
+#: started, e.g. refused or still locked out; 2 = usage). Scripts and CI branch on these.
+EXIT_STOPPED, EXIT_FAULT, EXIT_LOCKOUT = 3, 4, 5
+
+
+def session_exit_code(report: dict) -> int:
+    """The exit code for a session's report: completed 0, stopped 3, ended by a stop fault 4,
+    by a lockout 5 (a lockout anywhere in the session outranks how it ended)."""
+    if any(f.get("severity") == "lockout" for f in report.get("faults", [])):
+        return EXIT_LOCKOUT
+    outcome = report.get("outcome")
+    if outcome == "completed":
+        return EXIT_OK
+    if outcome == "fault":
+        return EXIT_FAULT
+    return EXIT_STOPPED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-heat", action="store_true", help="start the program with heat off")
     run.add_argument("--inject", action="append", default=[], metavar="NAME[:ZONE]@SECONDS",
                      help="with --sim: inject a fault at a simulated time (repeatable)")
-    run.add_argument("--exit-when-done", action="store_true", help="exit when the session ends")
+    run.add_argument("--exit-when-done", action="store_true",
+                     help="exit when the session ends: 0 completed, 1 not started, 3 stopped, 4 fault, 5 lockout")
     run.add_argument("--report", help="write a JSON report here on exit")
     run.add_argument("--trace", help="write a CSV flight record (one row per fast tick) here")
     run.add_argument("--trace-every", type=int, default=1, metavar="N", help="keep every Nth tick in the trace")
@@ -134,6 +151,8 @@ def _run(args) -> int:
         r = result.report
         print(f"{r['program']}: {r['outcome']} after {r['duration_s']:.1f} s"
               + (f"; faults: {', '.join(f['code'] for f in r['faults'])}" if r["faults"] else ""))
+        if result.exit_code == EXIT_OK and r["program"] is not None:
+            return session_exit_code(r)
     return result.exit_code
 
 

@@ -271,6 +271,11 @@ class Supervisor:
 
     def _on_mode_change(self, old: str | None, new: str, now: float) -> None:
         runner = self.runner
+        s = runner.session
+        if new in ENDED and old not in (RUNNING, PAUSED) and s is not None and s.ended_s == now:
+            # started and ended on one tick (a fault on its first tick): it still began and ended
+            self._on_mode_change(old, RUNNING, now)
+            old = RUNNING
         if new == RUNNING and old not in (RUNNING, PAUSED):
             self.hub.publish_event({"type": "session_start", "t_s": round(now, 3),
                                     "program": runner.program.id, "intensity": runner.intensity})

@@ -166,7 +166,7 @@ class HeaterVerification:
     cannot be disabled by configuration) and the pad's control sensor is below its target by
     more than ``heating_check_margin_c`` (5 °C), it must gain the pad's required gain within the
     pad's window. Both come from the pad's commissioning (half its commissioned full-power rise
-    in its commissioned window) or, without it, the uncommissioned 1 °C in 120 s that every pad
+    in its commissioned window) or, without it, the uncommissioned 1 °C in 100 s that every pad
     of the variation envelope passes; either is held inside the limits (outer bounds: window
     ≤ 180 s, gain ≥ 1 °C; see ``controller.model.limits.heating_check``). Each time it gains, a
     new goal is set from there (Klipper's goal_temp/goal_systime). Leaving those conditions

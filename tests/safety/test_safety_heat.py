@@ -245,7 +245,7 @@ def test_no_gain_at_full_duty_locks_out_after_the_window():
     assert fault is not None
     assert fault.t_s == armed + CHECK.window_s
     assert fault.severity is Severity.LOCKOUT and fault.zone == PAD
-    assert fault.message == ("left calf pad: 0.0 °C in 120 s at full power, at least 1 °C expected "
+    assert fault.message == ("left calf pad: 0.0 °C in 100 s at full power, at least 1 °C expected "
                              "(pad not commissioned): element weak or sensor off the pad")
 
 
