@@ -55,7 +55,7 @@ def test_a_session_ended_by_a_stop_fault_exits_fault(tmp_path):
 
 def test_a_session_ended_by_a_lockout_exits_lockout(tmp_path):
     report = tmp_path / "r.json"
-    proc = sim_run(tmp_path, "--program", "warm_up", "--inject", "heater_open:left_calf@1", "--report", str(report))
+    proc = sim_run(tmp_path, "--program", "full_leg", "--inject", "heater_open:left_calf@1", "--report", str(report))
     assert proc.returncode == EXIT_LOCKOUT, proc.stderr
     assert "heater_no_gain" in {f["code"] for f in json.loads(report.read_text())["faults"]}
 
