@@ -27,7 +27,7 @@ from sim.i2c_bus import FakeSMBus
 from sim.motor import RollerPhysics
 from sim.params import SimParams, load_sim_params
 from sim.pneumatics import Pneumatics
-from sim.sensors import pressure_sensor, thermistor_volts
+from sim.sensors import PressureLag, pressure_sensor, thermistor_volts
 from sim.thermal import PadThermal
 
 MAX_STEP_S = 0.02  # physics sub-step: stable for every model at this size
@@ -89,6 +89,8 @@ class SimulatedMachine:
         self.pads = {p.zone: PadThermal(self.params.pads, room) for p in config.pads}
         position_of = {c.zone: c.position for c in config.chambers}
         self.pneumatics = Pneumatics(self.params, list(position_of), position_of)
+        self.pressure_lag = PressureLag(self.params.pressure_sensor.lag_s, self.pneumatics.pressure_mmhg,
+                                        list(position_of))
         self.rollers = {r.zone: RollerPhysics(self.params.motor) for r in config.rollers}
         self.heartbeat_toggled_s = -math.inf
         self._heartbeat_info = None
@@ -202,7 +204,7 @@ class SimulatedMachine:
         elif inj.name == "estop":
             self.estop_pin.drive_high()
         elif inj.name == "pressure_sensor_frozen":
-            self._frozen_pressure[inj.zone] = self.pneumatics.pressure_mmhg[inj.zone]
+            self._frozen_pressure[inj.zone] = self.pressure_lag.seen_mmhg[inj.zone]
         elif inj.name == "temp_sensor_drift":
             self._drift_start[inj.zone] = self.t_s
         elif inj.name == "leak":
@@ -305,6 +307,7 @@ class SimulatedMachine:
                     "vent_valve_stuck_closed", zone)
         pump = pin_value(self._pump_pin) if powered else 0.0
         self.pneumatics.step(dt, pump, fill_open, vent_open, self._leaks or None)
+        self.pressure_lag.follow(dt)
         for zone, roller, pwm_pin, dir_pin in self._roller_wiring:
             enable = pin_value(pwm_pin)
             reverse = pin_value(dir_pin) > 0.5
@@ -337,11 +340,12 @@ class SimulatedMachine:
 
     def _pressure_input(self, zone: str) -> Callable[[], float]:
         sensor_volts = pressure_sensor(self.params.pressure_sensor)
+        seen_mmhg = self.pressure_lag.seen_mmhg
 
         def volts() -> float:
             if zone in self._frozen_pressure:
                 return sensor_volts(self._frozen_pressure[zone])
-            p = self.pneumatics.pressure_mmhg[zone] + self._noise.gauss(0.0, PRESSURE_NOISE_MMHG)
+            p = seen_mmhg[zone] + self._noise.gauss(0.0, PRESSURE_NOISE_MMHG)
             return sensor_volts(p)
         return volts
 

@@ -10,7 +10,9 @@ vents in about one, a jammed roller really draws stall current.
 
 from __future__ import annotations
 
+import math
 import tomllib
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from pydantic import (
 )
 
 DEFAULT_PARAMS_PATH = Path(__file__).with_name("default_params.toml")
+#: Named plants: units at the corners of the variation envelope and inside it (``--sim-params``)
+PLANTS_DIR = Path(__file__).with_name("plants")
 
 CHAMBER_POSITIONS = ("foot", "calf", "thigh")
 
@@ -191,6 +195,9 @@ class PressureSensorParams(_Strict):
     # Fraction of supply at 0 mmHg and at full scale (the 10–90 % transfer function).
     low_fraction: float = Field(0.1, ge=0, lt=1)
     high_fraction: float = Field(0.9, gt=0, le=1)
+    # s. First-order lag between the chamber and the sensor: the hose from the sleeve to the
+    # board and the sensor's own port (a long thin hose: up to ~0.3 s). 0 = none.
+    lag_s: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _span_positive(self) -> PressureSensorParams:
@@ -267,3 +274,75 @@ def load_sim_params(path: str | Path | None = None) -> SimParams:
             for err in exc.errors()
         )
         raise ValueError(f"{file}: invalid sim params: {problems}") from exc
+
+
+def shipped_plants() -> dict[str, Path]:
+    """The named plant files, by name (file stem), in name order."""
+    return {path.stem: path for path in sorted(PLANTS_DIR.glob("*.toml"))}
+
+
+@dataclass(frozen=True, slots=True)
+class Variation:
+    """How far a plant is from the default unit, in the terms of the variation envelope:
+    multiples of the default (``ambient_c`` and ``pressure_lag_s`` as they are)."""
+
+    pad_mass: float
+    heater_power: float
+    temp_sensor_lag: float
+    ambient_c: float
+    chamber_volume: float
+    pump_flow: float
+    leak: float
+    pressure_lag_s: float
+
+
+#: DESIGN.md, "Units differ": every unit inside these ranges, each parameter on its own or with
+#: the others, must work. (lower, upper), inclusive.
+ENVELOPE: dict[str, tuple[float, float]] = {
+    "pad_mass": (0.5, 3.0),
+    "heater_power": (0.7, 1.3),
+    "temp_sensor_lag": (0.0, 4.0),
+    "ambient_c": (15.0, 30.0),
+    "chamber_volume": (0.7, 1.5),
+    "pump_flow": (0.6, 1.1),
+    "leak": (0.0, 3.0),
+    "pressure_lag_s": (0.0, 0.3),
+}
+
+
+def variation_of(params: SimParams) -> Variation:
+    """The plant's variation from the default unit. Where a plant scales the several values of
+    one parameter unevenly (pads' two heat capacities, the chambers' volumes), the largest
+    departure from 1x is reported."""
+    base = SimParams()
+
+    def ratio(pairs: list[tuple[float, float]]) -> float:
+        ratios = [value / default for value, default in pairs]
+        return max(ratios, key=lambda r: abs(r - 1.0) if r >= 1.0 else abs(1.0 / r - 1.0) if r > 0 else math.inf)
+
+    pads, bp = params.pads, base.pads
+    return Variation(
+        pad_mass=ratio([(pads.element_heat_capacity_j_per_k, bp.element_heat_capacity_j_per_k),
+                        (pads.surface_heat_capacity_j_per_k, bp.surface_heat_capacity_j_per_k)]),
+        heater_power=pads.heater_power_w / bp.heater_power_w,
+        temp_sensor_lag=ratio([(pads.thermistor_lag_s, bp.thermistor_lag_s),
+                               (pads.digital_sensor_lag_s, bp.digital_sensor_lag_s)]),
+        ambient_c=params.ambient_c,
+        chamber_volume=ratio([(params.chambers[p].volume_l, base.chambers[p].volume_l) for p in CHAMBER_POSITIONS]),
+        pump_flow=params.pump.free_flow_l_per_min / base.pump.free_flow_l_per_min,
+        leak=ratio([(params.chambers[p].leak_conductance, base.chambers[p].leak_conductance)
+                    for p in CHAMBER_POSITIONS]),
+        pressure_lag_s=params.pressure_sensor.lag_s,
+    )
+
+
+def outside_envelope(params: SimParams) -> list[str]:
+    """What of this plant lies outside the variation envelope (empty: a unit the machine must
+    work on)."""
+    found = asdict(variation_of(params))
+    problems = []
+    for name, (low, high) in ENVELOPE.items():
+        value = found[name]
+        if not low - 1e-9 <= value <= high + 1e-9:
+            problems.append(f"{name} {value:g} outside {low:g}–{high:g}")
+    return problems

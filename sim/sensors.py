@@ -7,6 +7,7 @@ checked against an independent source (a shared mistake would otherwise cancel o
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from typing import Callable
 
 from sim.params import PressureSensorParams, ThermistorParams
@@ -51,3 +52,27 @@ def pressure_sensor(params: PressureSensorParams) -> Callable[[float], float]:
         volts = supply_v * fraction
         return 0.0 if volts <= 0.0 else supply_v if volts >= supply_v else volts
     return volts_at
+
+
+class PressureLag:
+    """What each pressure sensor sees: the chamber's pressure through a first-order lag (the
+    hose from the sleeve to the board). ``follow`` after every physics step; ``seen_mmhg`` is
+    the live chamber dict itself when there is no lag (the same bits as without this model).
+    """
+
+    def __init__(self, lag_s: float, live_mmhg: Mapping[str, float], chambers: Iterable[str]) -> None:
+        self.lag_s = lag_s
+        self._live = live_mmhg
+        self.seen_mmhg: Mapping[str, float] = live_mmhg if lag_s <= 0.0 else {c: live_mmhg[c] for c in chambers}
+        self._factor_dt = (-1.0, 0.0)  # (dt, 1 - exp(-dt / lag)) of the last step length
+
+    def follow(self, dt_s: float) -> None:
+        if self.lag_s <= 0.0 or dt_s <= 0.0:
+            return
+        dt, k = self._factor_dt
+        if dt != dt_s:
+            k = 1.0 - math.exp(-dt_s / self.lag_s)
+            self._factor_dt = (dt_s, k)
+        seen, live = self.seen_mmhg, self._live
+        for c, v in seen.items():
+            seen[c] = v + (live[c] - v) * k

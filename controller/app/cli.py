@@ -12,6 +12,22 @@ from controller.app.secrets import resolve_mqtt_secrets
 from controller.model.config import ConfigError, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: ``run --exit-when-done``: how the session ended (0 = the program completed; 1 = it never
+#: started, e.g. refused or still locked out; 2 = usage). Scripts and CI branch on these.
+EXIT_STOPPED, EXIT_FAULT, EXIT_LOCKOUT = 3, 4, 5
+
+
+def session_exit_code(report: dict) -> int:
+    """The exit code for a session's report: completed 0, stopped 3, ended by a stop fault 4,
+    by a lockout 5 (a lockout anywhere in the session outranks how it ended)."""
+    if any(f.get("severity") == "lockout" for f in report.get("faults", [])):
+        return EXIT_LOCKOUT
+    outcome = report.get("outcome")
+    if outcome == "completed":
+        return EXIT_OK
+    if outcome == "fault":
+        return EXIT_FAULT
+    return EXIT_STOPPED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-heat", action="store_true", help="start the program with heat off")
     run.add_argument("--inject", action="append", default=[], metavar="NAME[:ZONE]@SECONDS",
                      help="with --sim: inject a fault at a simulated time (repeatable)")
-    run.add_argument("--exit-when-done", action="store_true", help="exit when the session ends")
+    run.add_argument("--exit-when-done", action="store_true",
+                     help="exit when the session ends: 0 completed, 1 not started, 3 stopped, 4 fault, 5 lockout")
     run.add_argument("--report", help="write a JSON report here on exit")
     run.add_argument("--trace", help="write a CSV flight record (one row per fast tick) here")
     run.add_argument("--trace-every", type=int, default=1, metavar="N", help="keep every Nth tick in the trace")
@@ -91,8 +108,8 @@ def _run(args) -> int:
     cfg = _load(args, overrides)
     if cfg.mqtt.enabled and not args.no_mqtt:  # secrets read before anything is built: a bad one exits 2
         cfg = cfg.model_copy(update={"mqtt": resolve_mqtt_secrets(cfg.mqtt)})
-    if not args.sim and (args.inject or args.speed != 1.0):
-        print("legtherapy: --inject and --speed need --sim", file=sys.stderr)
+    if not args.sim and (args.inject or args.speed != 1.0 or args.sim_params):
+        print("legtherapy: --inject, --speed and --sim-params need --sim", file=sys.stderr)
         return EXIT_USAGE
     if args.speed < 0:
         print("legtherapy: --speed must be >= 0", file=sys.stderr)
@@ -105,8 +122,16 @@ def _run(args) -> int:
         if problems:
             return EXIT_USAGE
     state_dir = args.state_dir or ("state/sim" if args.sim else cfg.state_dir)
+    sim_params = None
     if args.sim:
         from sim.faults import InjectionError, parse_injection
+        from sim.params import load_sim_params
+
+        try:  # validated here, like the config: a bad plant file is a usage error, not a traceback
+            sim_params = load_sim_params(args.sim_params)
+        except ValueError as err:
+            print(f"legtherapy: --sim-params: {err}", file=sys.stderr)
+            return EXIT_USAGE
 
         zones = {"pad": cfg.pad_names, "chamber": cfg.chamber_names, "roller": cfg.roller_names}
         chips = list(cfg.board.adcs) + ["expander"]
@@ -125,7 +150,8 @@ def _run(args) -> int:
     opts = RunOptions(config=cfg, state_dir=state_dir, sim=args.sim, program=args.program, intensity=args.intensity,
                       heat=not args.no_heat, injections=args.inject, exit_when_done=args.exit_when_done,
                       report=args.report, trace=args.trace, trace_every=args.trace_every, mqtt=use_mqtt,
-                      socket_path=socket_path, sim_params=args.sim_params, max_runtime_s=args.max_runtime)
+                      socket_path=socket_path, sim_params=args.sim_params, max_runtime_s=args.max_runtime,
+                      sim_params_override=sim_params)
     loop = new_loop(args.speed if args.sim else 1.0)
     try:
         result = loop.run_until_complete(run_machine(opts))
@@ -142,6 +168,8 @@ def _run(args) -> int:
         r = result.report
         print(f"{r['program']}: {r['outcome']} after {r['duration_s']:.1f} s"
               + (f"; faults: {', '.join(f['code'] for f in r['faults'])}" if r["faults"] else ""))
+        if result.exit_code == EXIT_OK and r["program"] is not None:
+            return session_exit_code(r)
     return result.exit_code
 
 

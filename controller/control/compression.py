@@ -44,6 +44,11 @@ How the parts fit, and why:
   goes on while it keeps rising. The safety layer judges fills; the controller only stops
   pumping.
 - A leg with a missing (NaN) pressure reading is never filled blind: it vents.
+- **A target the plant cannot reach is said, not hidden**: a fill that ends more than
+  ``SHORTFALL_WARN_MMHG`` short of its target (given up, or vented by the hold guard; not one a
+  phase change cut) is a short fill, and the second short fill in a row of one chamber raises a
+  ``pressure_shortfall`` warning in words (``warnings`` of the step's output; the supervisor
+  latches it). It cuts nothing: the gradient and every limit hold as for any fill.
 
 Time comes in as ``now_s``; nothing here sleeps or reads a clock.
 """
@@ -56,6 +61,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controller.model.config import CHAMBER_ORDER, MachineConfig
+from controller.model.faults import Fault
 
 #: a held chamber that leaked this far below target is topped up
 TOP_UP_BELOW_MMHG = 2.0
@@ -98,6 +104,10 @@ PROGRESS_MIN_RISE_MMHG = 2.0
 #: the window the fill rate is measured over (long enough to average out sensor noise)
 RATE_WINDOW_S = 0.25
 WAVE_LOG_LEN = 1000
+#: a fill that ends this far below its target fell short (the report's band too)
+SHORTFALL_WARN_MMHG = 3.0
+#: this many short fills in a row of one chamber raise the warning (one is not yet a pattern)
+SHORTFALL_WARN_AFTER = 2
 
 # chamber states
 _VENT = "vent"  # venting or vented (vent by the staging rule), fill closed
@@ -120,12 +130,13 @@ class CompressionOutput:
     vent_open: dict[str, bool]
     pump_duty: float
     target_mmhg: dict[str, float]  # 0 where no chamber is being filled or held
+    warnings: tuple[Fault, ...] = ()  # pressure_shortfall warnings raised this tick
 
 
 class _Chamber:
     __slots__ = ("name", "leg", "position", "order", "state", "topping_up", "capped", "vent_latched",
                  "fill_started_s", "closed_since_s", "times", "pressures", "p", "target", "distal", "proximal",
-                 "progress_mmhg", "progress_due_s")
+                 "progress_mmhg", "progress_due_s", "fill_peak", "short_fills", "short_best")
 
     def __init__(self, name: str, leg: str, position: str) -> None:
         self.name = name
@@ -140,6 +151,9 @@ class _Chamber:
         self.progress_mmhg = 0.0  # a late fill's pressure at the start of its progress window
         self.progress_due_s: float | None = None  # when that window closes (None: not late yet)
         self.closed_since_s: float | None = None  # vent closed since
+        self.fill_peak = 0.0  # the highest reading of the fill in progress
+        self.short_fills = 0  # fills in a row that ended short of target
+        self.short_best = 0.0  # the highest those fills reached
         # the finite readings over RATE_WINDOW_S, as two parallel deques: (times[i], pressures[i])
         self.times: deque[float] = deque()
         self.pressures: deque[float] = deque()
@@ -252,6 +266,7 @@ class CompressionController:
         self._boost = 0.0
         self._last_s: float | None = None
         self._blind: set[str] = set()  # legs with a missing pressure reading this tick
+        self._warnings: list[Fault] = []  # raised this tick
         self.wave_log: deque[tuple[float, str, str]] = deque(maxlen=WAVE_LOG_LEN)
         # the give-up time of a fill, and the longest a leg may keep a chamber closed
         self._give_up_s = self.limits.fill_timeout_s + GIVE_UP_AFTER_SAFETY_S
@@ -318,6 +333,8 @@ class CompressionController:
     def step(self, pressure_mmhg: Mapping[str, float], now_s: float) -> CompressionOutput:
         dt_s = 0.0 if self._last_s is None else max(0.0, now_s - self._last_s)
         self._last_s = now_s
+        if self._warnings:
+            self._warnings = []
         blind = self._blind = set()
         for c in self._chamber_list:  # this tick's readings; the rate window keeps finite ones
             p = c.p = float(pressure_mmhg.get(c.name, math.nan))
@@ -342,7 +359,8 @@ class CompressionController:
             if leg.stage == _RESTING and leg.until_s == math.inf and all(vent_open[c.name] for c in leg.chambers):
                 leg.until_s = now_s + leg.rest_s
         targets = {c.name: (c.target if c.state in _CLOSED_STATES else 0.0) for c in self._chamber_list}
-        return CompressionOutput(fill_open=fill_open, vent_open=vent_open, pump_duty=pump, target_mmhg=targets)
+        return CompressionOutput(fill_open=fill_open, vent_open=vent_open, pump_duty=pump, target_mmhg=targets,
+                                 warnings=tuple(self._warnings))
 
     def _update_chambers(self, now_s: float) -> None:
         """Fills that arrived, timed out or cannot go on; leaks that need a top-up."""
@@ -356,11 +374,15 @@ class CompressionController:
                 continue
             target = c.target
             if state == _FILL:
+                if p > c.fill_peak:
+                    c.fill_peak = p
                 if p >= target - stop_early:
                     c.state = _HELD
+                    c.short_fills = 0
                 elif self._blocked_for_good(c) or (now_s - c.fill_started_s >= self._judge_from_s
                                                    and not self._still_rising(c, now_s)):
                     c.state = _GAVE_UP
+                    self._fill_ended_short(c, now_s)
             if c.state == _HELD:
                 if c.mean_mmhg() < target - TOP_UP_BELOW_MMHG:  # averaged: noise is no leak
                     c.topping_up = True
@@ -396,7 +418,7 @@ class CompressionController:
             stage = leg.stage
             if stage == _FILLING or stage == _HOLDING:
                 if leg.name in self._blind or leg.closed_too_long(now_s, self._max_closed_s):
-                    self._vent_leg(leg)
+                    self._vent_leg(leg, now_s)
                     continue
             if leg.stage == _FILLING:
                 self._settle_queued(leg)
@@ -435,7 +457,26 @@ class CompressionController:
         elif self._blocked_for_good(c):
             c.to_state(_GAVE_UP)
 
-    def _vent_leg(self, leg: _Leg) -> None:
+    def _fill_ended_short(self, c: _Chamber, now_s: float) -> None:
+        """A fill gave up or was vented before its target (not by a phase change)."""
+        if c.target - c.fill_peak <= SHORTFALL_WARN_MMHG:
+            return
+        c.short_best = c.fill_peak if c.short_fills == 0 else max(c.short_best, c.fill_peak)
+        c.short_fills += 1
+        if c.short_fills != SHORTFALL_WARN_AFTER:
+            return
+        name = f"{c.leg} {c.position} chamber"
+        self._warnings.append(Fault.make(
+            "pressure_shortfall", c.name, now_s,
+            f"{name} reached {c.short_best:.0f} of {c.target:.0f} mmHg ({c.short_fills} fills in a row): "
+            "the pump is weak or the sleeve leaks: service the pump and check the sleeve and its hoses",
+            {"reached_mmhg": c.short_best, "target_mmhg": c.target, "short_fills": c.short_fills}))
+
+    def _vent_leg(self, leg: _Leg, now_s: float | None = None) -> None:
+        if now_s is not None and leg.name not in self._blind:  # the hold guard cut a fill short
+            for c in leg.active:
+                if c.state == _FILL:
+                    self._fill_ended_short(c, now_s)
         leg.vent(self._spec.rest_s)
         if self._serving is not None and self._serving[1].leg == leg.name:
             self._serving = None
@@ -493,6 +534,7 @@ class CompressionController:
             if c.state == _QUEUED:
                 c.to_state(_FILL)
                 c.fill_started_s = now_s
+                c.fill_peak = c.p
                 c.progress_due_s = None
                 self.wave_log.append((now_s, c.leg, c.position))
         return fill_open

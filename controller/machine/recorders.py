@@ -66,7 +66,8 @@ class TraceWriter:
 
 
 class _PadStats:
-    __slots__ = ("peak_c", "err_sum", "err_n", "max_abs_err_c", "overshoot_c", "settled", "target", "reading")
+    __slots__ = ("peak_c", "err_sum", "err_n", "max_abs_err_c", "overshoot_c", "settled", "target", "reading",
+                 "from_above")
 
     def __init__(self) -> None:
         self.peak_c = -math.inf
@@ -77,10 +78,15 @@ class _PadStats:
         self.settled = False
         self.target: float | None = None
         self.reading = None  # the PadReading last looked at (between thermal ticks it is the same)
+        # coming down to a lower target (a step down, or a pad warmer than its target): cooling
+        # towards it is no overshoot, so overshoot counts only once the pad has reached it
+        self.from_above = False
 
 
 class _ChamberStats:
-    __slots__ = ("peak_mmhg", "err_sum", "err_n", "max_abs_err_mmhg", "overshoot_mmhg", "target", "settled")
+    __slots__ = ("peak_mmhg", "err_sum", "err_n", "max_abs_err_mmhg", "overshoot_mmhg", "target", "settled",
+                 "fills", "fills_reached", "fills_short", "fills_cut_short", "worst_shortfall_mmhg",
+                 "fill_target", "fill_peak")
 
     def __init__(self) -> None:
         self.peak_mmhg = 0.0
@@ -90,6 +96,50 @@ class _ChamberStats:
         self.overshoot_mmhg = 0.0
         self.target = 0.0
         self.settled = False
+        # Every fill, not only those that got close: a fill runs from its target appearing until
+        # the target goes (the vent) or changes. It reached its target if its peak came within
+        # FILL_BAND_MMHG; one that ended short on a phase change or the end of the session was
+        # cut short (counted apart: no shortfall of the plant); any other fell short.
+        self.fills = 0
+        self.fills_reached = 0
+        self.fills_short = 0
+        self.fills_cut_short = 0
+        self.worst_shortfall_mmhg = 0.0
+        self.fill_target = 0.0  # the fill in progress (0: none)
+        self.fill_peak = 0.0
+
+    def end_fill(self, cut: bool, band_mmhg: float) -> None:
+        """The fill in progress (if any) is over: count it."""
+        if self.fill_target <= 0.0:
+            return
+        kind, shortfall = self._judge(cut, band_mmhg)
+        if kind == "reached":
+            self.fills_reached += 1
+        elif kind == "cut":
+            self.fills_cut_short += 1
+        else:
+            self.fills_short += 1
+            if shortfall > self.worst_shortfall_mmhg:
+                self.worst_shortfall_mmhg = shortfall
+        self.fill_target = 0.0
+
+    def _judge(self, cut: bool, band_mmhg: float) -> tuple[str, float]:
+        shortfall = self.fill_target - self.fill_peak
+        if shortfall <= band_mmhg:
+            return "reached", shortfall
+        return ("cut" if cut else "short"), shortfall
+
+    def fill_counts(self, band_mmhg: float) -> dict:
+        """The report's fill keys; a fill still in progress counts as cut short by the report
+        (unless it already reached its target)."""
+        reached, cut = self.fills_reached, self.fills_cut_short
+        if self.fill_target > 0.0:
+            if self._judge(True, band_mmhg)[0] == "reached":
+                reached += 1
+            else:
+                cut += 1
+        return {"fills": self.fills, "fills_reached": reached, "fills_short": self.fills_short,
+                "fills_cut_short": cut, "worst_shortfall_mmhg": round(self.worst_shortfall_mmhg, 2)}
 
 
 class ReportBuilder:
@@ -129,9 +179,12 @@ class ReportBuilder:
             target = heat_targets.get(z)
             if target != s.target:
                 s.target, s.settled = target, False
+                s.from_above = target is not None and isfinite(pr.temp_c) and pr.temp_c > target
             if not thermal_fresh or target is None or not isfinite(pr.temp_c):
                 continue
             err = pr.temp_c - target
+            if s.from_above and err <= 0.0:
+                s.from_above = False
             if not s.settled and abs(err) <= self.SETTLE_BAND_C:
                 s.settled = True
             if s.settled:
@@ -139,17 +192,26 @@ class ReportBuilder:
                 s.err_n += 1
                 if abs(err) > s.max_abs_err_c:  # (as max(): a tie keeps the old value)
                     s.max_abs_err_c = abs(err)
-                if err > s.overshoot_c:
+                if err > s.overshoot_c and not s.from_above:
                     s.overshoot_c = err
         pressures, pressure_targets = readings.pressure_mmhg, rec.pressure_targets_mmhg
         fill_open, vent_open = rec.outputs.fill_open, rec.outputs.vent_open
+        cut = rec.phase_changed or rec.mode != "running"  # what ends a fill now cuts it short
+        band = self.FILL_BAND_MMHG
         for z, c in self.chamber_stats.items():
             p = pressures[z]
+            target = pressure_targets.get(z, 0.0)
+            if target != c.fill_target:  # a fill ended, began, or both (a new target)
+                c.end_fill(cut or target > 0.0, band)
+                if target > 0.0:
+                    c.fills += 1
+                    c.fill_target, c.fill_peak = target, -math.inf
             if not isfinite(p):
                 continue
+            if p > c.fill_peak:
+                c.fill_peak = p
             if p > c.peak_mmhg:  # max(peak, p), which keeps the peak on a tie
                 c.peak_mmhg = p
-            target = pressure_targets.get(z, 0.0)
             venting = vent_open[z]
             if target != c.target or venting:
                 c.target, c.settled = target, False  # a new fill: track it once it gets there
@@ -183,7 +245,9 @@ class ReportBuilder:
         chambers = {z: {"peak_mmhg": round(c.peak_mmhg, 2),
                         "mean_abs_error_mmhg": round(c.err_sum / c.err_n, 3) if c.err_n else None,
                         "max_abs_error_mmhg": round(c.max_abs_err_mmhg, 3),
-                        "overshoot_mmhg": round(c.overshoot_mmhg, 3)} for z, c in self.chamber_stats.items()}
+                        "overshoot_mmhg": round(c.overshoot_mmhg, 3),
+                        **c.fill_counts(self.FILL_BAND_MMHG)}
+                    for z, c in self.chamber_stats.items()}
         out = {
             "program": session.program if session else None,
             "intensity": session.intensity if session else None,

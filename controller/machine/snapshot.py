@@ -28,6 +28,7 @@ class TickRecord:
     pressure_targets_mmhg: dict[str, float]
     fault_codes: tuple[str, ...]
     new_faults: tuple  # Fault objects raised this tick
+    phase_changed: bool = False  # the program moved to another phase (or ended) this tick
 
 
 def build_snapshot(seq: int, rec: TickRecord, runner, faults: list, lockout: bool,

@@ -219,6 +219,12 @@ class Supervisor:
         self.heat_targets = targets.heat_c
         comp = self.compression.step(readings.pressure_mmhg, now)
         self.pressure_targets = comp.target_mmhg
+        if comp.warnings:  # a target the plant cannot reach: shown and logged, cuts nothing
+            raised = [w for w in comp.warnings if self.latch.raise_fault(w)]
+            for warning in raised:
+                self._on_new_fault(warning, now)
+            new_faults += raised
+            active = self.latch.active()
         roller_speed = self.rollers.step(now)
         wanted = Outputs(
             heater_duty=dict(self.heat.duty),  # held between thermal ticks
@@ -239,7 +245,7 @@ class Supervisor:
         # 7. publish
         mode = self.runner.mode
         record = TickRecord(now, mode, readings, out, targets.heat_c, comp.target_mmhg,
-                            tuple(f.code for f in active), tuple(new_faults))
+                            tuple(f.code for f in active), tuple(new_faults), targets.phase_changed)
         for observe in self.observers:
             observe(record)
         if mode != self._last_mode:
@@ -270,6 +276,11 @@ class Supervisor:
 
     def _on_mode_change(self, old: str | None, new: str, now: float) -> None:
         runner = self.runner
+        s = runner.session
+        if new in ENDED and old not in (RUNNING, PAUSED) and s is not None and s.ended_s == now:
+            # started and ended on one tick (a fault on its first tick): it still began and ended
+            self._on_mode_change(old, RUNNING, now)
+            old = RUNNING
         if new == RUNNING and old not in (RUNNING, PAUSED):
             self.hub.publish_event({"type": "session_start", "t_s": round(now, 3),
                                     "program": runner.program.id, "intensity": runner.intensity})

@@ -34,7 +34,7 @@ class FaultSpec(NamedTuple):
 
 FAMILIES = ("heat", "pressure", "roller", "machine")
 
-_S, _L = Severity.STOP, Severity.LOCKOUT
+_W, _S, _L = Severity.WARNING, Severity.STOP, Severity.LOCKOUT
 
 #: Every fault code the machine raises. Other modules, the reports and the tests use these
 #: exact strings.
@@ -46,7 +46,7 @@ FAULT_CODES: dict[str, FaultSpec] = {
     "temp_sensor_disagree": FaultSpec(_S, "heat", False, "a pad's two temperature sensors disagree"),
     "temp_stale": FaultSpec(_S, "heat", False, "a pad's temperature has not been read recently"),
     "heater_no_gain": FaultSpec(_L, "heat", False, "a pad did not warm at high duty "
-                                                   "(sensor detached or heating element broken)"),
+                                                   "(element weak or broken, or sensor off the pad)"),
     # Rising with the heater commanded off means the switch is stuck on: only the relay can stop it.
     "heater_runaway": FaultSpec(_L, "heat", True, "a pad warmed with its heater off (heater switch stuck on)"),
     # pressure
@@ -58,6 +58,10 @@ FAULT_CODES: dict[str, FaultSpec] = {
     "fill_failure": FaultSpec(_S, "pressure", False, "a chamber did not fill (leak or dead pump)"),
     "hold_too_long": FaultSpec(_S, "pressure", False, "a chamber stayed closed under pressure too long"),
     "pressure_sensor_frozen": FaultSpec(_S, "pressure", False, "a pressure reading stopped changing while air moved"),
+    # The plant cannot reach a program's pressure (weak pump, leaky sleeve): said, never hidden;
+    # it cuts nothing (every limit still holds), a person services the machine.
+    "pressure_shortfall": FaultSpec(_W, "pressure", False, "a chamber keeps falling short of its pressure "
+                                                           "(weak pump or leaky sleeve)"),
     # rollers
     "roller_overcurrent": FaultSpec(_S, "roller", False, "a roller motor drew too much current (jam or stall)"),
     # machine

@@ -8,6 +8,7 @@ validator per field. A limit that tries to loosen its bound is refused with its 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -20,8 +21,12 @@ BOUNDS: dict[str, tuple[float, str]] = {
     "sensor_min_c": (0.0, "min"),  # below this a thermistor is open or the chip lies
     "sensor_max_c": (85.0, "max"),  # above this it is shorted
     "sensor_disagree_c": (3.0, "max"),  # a pad's two sensors
-    "heating_check_window_s": (60.0, "max"),  # Klipper verify_heater: 60 s for a bed
-    "heating_check_gain_c": (2.0, "min"),  # gain needed in the window at high duty
+    # Outer bounds of the heating check; each pad's own window and gain come from its
+    # commissioning (PadCommissioning, below), held inside these. Klipper verify_heater lets
+    # a bed take 60 s per 2 °C and sets check_gain_time per heater; a 3x-mass pad at 70 %
+    # power gains only ~0.6 °C in 60 s, so the outer window is 180 s and the gain 1 °C.
+    "heating_check_window_s": (180.0, "max"),
+    "heating_check_gain_c": (1.0, "min"),
     "heating_check_margin_c": (5.0, "min"),  # check only while below target - margin
     "heating_check_duty": (0.8, "max"),  # "high duty": the check runs at or above this
     "heating_off_window_s": (30.0, "max"),  # stuck MOSFET: rise while off
@@ -60,8 +65,8 @@ class SafetyLimits(BaseModel):
     sensor_min_c: float = 0.0
     sensor_max_c: float = 85.0
     sensor_disagree_c: float = 3.0
-    heating_check_window_s: float = 60.0
-    heating_check_gain_c: float = 2.0
+    heating_check_window_s: float = 180.0
+    heating_check_gain_c: float = 1.0
     heating_check_margin_c: float = 5.0
     heating_check_duty: float = 0.8
     heating_off_window_s: float = 30.0
@@ -112,3 +117,57 @@ class SafetyLimits(BaseModel):
         if problems:
             raise ValueError("safety limit may only be made stricter: " + "; ".join(problems))
         return self
+
+
+#: A commissioned pad must gain at least this fraction of its commissioned rise in its
+#: commissioned window at high duty: room for the check's 80 % duty threshold, a colder room
+#: and a sagging supply, while a sensor off the pad (no rise) or an element at half its power
+#: still fails.
+COMMISSIONED_GAIN_FRACTION = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class PadCommissioning:
+    """What commissioning measured on one pad: it gained ``rise_c`` within ``window_s`` at full
+    power. The heating check's window and required gain come from it (``heating_check``)."""
+
+    rise_c: float
+    window_s: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rise_c) and self.rise_c > 0):
+            raise ValueError(f"rise_c = {self.rise_c} must be a finite number above 0")
+        if not (math.isfinite(self.window_s) and self.window_s > 0):
+            raise ValueError(f"window_s = {self.window_s} must be a finite number above 0")
+
+
+#: Without commissioning data: 1 °C within 100 s. The PID runs a pad at full power while the
+#: check is armed (5 °C or more below target), and at full power every pad of the variation
+#: envelope gains at least 1.49 °C in any 100 s up to 37 °C (the slowest: 3x mass, 70 % power,
+#: from a 15 °C room; sensor lag up to 4x). A sensor off its pad (flat reading) fails the first
+#: window; an open element fails once the leg's own warming of the pad slows (a default pad
+#: from a 22 °C room: ~5 min). Commissioning gives each pad its own, tighter, check.
+UNCOMMISSIONED_WINDOW_S = 100.0
+UNCOMMISSIONED_GAIN_C = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class HeatingCheck:
+    """The heating check of one pad: at least ``gain_c`` within every ``window_s`` at high duty."""
+
+    gain_c: float
+    window_s: float
+    commissioned_rise_c: float | None  # None: the uncommissioned defaults apply
+
+
+def heating_check(limits: SafetyLimits, commissioning: PadCommissioning | None) -> HeatingCheck:
+    """The pad's check, held inside the limits (which a config may only make stricter than the
+    compiled outer bounds): never a longer window, never a smaller gain."""
+    if commissioning is None:
+        gain_c, window_s, rise = UNCOMMISSIONED_GAIN_C, UNCOMMISSIONED_WINDOW_S, None
+    else:
+        gain_c = COMMISSIONED_GAIN_FRACTION * commissioning.rise_c
+        window_s, rise = commissioning.window_s, commissioning.rise_c
+    return HeatingCheck(gain_c=max(gain_c, limits.heating_check_gain_c),
+                        window_s=min(window_s, limits.heating_check_window_s),
+                        commissioned_rise_c=rise)

@@ -6,10 +6,12 @@ which it has lasted the full window (``elapsed >= window``)."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 import math
 
 from controller.model.config import MachineConfig
 from controller.model.faults import Fault
+from controller.model.limits import PadCommissioning, heating_check
 from controller.model.readings import PadReading, Readings
 from controller.safety.context import NAN, NOT_READ, SENSOR_NAMES, SafetyContext, ZoneNames, fmt_c, fmt_g, plausible_c, Powered
 
@@ -162,10 +164,13 @@ class HeaterVerification:
     No gain (``heater_no_gain``, lockout): while the written duty is at least
     ``heating_check_duty`` (0.8; or the configured maximum duty if that is lower, so the check
     cannot be disabled by configuration) and the pad's control sensor is below its target by
-    more than ``heating_check_margin_c`` (5 °C), it must gain ``heating_check_gain_c`` (2 °C)
-    within ``heating_check_window_s`` (60 s). Each time it does, a new goal is set from there
-    (Klipper's goal_temp/goal_systime). Leaving those conditions disarms the check. A detached
-    sensor or a broken element fails it.
+    more than ``heating_check_margin_c`` (5 °C), it must gain the pad's required gain within the
+    pad's window. Both come from the pad's commissioning (half its commissioned full-power rise
+    in its commissioned window) or, without it, the uncommissioned 1 °C in 100 s that every pad
+    of the variation envelope passes; either is held inside the limits (outer bounds: window
+    ≤ 180 s, gain ≥ 1 °C; see ``controller.model.limits.heating_check``). Each time it gains, a
+    new goal is set from there (Klipper's goal_temp/goal_systime). Leaving those conditions
+    disarms the check. A detached sensor or a broken or weak element fails it.
 
     Heating while off (``heater_runaway``, lockout, relay off): while the heater is off (duty 0
     written, or the relay open), a rise of ``heating_off_rise_c`` (2 °C) within any
@@ -179,11 +184,15 @@ class HeaterVerification:
     2 °C; the over-temperature trip remains the backstop.
     """
 
-    def __init__(self, config: MachineConfig, names: ZoneNames) -> None:
+    def __init__(self, config: MachineConfig, names: ZoneNames,
+                 commissioning: Mapping[str, PadCommissioning] | None = None) -> None:
         self.limits = config.limits
         self.pads = config.pad_names
         self.names = names
         self.check_duty = min(config.limits.heating_check_duty, config.heat.max_duty)
+        given = commissioning or {}
+        #: pad -> its heating check (window, required gain), from its commissioning if any
+        self.heating = {p: heating_check(config.limits, given.get(p)) for p in self.pads}
         self._goal: dict[str, tuple[float, float, float, float]] = {}  # pad -> goal_c, goal_t, from_c, from_t
         self._off_lows = {p: (_WindowLow(), _WindowLow()) for p in self.pads}  # thermistor, digital
         self._last_sample_t: dict[str, float] = {}
@@ -227,20 +236,26 @@ class HeaterVerification:
         if not watching:
             self._goal.pop(pad, None)
             return None
+        check = self.heating[pad]
         goal = self._goal.get(pad)
         if goal is None or temp >= goal[0]:
-            self._goal[pad] = (temp + lim.heating_check_gain_c, now_s + lim.heating_check_window_s, temp, now_s)
+            self._goal[pad] = (temp + check.gain_c, now_s + check.window_s, temp, now_s)
             return None
         goal_c, goal_t, from_c, from_t = goal
         if now_s < goal_t:
             return None
+        power = "full power" if duty >= 0.995 else f"{duty:.0%} power"
+        if check.commissioned_rise_c is None:
+            expected = f"at least {fmt_g(check.gain_c)} °C expected (pad not commissioned)"
+        else:
+            expected = f"commissioned {check.commissioned_rise_c:.1f} °C"
         return Fault.make(
             "heater_no_gain", pad, now_s,
-            f"{self.names.pad(pad)}: heating at {duty:.0%} for {now_s - from_t:.0f} s but warmed only "
-            f"{temp - from_c:.1f} °C (at least {fmt_g(lim.heating_check_gain_c)} °C expected): "
-            "temperature sensor off the pad, or heating element broken",
+            f"{self.names.pad(pad)}: {temp - from_c:.1f} °C in {now_s - from_t:.0f} s at {power}, {expected}: "
+            "element weak or sensor off the pad",
             {"temp_c": temp, "temp2_c": r.temp2_c, "start_c": from_c, "duty": duty, "target_c": target,
-             "window_s": lim.heating_check_window_s})
+             "window_s": check.window_s, "gain_c": check.gain_c,
+             "commissioned_rise_c": check.commissioned_rise_c})
 
     def _runaway(self, pad: str, r: PadReading, now_s: float) -> Fault | None:
         """The heater is off (duty 0 written, or the relay open)."""

@@ -13,6 +13,7 @@ import pytest
 
 from controller.model.config import load_config
 from controller.model.faults import Severity
+from controller.model.limits import BOUNDS, PadCommissioning, heating_check
 from controller.model.outputs import Outputs
 from controller.model.readings import PadReading, Readings
 from controller.safety.monitor import OVERTEMP_CLEAR_MARGIN_C, SafetyContext, SafetyMonitor
@@ -23,14 +24,18 @@ CFG = load_config()
 LIM = CFG.limits
 PAD = "left_calf"
 DT = 0.25  # thermal tick (4 Hz); exact in binary, so window arithmetic is exact too
+CHECK = heating_check(LIM, None)  # an uncommissioned pad's heating check
 
 
 class HeatRig:
     """One monitor fed one thermal tick at a time; every pad but the one under test stays sane."""
 
-    def __init__(self, config=CFG) -> None:
+    def __init__(self, config=CFG, commissioning=None) -> None:
         self.config = config
         self.monitor = SafetyMonitor(config)
+        if commissioning is not None:  # (until the monitor reads the commissioning record itself)
+            from controller.safety.heat_checks import HeaterVerification
+            self.monitor.heaters = HeaterVerification(config, self.monitor.heaters.names, commissioning)
         self.n = 0
         self.temps = {p: (30.0, 30.0) for p in config.pad_names}
         self.read_t = {p: 0.0 for p in config.pad_names}
@@ -236,31 +241,84 @@ def test_no_gain_at_full_duty_locks_out_after_the_window():
     rig.duty[PAD] = 1.0
     rig.temps[PAD] = (25.0, 25.0)  # the sensor fell off the pad: the heat never reaches it
     armed = rig.t + DT
-    fault = rig.run(120.0, "heater_no_gain")
+    fault = rig.run(CHECK.window_s + 60.0, "heater_no_gain")
     assert fault is not None
-    assert fault.t_s == armed + LIM.heating_check_window_s
+    assert fault.t_s == armed + CHECK.window_s
     assert fault.severity is Severity.LOCKOUT and fault.zone == PAD
-    assert fault.message.startswith("left calf pad: heating at 100% for 60 s but warmed only 0.0 °C")
+    assert fault.message == ("left calf pad: 0.0 °C in 100 s at full power, at least 1 °C expected "
+                             "(pad not commissioned): element weak or sensor off the pad")
 
 
 def test_a_broken_element_fails_the_heating_check():
     rig, pad, advance = simulated_pad_rig(PadParams(heater_power_w=0.0), start_c=30.0)
     rig.targets[PAD] = 40.0
     rig.duty[PAD] = 1.0
-    assert rig.run(LIM.heating_check_window_s + 1.0, "heater_no_gain", advance) is not None
+    assert rig.run(CHECK.window_s + 1.0, "heater_no_gain", advance) is not None
 
 
 def test_slow_but_steady_heating_passes_the_check_each_window():
     rig = HeatRig()
     rig.targets[PAD] = 42.0
     rig.duty[PAD] = 1.0
-    rate = LIM.heating_check_gain_c / LIM.heating_check_window_s * 1.1  # just fast enough
+    rate = CHECK.gain_c / CHECK.window_s * 1.1  # just fast enough
 
     def warm(r):
         v = 25.0 + rate * r.t
         r.temps[PAD] = (v, v)
 
     assert rig.run(300.0, "heater_no_gain", warm) is None
+
+
+def test_a_commissioned_pad_is_held_to_half_its_commissioned_rise_in_its_window():
+    rig = HeatRig(commissioning={PAD: PadCommissioning(rise_c=4.1, window_s=60.0)})
+    rig.targets[PAD] = 40.0
+    rig.duty[PAD] = 1.0
+    rate = 1.3 / 60.0  # °C/s: under half the commissioned 4.1 °C per 60 s
+
+    def warm(r):
+        v = 25.0 + rate * r.t
+        r.temps[PAD] = (v, v)
+
+    armed = rig.t + DT
+    fault = rig.run(120.0, "heater_no_gain", warm)
+    assert fault is not None and fault.t_s == armed + 60.0
+    assert fault.message == ("left calf pad: 1.3 °C in 60 s at full power, commissioned 4.1 °C: "
+                             "element weak or sensor off the pad")
+    assert fault.readings["gain_c"] == pytest.approx(2.05) and fault.readings["window_s"] == 60.0
+
+
+def test_a_commissioned_pad_warming_at_its_commissioned_rate_passes():
+    rig = HeatRig(commissioning={PAD: PadCommissioning(rise_c=4.1, window_s=60.0)})
+    rig.targets[PAD] = 42.0
+    rig.duty[PAD] = 1.0
+    rate = 0.55 * 4.1 / 60.0  # just over half the commissioned rate
+
+    def warm(r):
+        v = 25.0 + rate * r.t
+        r.temps[PAD] = (v, v)
+
+    assert rig.run(300.0, "heater_no_gain", warm) is None
+
+
+@pytest.mark.parametrize("rise_c, window_s", [(0.5, 60.0), (4.0, 600.0), (1.0, 1000.0)])
+def test_no_commissioning_record_gets_past_the_outer_bounds(rise_c, window_s):
+    """A window past 180 s or a required gain under 1 °C is never used, whatever was measured."""
+    check = heating_check(LIM, PadCommissioning(rise_c=rise_c, window_s=window_s))
+    assert check.window_s <= BOUNDS["heating_check_window_s"][0] == 180.0
+    assert check.gain_c >= BOUNDS["heating_check_gain_c"][0] == 1.0
+
+
+def test_a_stricter_config_tightens_every_pads_check():
+    strict = CFG.model_copy(update={"limits": LIM.model_copy(update={"heating_check_window_s": 60.0,
+                                                                    "heating_check_gain_c": 2.0})})
+    check = heating_check(strict.limits, None)
+    assert (check.window_s, check.gain_c) == (60.0, 2.0)
+
+
+@pytest.mark.parametrize("rise_c, window_s", [(0.0, 60.0), (math.nan, 60.0), (2.0, -1.0), (2.0, math.inf)])
+def test_a_commissioning_record_with_impossible_numbers_is_refused(rise_c, window_s):
+    with pytest.raises(ValueError):
+        PadCommissioning(rise_c=rise_c, window_s=window_s)
 
 
 def test_the_heating_check_sleeps_near_the_target_and_at_low_duty():
@@ -322,7 +380,7 @@ def test_lockouts_never_clear_by_acknowledgement():
     rig.targets[PAD] = 40.0
     rig.duty[PAD] = 1.0
     rig.temps[PAD] = (25.0, 25.0)
-    fault = rig.run(120.0, "heater_no_gain")
+    fault = rig.run(CHECK.window_s + 1.0, "heater_no_gain")
     rig.duty[PAD] = 0.0
     rig.tick()
     assert not rig.monitor.cause_gone(fault, rig.last_readings, rig.t)
