@@ -106,7 +106,15 @@ class FaultLatch:
     def _save_lockouts(self) -> None:
         if self._store is not None:
             lockouts = self.lockouts()  # as they are now, not when the writer gets to it
-            self._write(lambda: self._store.save_lockout(lockouts), "could not save the lockout state")
+            store = self._store
+
+            def save() -> None:
+                store.save_lockout(lockouts)
+                if lockouts:  # the moment a lockout is durable (a kill -9 after this keeps it)
+                    log.warning("lockout recorded on disk: %s", ", ".join(
+                        f.code + (f" ({f.zone})" if f.zone else "") for f in lockouts))
+
+            self._write(save, "could not save the lockout state")
 
     def _log(self, entry: dict) -> None:
         if self._store is not None:
