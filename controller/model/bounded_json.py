@@ -23,6 +23,9 @@ from typing import Any
 
 #: deeper than any message or state file of ours (a command is 1 level, the fault log 3)
 DEFAULT_MAX_DEPTH = 32
+#: a machine config or program file is a few kB and nests a few levels (arrays of tables)
+MAX_TOML_BYTES = 1024 * 1024
+MAX_TOML_DEPTH = 16
 
 # Possessive quantifiers (*+): no backtracking, so an unterminated string costs one pass.
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*+"', re.DOTALL)
