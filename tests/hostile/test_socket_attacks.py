@@ -100,3 +100,39 @@ async def test_a_flood_of_20000_unread_requests_then_a_hang_up_does_not_hold_the
     reader, writer = await asyncio.open_unix_connection(api.path)
     assert (await ask(reader, writer, {"request": "ping"}))["ok"] is True
     writer.close()
+
+
+@pytest.mark.parametrize("line", [
+    b'{"request":' + b"[" * 1500 + b"]" * 1500 + b"}",
+    b"[" * 1500 + b"]" * 1500,
+    b'{"command":"stop","id":' + b'{"a":' * 1500 + b"1" + b"}" * 1500 + b"}",
+    b'{"request":"command","command":{"command":"manual","output":"pump","value":' + b"[" * 40 + b"]" * 40 + b"}}",
+    b"\xff\xfe\x00garbage",
+], ids=["deep_request", "deep_array", "deep_id", "deep_value", "not_utf8"])
+def test_a_deeply_nested_or_binary_request_is_answered_and_the_connection_stays(tmp_path, line):
+    async def attack(sup, path, data):
+        reader, writer = await asyncio.open_unix_connection(path)
+        data["answer"] = await ask(reader, writer, line + b"\n")
+        data["ping"] = await ask(reader, writer, {"request": "ping"})
+        writer.close()
+        await asyncio.sleep(3.0)
+
+    run = run_with_socket(tmp_path / "state", attack, program=None, max_runtime_s=30)
+    assert run.data["answer"]["ok"] is False and run.data["answer"]["error"]
+    assert run.data["ping"]["ok"] is True
+    run.assert_no_late_tick()
+
+
+@pytest.mark.parametrize("command", ["stop", "selftest"])
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-1", "0", "1e9", "\"30\""])
+def test_a_nan_command_timeout_is_refused_and_no_tick_is_late(tmp_path, command, value):
+    async def attack(sup, path, data):
+        reader, writer = await asyncio.open_unix_connection(path)
+        line = b'{"request":"command","command":{"command":"' + command.encode() + b'"},"timeout_s":' + value.encode() + b"}\n"
+        data["answer"] = await ask(reader, writer, line)
+        await asyncio.sleep(10.0)
+        writer.close()
+
+    run = run_with_socket(tmp_path / "state", attack, program=None, max_runtime_s=60)
+    assert run.data["answer"]["ok"] is False and "timeout_s" in run.data["answer"]["error"]
+    run.assert_no_late_tick()
