@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import socket
 import sys
 from typing import Any, Iterator, TextIO
 
+from controller.model.bounded_json import JsonRefused, loads as bounded_loads
 from legctl import format as fmt
 
 DEFAULT_SOCKET = "/run/legtherapy/legtherapy.sock"
 COMMAND_TIMEOUT_S = 35.0  # a little over the daemon's own 30 s wait for the machine's answer
 LONG_TIMEOUT_S = 2400.0  # self-test, calibration, and autotune (its own limit is 30 min)
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+MAX_TIMEOUT_S = 24 * 3600.0
+#: the daemon caps its own wait for the machine at this (socket_api.MAX_COMMAND_TIMEOUT_S)
+DAEMON_MAX_TIMEOUT_S = 3600.0
+MIN_INTERVAL_S, MAX_INTERVAL_S = 0.02, 60.0  # what the daemon accepts for a stream
+#: an answer line (a status, 500 fault-log rows) is far below this; a stream that never ends a
+#: line is not the daemon
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 class ConnectionProblem(Exception):
@@ -80,11 +89,14 @@ class Client:
                 raise ConnectionProblem(f"the daemon at {self.path} closed the connection "
                                         "(check its log: journalctl -u legtherapy)")
             self._buf += chunk
+            if len(self._buf) > MAX_ANSWER_BYTES and b"\n" not in self._buf:
+                raise ConnectionProblem(f"{self.path} sent more than {MAX_ANSWER_BYTES} bytes without ending a line: "
+                                        "is it really the legtherapy socket?")
         line, _, self._buf = self._buf.partition(b"\n")
         try:
-            answer = json.loads(line)
-        except ValueError:
-            raise ConnectionProblem(f"{self.path} answered with something that is not JSON: "
+            answer = bounded_loads(line, max_bytes=MAX_ANSWER_BYTES)
+        except JsonRefused as err:
+            raise ConnectionProblem(f"{self.path} answered with something that is not our JSON ({err}): "
                                     "is it really the legtherapy socket?") from None
         if not isinstance(answer, dict):
             raise ConnectionProblem(f"{self.path} answered with a JSON {type(answer).__name__}, not an object")
@@ -107,7 +119,7 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="the daemon's socket (default: $LEGTHERAPY_SOCKET or %s)" % DEFAULT_SOCKET)
     parser.add_argument("--json", action="store_true", default=d(False),
                         help="print the daemon's raw JSON instead of a table")
-    parser.add_argument("--timeout", type=float, metavar="S", default=d(None),
+    parser.add_argument("--timeout", type=_number_in(0.0, MAX_TIMEOUT_S, low_open=True), metavar="S", default=d(None),
                         help=f"seconds to wait for an answer (default {COMMAND_TIMEOUT_S:g}; "
                              f"{LONG_TIMEOUT_S:g} for selftest, autotune, calibrate)")
 
@@ -125,8 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("status", "show mode, program, heat pads, chambers, rollers and faults")
     w = add("watch", "live view of the machine, redrawn in place (Ctrl-C to quit)")
-    w.add_argument("--interval", type=float, default=0.25, metavar="S", help="seconds between frames (default 0.25)")
-    w.add_argument("--count", type=int, metavar="N", help="stop after N frames")
+    w.add_argument("--interval", type=_number_in(MIN_INTERVAL_S, MAX_INTERVAL_S), default=0.25, metavar="S",
+                   help=f"seconds between frames, {MIN_INTERVAL_S:g}-{MAX_INTERVAL_S:g} (default 0.25)")
+    w.add_argument("--count", type=_number_in(1, 10**9, kind=int), metavar="N", help="stop after N frames")
     s = add("start", "start a program (see: legctl programs)")
     s.add_argument("program", metavar="PROGRAM", help="program id, e.g. quick_circulation")
     s.add_argument("--intensity", type=_intensity, metavar="1-5", help="1 gentle … 5 strong (default: the program's 3)")
@@ -144,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("what", choices=["pressure"], help="what to calibrate: pressure (zero the pressure sensors)")
     a = add("autotune", "tune a heat pad's PID gains (takes minutes; the pad heats to the target)")
     a.add_argument("pad", metavar="PAD", help="pad zone, e.g. left_calf")
-    a.add_argument("--target-c", type=float, default=38.0, metavar="T", help="tuning temperature °C, 30-42 (default 38)")
+    # finite here; the range (30-42 °C) is the daemon's to judge, so its reason reaches the person
+    a.add_argument("--target-c", type=_number_in(-math.inf, math.inf), default=38.0, metavar="T", help="tuning temperature °C, 30-42 (default 38)")
     m = add("manual", "drive one output by hand, still through the interlocks (only while idle)")
     m.add_argument("output", metavar="OUTPUT", help="pump, heater:ZONE, fill:ZONE, vent:ZONE or roller:ZONE")
     m.add_argument("value", metavar="VALUE", type=_manual_value,
@@ -161,6 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _number_in(low: float, high: float, *, kind=float, low_open: bool = False):
+    """An argparse type: a finite number in range, else a usage error (exit 2) saying so.
+
+    ``float("nan")`` parses, and NaN passes every ``<`` check; ``socket.settimeout(-1)`` raises
+    a bare ValueError: both once ended in a traceback."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            bound = f"more than {low:g}" if low_open else f"at least {low:g}"
+            in_range = f", {bound} and at most {high:g}" if math.isfinite(low) and math.isfinite(high) else ""
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number{in_range}")
+        return value
+
+    return parse
+
+
 def _intensity(text: str) -> int:
     try:
         value = int(text)
@@ -175,9 +210,12 @@ def _manual_value(text: str) -> float | None:
     if text.lower() == "release":
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"VALUE must be a number (0..1, rollers -1..1) or 'release', not {text!r}") from None
+        value = math.nan
+    if not (math.isfinite(value) and -1.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"VALUE must be a number (0..1, rollers -1..1) or 'release', not {text!r}")
+    return value
 
 
 # ---------------------------------------------------------------------------------- running
@@ -224,7 +262,8 @@ def _run(args, io: _Out) -> int:
             return _show_data(args, io, answer)
         payload = _command_payload(args)
         # the daemon gives up a little before we do, so its "no answer in time" reaches the person
-        answer = client.request({"request": "command", "command": payload, "timeout_s": max(1.0, timeout - 2.0)})
+        daemon_wait_s = min(max(1.0, timeout - 2.0), DAEMON_MAX_TIMEOUT_S)
+        answer = client.request({"request": "command", "command": payload, "timeout_s": daemon_wait_s})
     return _show_result(args, io, payload, answer)
 
 

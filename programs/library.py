@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from controller.model.bounded_json import MAX_TOML_BYTES, MAX_TOML_DEPTH, JsonRefused, check_bounds
 from controller.model.limits import SafetyLimits
 from programs.schema import Problems, Program, ProgramError
 
@@ -24,11 +25,14 @@ def load_program(path: Path | str, limits: SafetyLimits | None = None) -> Progra
     path = Path(path)
     limits = limits or SafetyLimits()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(check_bounds(path.read_text(encoding="utf-8"), max_bytes=MAX_TOML_BYTES,
+                                          max_depth=MAX_TOML_DEPTH, toml=True))
     except FileNotFoundError:
         raise ProgramError(path, [("(file)", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ProgramError(path, [("(file)", f"cannot be read: {err}")]) from None
+    except JsonRefused as err:  # too large or too deep: tomllib would recurse to a RecursionError
+        raise ProgramError(path, [("(file)", f"refused: {err}")]) from None
     except tomllib.TOMLDecodeError as err:
         raise ProgramError(path, [("(file)", f"not valid TOML: {err}")]) from None
 

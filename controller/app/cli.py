@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
 from controller.app.secrets import resolve_mqtt_secrets
 from controller.model.config import ConfigError, load_config
+from controller.storage.state_dir import StateDirError, check_state_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: ``run --exit-when-done``: how the session ended (0 = the program completed; 1 = it never
@@ -30,6 +32,30 @@ def session_exit_code(report: dict) -> int:
     return EXIT_STOPPED
 
 
+#: --speed beyond this is no simulation anyone watches; 0 already means "as fast as possible"
+MAX_SPEED = 10_000.0
+#: --max-runtime: a week of machine time is far past any session
+MAX_RUNTIME_S = 7 * 24 * 3600.0
+
+
+def number_in(low: float, high: float, *, kind=float, low_open: bool = False):
+    """An argparse type: a finite number in [low, high] (or (low, high]); anything else is a
+    usage error (exit 2) naming the flag, never a NaN that compares False with every check."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            bound = f"more than {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, {bound} and at most {high:g}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="legtherapy", description="Leg-therapy machine controller.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -42,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                                          "with --sim: ./state/sim)")
     run.add_argument("--sim", action="store_true", help="run on the simulator instead of real hardware")
     run.add_argument("--sim-params", help="simulator physics parameters TOML (default: sim/default_params.toml)")
-    run.add_argument("--speed", type=float, default=1.0,
+    run.add_argument("--speed", type=number_in(0.0, MAX_SPEED), default=1.0,
                      help="with --sim: simulated time runs X times real time; 0 = as fast as possible")
     run.add_argument("--program", help="start this program at once (see: legtherapy programs)")
     run.add_argument("--intensity", type=int, default=3, choices=range(1, 6), metavar="N", help="1-5 (default 3)")
@@ -53,14 +79,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="exit when the session ends: 0 completed, 1 not started, 3 stopped, 4 fault, 5 lockout")
     run.add_argument("--report", help="write a JSON report here on exit")
     run.add_argument("--trace", help="write a CSV flight record (one row per fast tick) here")
-    run.add_argument("--trace-every", type=int, default=1, metavar="N", help="keep every Nth tick in the trace")
+    run.add_argument("--trace-every", type=number_in(1, 1_000_000, kind=int), default=1, metavar="N", help="keep every Nth tick in the trace")
     run.add_argument("--mqtt-host", help="MQTT broker host (overrides the config)")
-    run.add_argument("--mqtt-port", type=int, help="MQTT broker port")
+    run.add_argument("--mqtt-port", type=number_in(1, 65535, kind=int), help="MQTT broker port")
     run.add_argument("--device-id", help="device id in MQTT topics")
     run.add_argument("--no-mqtt", action="store_true", help="do not connect to MQTT")
     run.add_argument("--socket", help="technician socket path (default: config; with --sim: STATE_DIR/legtherapy.sock)")
-    run.add_argument("--max-runtime", type=float, help="stop after this many seconds of machine time")
-    run.add_argument("--log-level", default="INFO")
+    run.add_argument("--max-runtime", type=number_in(0.0, MAX_RUNTIME_S, low_open=True),
+                     help="stop after this many seconds of machine time")
+    run.add_argument("--log-level", default="INFO", type=str.upper,
+                     choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 
     progs = sub.add_parser("programs", help="list the built-in programs")
     progs.add_argument("--json", action="store_true")
@@ -82,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "safe-state":
             return _safe_state(args)
     except ConfigError as err:
+        print(f"legtherapy: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except StateDirError as err:
         print(f"legtherapy: {err}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE
@@ -123,6 +154,7 @@ def _run(args) -> int:
             return EXIT_USAGE
     state_dir = args.state_dir or ("state/sim" if args.sim else cfg.state_dir)
     sim_params = None
+    check_state_dir(state_dir)  # before anything runs: a machine that cannot record a lockout does not run
     if args.sim:
         from sim.faults import InjectionError, parse_injection
         from sim.params import load_sim_params
@@ -137,9 +169,12 @@ def _run(args) -> int:
         chips = list(cfg.board.adcs) + ["expander"]
         for spec in args.inject:
             try:
-                parse_injection(spec, zones, chips + [f"0x{a:02x}" for a in range(0x08, 0x78)])
+                injection = parse_injection(spec, zones, chips + [f"0x{a:02x}" for a in range(0x08, 0x78)])
             except InjectionError as err:
                 print(f"legtherapy: --inject {spec}: {err}", file=sys.stderr)
+                return EXIT_USAGE
+            if not math.isfinite(injection.at_s):
+                print(f"legtherapy: --inject {spec}: the time must be a finite number of seconds", file=sys.stderr)
                 return EXIT_USAGE
     from controller.app.daemon import RunOptions, run_machine
     from controller.machine.timebase import new_loop

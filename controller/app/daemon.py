@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from controller.machine.board import build_board, make_simulator
 from controller.model.commands import Source, Start
@@ -20,6 +19,7 @@ from controller.model.config import MachineConfig
 from controller.machine.hub import MachineHub
 from controller.machine.recorders import ReportBuilder, TraceWriter, write_json
 from controller.storage.calibration import load_pressure_offsets
+from controller.storage.state_dir import check_state_dir
 from controller.machine.supervisor import Supervisor
 from programs.library import load_library
 
@@ -58,7 +58,7 @@ class RunResult:
 async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) -> RunResult:
     cfg = opts.config
     loop = asyncio.get_running_loop()
-    Path(opts.state_dir).mkdir(parents=True, exist_ok=True)
+    check_state_dir(opts.state_dir)  # StateDirError: refuse to run without a fault record
     programs, problems = load_library(None, cfg.limits)
     for problem in problems:
         log.error("%s", problem)

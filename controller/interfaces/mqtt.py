@@ -11,7 +11,14 @@ Why it is shaped like this:
   current state, because a restarted broker without persistence has forgotten them.
   Attempts back off 1 s, 2 s, 4 s ... 30 s, and start over at 1 s after a connection that
   held for a while (a broker that accepts and then drops us, e.g. a duplicate client id,
-  must not be hammered).
+  must not be hammered). While waiting, a broker that was *unreachable* (nothing answered on
+  its port) is probed every ``PROBE_INTERVAL_S``: once it answers, the next attempt starts at
+  once (but never sooner than ``BACKOFF_FIRST_S`` after the last), so the link is back within
+  about a second of the broker instead of up to 30 s later. A broker that answers but refuses
+  or drops us gets the full backoff.
+* The link survives any payload: every incoming message is handled inside its own guard, and
+  commands are bounded in size and depth before any parse (``parse_command``, ``bounded_json``);
+  binary, non-UTF-8, deep or huge payloads get a refusal on ``cmd/result``, nothing more.
 * ``publish`` raises when the link is gone. Publishers never swallow that silently: the error
   ends the connection and the loop reconnects; results waiting to go out stay in a small
   bounded outbox, state is simply re-read (only the latest matters).
@@ -42,7 +49,8 @@ from typing import Any, Iterable
 
 import aiomqtt
 
-from controller.model.commands import CommandError, CommandResult, Source, parse_command
+from controller.model.bounded_json import JsonRefused, loads as bounded_loads
+from controller.model.commands import MAX_COMMAND_DEPTH, CommandError, CommandResult, Source, parse_command
 from controller.model.config import MqttSettings
 from controller.interfaces.discovery import discovery_messages, topics
 from controller.machine.hub import MachineHub, Subscription
@@ -140,6 +148,9 @@ class MqttBridge:
 
     BACKOFF_FIRST_S = 1.0
     BACKOFF_MAX_S = 30.0
+    #: while the broker is unreachable, how often to knock on its port during a backoff wait
+    PROBE_INTERVAL_S = 0.5
+    PROBE_TIMEOUT_S = 1.0
     #: a connection that held this long counts as good: the next backoff starts over
     GOOD_CONNECTION_S = 10.0
     #: state goes out at most this often, however fast the machine ticks
@@ -174,7 +185,7 @@ class MqttBridge:
         self.stats: dict[str, int] = dict.fromkeys(
             ("received", "accepted", "refused", "dropped_flood", "dropped_incoming", "dropped_results",
              "published_state", "published_events", "published_results", "published_discovery",
-             "connections", "reconnects", "connect_failures"), 0)
+             "connections", "reconnects", "connect_failures", "probe_hits"), 0)
         #: set while connected and subscribed (tests and the CLI's status line read it)
         self.connected = asyncio.Event()
         burst = max(1.0, 2.0 * settings.max_commands_per_s)
@@ -213,12 +224,45 @@ class MqttBridge:
                 if self._connected_at is not None and self._now() - self._connected_at >= self.GOOD_CONNECTION_S:
                     backoff.reset()
                 delay = backoff.next()
-                self.log.info("MQTT: next connection attempt in %.0f s", delay)
-                await asyncio.sleep(delay)
+                # Never connected this time, and nothing answers on the port: the broker is down,
+                # so watch for it to come back instead of sleeping the whole backoff.
+                probing = self._connected_at is None and not await self._broker_answers()
+                self.log.info("MQTT: next connection attempt in %.0f s%s", delay,
+                              " (sooner once the broker answers)" if probing else "")
+                await self._wait_before_retry(delay, probing)
         finally:
             events.close()
             for task in list(self._in_flight):
                 task.cancel()
+
+    async def _wait_before_retry(self, delay_s: float, probing: bool) -> None:
+        """Sleep ``delay_s``; when ``probing``, end early once the broker answers again (but
+        not before ``BACKOFF_FIRST_S``, so even a flapping broker sees at most one try a second)."""
+        if not probing:
+            await asyncio.sleep(delay_s)
+            return
+        start = self._now()
+        await asyncio.sleep(min(delay_s, self.BACKOFF_FIRST_S))
+        while (left := start + delay_s - self._now()) > 0:
+            if await self._broker_answers():
+                self.stats["probe_hits"] += 1
+                return
+            await asyncio.sleep(min(self.PROBE_INTERVAL_S, left))
+
+    async def _broker_answers(self) -> bool:
+        """Does anything accept a TCP connection on the broker's port? (No MQTT is spoken.)"""
+        try:
+            async with asyncio.timeout(self.PROBE_TIMEOUT_S):
+                _reader, writer = await asyncio.open_connection(self.settings.host, self.settings.port)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        try:
+            async with asyncio.timeout(self.PROBE_TIMEOUT_S):
+                await writer.wait_closed()
+        except (OSError, TimeoutError):
+            pass
+        return True
 
     async def _session(self, events: Subscription) -> None:
         """One connection, from connect to the error that ends it.
@@ -299,12 +343,20 @@ class MqttBridge:
 
     async def _read(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            topic = message.topic.value
-            if topic == self.topics["cmd"]:
-                self._on_command(bytes(message.payload or b""), retained=bool(message.retain))
-            elif topic == self.topics["ha_status"]:
-                if bytes(message.payload or b"").strip().lower() == b"online":
-                    self._discovery_wanted.set()
+            try:
+                self._on_message(message)
+            except Exception:  # noqa: BLE001 - no payload may end the link; the sender is told if it can be
+                self.log.exception("MQTT message on %s could not be handled", message.topic)
+                self._refuse(None, "internal error while reading this message (see the machine's log)")
+
+    def _on_message(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = _as_bytes(message.payload)
+        if topic == self.topics["cmd"]:
+            self._on_command(payload, retained=bool(message.retain))
+        elif topic == self.topics["ha_status"]:
+            if payload.strip().lower() == b"online":
+                self._discovery_wanted.set()
 
     def _on_command(self, payload: bytes, *, retained: bool = False) -> None:
         """Triage one incoming command without awaiting anything, so reading never stalls."""
@@ -454,13 +506,20 @@ def _comparable(snapshot: dict) -> dict:
     return {k: v for k, v in snapshot.items() if k not in ("seq", "t_s")}
 
 
+def _as_bytes(payload: Any) -> bytes:
+    """aiomqtt's payload as bytes (it is bytes off the wire; anything else is made text)."""
+    if payload is None:
+        return b""
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        return bytes(payload)
+    return str(payload).encode("utf-8")
+
+
 def _raw_id(payload: bytes, max_bytes: int) -> Any:
     """The ``id`` of a command that did not parse, so its sender can still match the answer."""
-    if len(payload) > max_bytes:
-        return None
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        data = bounded_loads(payload, max_bytes=max_bytes, max_depth=MAX_COMMAND_DEPTH)
+    except JsonRefused:
         return None
     if not isinstance(data, dict):
         return None

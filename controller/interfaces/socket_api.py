@@ -10,6 +10,14 @@ has a bounded outbox that drops the oldest *state* line when full, and a client 
 not drained for ``drain_timeout_s`` is disconnected. A client that floods requests without
 reading answers only stalls its own connection (we stop reading from it).
 
+Requests are hostile until parsed: a line is bounded in size (``MAX_LINE_BYTES``) and depth
+(``REQUEST_MAX_DEPTH``) before the JSON parser sees it (``bounded_json``), NaN and Infinity are
+refused, and every number a request carries (``interval_s``, ``timeout_s``) must be finite and
+in range or the answer is ``ok: false`` naming the field. The loop yields after every request,
+so a burst of thousands of requests in one read interleaves with the scan cycle instead of
+holding it up, and reading stops once the client's outbox has given up on it. A request line
+that is begun must be finished within ``LINE_DEADLINE_S``.
+
 Requests (one JSON object a line, one answer a line):
 ``ping``, ``status``, ``command`` (or a bare command object), ``faults``, ``programs`` and
 ``stream`` (then ``{"state": ...}`` lines at most every ``interval_s`` plus ``{"event": ...}``
@@ -22,6 +30,7 @@ import asyncio
 import grp
 import json
 import logging
+import math
 import os
 import socket
 import stat
@@ -29,6 +38,7 @@ import struct
 from collections import deque
 from typing import Any, AsyncIterator
 
+from controller.model.bounded_json import JsonRefused, loads as bounded_loads
 from controller.model.commands import CommandError, Source, parse_command
 from controller.model.config import SocketSettings
 from controller.machine.hub import MachineHub
@@ -40,6 +50,11 @@ OUTBOX_SIZE = 64
 DRAIN_TIMEOUT_S = 5.0
 STREAM_INTERVAL_S = 0.25
 MIN_STREAM_INTERVAL_S = 0.02
+MAX_STREAM_INTERVAL_S = 60.0
+#: a request is a flat object with one nested command: nothing legitimate nests deeper
+REQUEST_MAX_DEPTH = 8
+#: a request line that has begun must end within this (a client dribbling bytes holds a slot)
+LINE_DEADLINE_S = 30.0
 #: self-test, autotune and calibration take minutes; everything else answers within a tick or two
 LONG_COMMANDS = ("selftest", "autotune", "calibrate_pressure")
 COMMAND_TIMEOUT_S = 30.0
@@ -314,9 +329,21 @@ class _Connection:
     async def _read_loop(self) -> None:
         try:
             async for line in read_lines(self.reader):
-                answer = await self._answer(line)
+                if self.outbox.closed:
+                    return  # gone, or not reading: what it sent after that gets no work from us
+                try:
+                    answer = await self._answer(line)
+                except Exception:  # noqa: BLE001 - one bad request must not end the connection silently
+                    self.log.exception("request from uid %d failed", self.uid)
+                    answer = {"ok": False, "error": "internal error while answering this request (see the daemon's log)"}
                 if answer is not None:
                     await self.outbox.put(encode(answer))
+                await asyncio.sleep(0)  # one request at a time: the scan cycle runs in between
+        except LineDeadline:
+            self.log.warning("client uid %d left a request line unfinished for %g s: disconnecting",
+                             self.uid, LINE_DEADLINE_S)
+            await self.outbox.put(encode({"ok": False, "error": f"request line not finished within "
+                                          f"{LINE_DEADLINE_S:g} s: disconnecting"}))
         except (ConnectionError, OSError):
             pass
 
@@ -327,9 +354,9 @@ class _Connection:
         if not line.strip():
             return None
         try:
-            req = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as err:
-            return {"ok": False, "error": f"request is not valid JSON ({err}): send one JSON object per line, "
+            req = bounded_loads(line, max_bytes=MAX_LINE_BYTES, max_depth=REQUEST_MAX_DEPTH)
+        except JsonRefused as err:
+            return {"ok": False, "error": f"request refused: {err}; send one JSON object per line, "
                     "like {\"request\": \"status\"}"}
         if not isinstance(req, dict):
             return {"ok": False, "error": "request must be a JSON object like {\"request\": \"status\"}, "
@@ -369,20 +396,24 @@ class _Connection:
             cmd = parse_command(payload, Source.SOCKET)
         except CommandError as err:
             return {"ok": False, "id": payload.get("id"), "error": str(err), "data": None}
-        timeout = req.get("timeout_s")
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+        if "timeout_s" in req and req["timeout_s"] is not None:
+            try:
+                timeout = seconds_field(req["timeout_s"], "timeout_s", 0.0, MAX_COMMAND_TIMEOUT_S, low_open=True)
+            except ValueError as err:
+                return {"ok": False, "id": payload.get("id"), "error": str(err), "data": None}
+        else:
             timeout = LONG_COMMAND_TIMEOUT_S if name in LONG_COMMANDS else COMMAND_TIMEOUT_S
-        timeout = min(float(timeout), MAX_COMMAND_TIMEOUT_S)
         result = await self.hub.submit(cmd, Source.SOCKET, peer=f"uid:{self.uid}", timeout=timeout)
         return result.model_dump(mode="json")
 
     async def _start_stream(self, req: dict) -> dict | None:
         if self.stream_tasks:
             return {"ok": False, "error": "this connection is already streaming: open another one"}
-        interval = req.get("interval_s", STREAM_INTERVAL_S)
-        if not isinstance(interval, (int, float)) or isinstance(interval, bool):
-            return {"ok": False, "error": "interval_s must be a number of seconds, like 0.25"}
-        interval = min(max(float(interval), MIN_STREAM_INTERVAL_S), 60.0)
+        try:
+            interval = seconds_field(req.get("interval_s", STREAM_INTERVAL_S), "interval_s",
+                                     MIN_STREAM_INTERVAL_S, MAX_STREAM_INTERVAL_S)
+        except ValueError as err:
+            return {"ok": False, "error": str(err)}
         answer = {"ok": True, "streaming": True, "interval_s": interval}
         if "id" in req:
             answer["id"] = req["id"]
@@ -409,12 +440,45 @@ class _Connection:
                 await self.outbox.put(encode({"event": event}))
 
 
-async def read_lines(reader: asyncio.StreamReader) -> AsyncIterator[Any]:
-    """Request lines, or ``_TOO_LONG`` once for a line over the limit (its rest is skipped)."""
+class LineDeadline(Exception):
+    """A client began a request line and did not finish it within ``LINE_DEADLINE_S``."""
+
+
+def seconds_field(value: Any, name: str, low_s: float, high_s: float, *, low_open: bool = False) -> float:
+    """A request's duration field as a float, or ``ValueError`` naming the field and the range.
+
+    NaN and infinity are refused: a NaN handed to ``asyncio.sleep`` or ``wait_for`` puts a NaN
+    deadline in the event loop's timer heap, which then fires other timers (the scan cycle's)
+    seconds late."""
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+          and (value > low_s if low_open else value >= low_s) and value <= high_s)
+    if not ok:
+        low = f"more than {low_s:g}" if low_open else f"at least {low_s:g}"
+        shown = json.dumps(value)[:40] if isinstance(value, (int, float, str, bool, type(None))) else type(value).__name__
+        raise ValueError(f"{name} must be a finite number of seconds, {low} and at most {high_s:g} (got {shown})")
+    return float(value)
+
+
+async def read_lines(reader: asyncio.StreamReader, line_deadline_s: float = LINE_DEADLINE_S) -> AsyncIterator[Any]:
+    """Request lines, or ``_TOO_LONG`` once for a line over the limit (its rest is skipped).
+
+    Raises ``LineDeadline`` when a begun line is not finished within ``line_deadline_s``."""
+    loop = asyncio.get_running_loop()
     buf = bytearray()
     discarding = False
+    line_started_s: float | None = None
     while True:
-        chunk = await reader.read(65536)
+        if buf or discarding:
+            line_started_s = loop.time() if line_started_s is None else line_started_s
+            left_s = line_started_s + line_deadline_s - loop.time()
+            try:
+                async with asyncio.timeout(max(left_s, 0.0)):
+                    chunk = await reader.read(65536)
+            except TimeoutError:
+                raise LineDeadline() from None
+        else:
+            line_started_s = None
+            chunk = await reader.read(65536)
         if not chunk:
             if buf and not discarding:
                 yield bytes(buf)
@@ -431,6 +495,7 @@ async def read_lines(reader: asyncio.StreamReader) -> AsyncIterator[Any]:
                 break
             line = bytes(buf[:end])
             del buf[:end + 1]
+            line_started_s = None
             if discarding:
                 discarding = False
                 continue

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from controller.model.bounded_json import JsonRefused, loads as bounded_loads, nesting_depth
+
 PROFILE_FLAGS = ("varicose_veins", "wound_or_infection", "suspected_clot", "pregnancy")
 
 
@@ -153,15 +155,24 @@ class CommandResult(BaseModel):
         return cls(id=getattr(cmd, "id", None), ok=False, error=reason)
 
 
+#: a command is a flat object; nothing in one nests deeper than this
+MAX_COMMAND_DEPTH = 4
+
+
 def parse_command(payload: bytes | str | dict, source: Source, max_bytes: int = 4096) -> Any:
-    """Validate a raw command from ``source``; raise ``CommandError`` naming what is wrong."""
-    if isinstance(payload, (bytes, bytearray, str)):
+    """Validate a raw command from ``source``; raise ``CommandError`` naming what is wrong.
+
+    Never raises anything else, whatever the payload (deep, binary, NaN, huge): the bound on
+    size and depth comes before any parse (``bounded_json``)."""
+    if isinstance(payload, (bytes, bytearray, memoryview, str)):
         if len(payload) > max_bytes:
             raise CommandError(f"payload too large: {len(payload)} bytes (limit {max_bytes})")
         try:
-            payload = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise CommandError(f"payload is not valid JSON: {err}") from None
+            payload = bounded_loads(payload, max_bytes=max_bytes, max_depth=MAX_COMMAND_DEPTH)
+        except JsonRefused as err:
+            raise CommandError(f"payload refused: {err}") from None
+    elif isinstance(payload, dict):
+        _check_parsed(payload)
     if not isinstance(payload, dict):
         raise CommandError("payload must be a JSON object like {\"command\": \"stop\"}")
     name = payload.get("command")
@@ -178,6 +189,20 @@ def parse_command(payload: bytes | str | dict, source: Source, max_bytes: int = 
     if cmd.local_only and not source.is_local:
         raise CommandError(f"command {name!r} is only accepted from the panel or the technician socket")
     return cmd
+
+
+def _check_parsed(payload: dict) -> None:
+    """An already-parsed command (the socket's): the same depth bound, and no NaN anywhere."""
+    try:
+        text = json.dumps(payload, allow_nan=False)
+    except ValueError:
+        raise CommandError("payload refused: numbers must be finite (no NaN or Infinity)") from None
+    except RecursionError:
+        raise CommandError(f"payload refused: nested deeper than {MAX_COMMAND_DEPTH} levels") from None
+    except TypeError as err:
+        raise CommandError(f"payload refused: {err}") from None
+    if nesting_depth(text, stop_above=MAX_COMMAND_DEPTH) > MAX_COMMAND_DEPTH:
+        raise CommandError(f"payload refused: nested deeper than {MAX_COMMAND_DEPTH} levels")
 
 
 def describe_validation_error(err: ValidationError) -> str:

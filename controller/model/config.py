@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from controller.model.bounded_json import MAX_TOML_BYTES, MAX_TOML_DEPTH, JsonRefused, check_bounds
 from controller.model.limits import SafetyLimits
 
 DEFAULT_CONFIG_PATH = Path(__file__).parents[1] / "boards" / "default.toml"
@@ -310,9 +311,14 @@ def load_config(path: Path | str | None = None, overrides: dict | None = None) -
     """Load and validate a machine config. ``overrides`` are deep-merged (command-line flags)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(check_bounds(text, max_bytes=MAX_TOML_BYTES, max_depth=MAX_TOML_DEPTH, toml=True))
     except FileNotFoundError:
         raise ConfigError(f"config {path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config {path}: cannot be read: {err}") from None
+    except JsonRefused as err:  # too large or too deep: tomllib would recurse to a RecursionError
+        raise ConfigError(f"config {path}: refused: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config {path}: not valid TOML: {err}") from None
     if overrides:

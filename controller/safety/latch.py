@@ -3,12 +3,19 @@
 A fault is latched on the tick it is first seen and stays active until acknowledged (stop
 faults, once the cause is gone) or reset by a technician (lockouts). A lockout is written to
 the fault store, so it survives a crash or a power cut.
+
+The lockout is in force in memory the moment it is raised; writing it down happens on the
+store's write-behind thread (``controller.storage.write_behind``), because three fsyncs on a
+slow SD card take longer than the scan cycle may wait. At start the lockouts come from the
+store's cross-check of the fault log and the lockout file (``FaultStore.load_latched``).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Callable
+
+from controller.storage.write_behind import WriteBehind
 
 from controller.model.faults import Fault, Severity
 from controller.storage.fault_store import FaultStore
@@ -19,17 +26,23 @@ class FaultLatch:
     """The active faults. Lockouts are saved to disk the moment they are raised.
 
     The store is optional (tests, tools). A store that fails (disk full, read-only) never stops
-    the latch from latching: safety does not depend on the disk, the error is logged.
+    the latch from latching: safety does not depend on the disk, the error is logged. Writes go
+    through the store's ``writer`` (a ``WriteBehind``) when it has one, else happen inline.
     """
 
     def __init__(self, store: "FaultStore | None" = None, now_s: float = 0.0) -> None:
         self._store = store
+        self._writer: WriteBehind | None = getattr(store, "writer", None)
         self._active: dict[tuple[str, str | None], Fault] = {}
         self.store_errors = 0
         if store is not None:
-            for fault in store.load_lockout(now_s):
+            load = getattr(store, "load_latched", None) or store.load_lockout
+            restored = load(now_s)
+            for fault in restored:
                 self._active[fault.key] = fault
                 self._log({"event": "restored", "t_s": now_s, "by": "start-up", "fault": fault.to_dict()})
+            if restored:
+                self._save_lockouts()  # the summary matches the record again (it may have been lost)
 
     # ------------------------------------------------------------------ queries
     def active(self) -> list[Fault]:
@@ -73,6 +86,10 @@ class FaultLatch:
             self._log({"event": "clear", "t_s": now_s, "by": by, "fault": fault.to_dict()})
         return cleared, kept
 
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until every fault raised so far is on disk (shutdown, tests); False on timeout."""
+        return True if self._writer is None else self._writer.flush(timeout_s)
+
     def reset_lockout(self, by: str, now_s: float | None = None) -> list[Fault]:
         """Technician reset (the caller makes sure it came from a local source). Logs who."""
         reset = self.lockouts()
@@ -87,22 +104,34 @@ class FaultLatch:
 
     # ------------------------------------------------------------------ persistence
     def _save_lockouts(self) -> None:
-        if self._store is None:
-            return
-        try:
-            self._store.save_lockout(self.lockouts())
-        except OSError as err:
-            self.store_errors += 1
-            log.error("could not save the lockout state: %s", err)
+        if self._store is not None:
+            lockouts = self.lockouts()  # as they are now, not when the writer gets to it
+            store = self._store
+
+            def save() -> None:
+                store.save_lockout(lockouts)
+                if lockouts:  # the moment a lockout is durable (a kill -9 after this keeps it)
+                    log.warning("lockout recorded on disk: %s", ", ".join(
+                        f.code + (f" ({f.zone})" if f.zone else "") for f in lockouts))
+
+            self._write(save, "could not save the lockout state")
 
     def _log(self, entry: dict) -> None:
-        if self._store is None:
+        if self._store is not None:
+            self._write(lambda: self._store.append(entry), "could not append to the fault log")
+
+    def _write(self, fn: Callable[[], None], what: str) -> None:
+        def failed(err: Exception) -> None:
+            self.store_errors += 1
+            log.error("%s: %s", what, err)
+
+        if self._writer is not None:
+            self._writer.submit(fn, failed)
             return
         try:
-            self._store.append(entry)
-        except OSError as err:
-            self.store_errors += 1
-            log.error("could not append to the fault log: %s", err)
+            fn()
+        except (OSError, ValueError) as err:
+            failed(err)
 
 
 def _safe_call(cause_gone: Callable[[Fault], bool], fault: Fault) -> bool:

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from controller.model.bounded_json import JsonRefused, loads as bounded_loads
 from controller.model.config import MAX_PRESSURE_OFFSET_MMHG
 from controller.storage.atomic_file import write_atomic
 
@@ -40,9 +41,9 @@ def parse_offsets(text: str, chambers: Iterable[str]) -> dict[str, float]:
     if len(text) > MAX_FILE_BYTES:
         raise CalibrationError(f"{len(text)} bytes, more than a calibration file holds ({MAX_FILE_BYTES})")
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as err:
-        raise CalibrationError(f"not JSON ({err.__class__.__name__})") from None
+        data = bounded_loads(text, max_bytes=MAX_FILE_BYTES, max_depth=4)
+    except JsonRefused as err:
+        raise CalibrationError(str(err)) from None
     if not isinstance(data, dict):
         raise CalibrationError("not a JSON object of chamber -> offset")
     known = set(chambers)

@@ -19,12 +19,15 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from controller.model.bounded_json import loads as bounded_loads
 from controller.storage.atomic_file import write_atomic
 
 log = logging.getLogger("legtherapy.gains")
 
 FILE_NAME = "pid_gains.json"
 VERSION = 1
+#: a gains file is a few lines; anything bigger is not one
+MAX_FILE_BYTES = 64 * 1024
 
 Gains = tuple[float, float, float]
 
@@ -47,7 +50,7 @@ def load_gains(state_dir: str | os.PathLike, pads: Iterable[str], default: Gains
         log.warning("cannot read %s (%s): using the default PID gains for every pad", path, err)
         return out
     try:
-        saved = json.loads(text)["pads"]
+        saved = bounded_loads(text, max_bytes=MAX_FILE_BYTES)["pads"]  # JsonRefused is a ValueError
         if not isinstance(saved, dict):
             raise TypeError("'pads' is not a table")
     except (ValueError, KeyError, TypeError) as err:
@@ -72,7 +75,7 @@ def save_gains(state_dir: str | os.PathLike, pad: str, gains: Gains) -> None:
     path = gains_path(directory)
     pads: dict[str, dict[str, float]] = {}
     try:
-        current = json.loads(path.read_text(encoding="utf-8")).get("pads", {})
+        current = bounded_loads(path.read_text(encoding="utf-8"), max_bytes=MAX_FILE_BYTES).get("pads", {})
         if isinstance(current, dict):
             pads = {k: v for k, v in current.items() if isinstance(v, dict)}
     except FileNotFoundError:
