@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from controller.storage.write_behind import WriteBehind
-
 from controller.model.faults import Fault, Severity
 from controller.storage.fault_store import FaultStore
+from controller.storage.write_behind import WriteBehind
 
 log = logging.getLogger("legtherapy.faults")
+
 
 class FaultLatch:
     """The active faults. Lockouts are saved to disk the moment they are raised.
@@ -61,9 +61,12 @@ class FaultLatch:
         if fault.key in self._active:
             return False
         self._active[fault.key] = fault
-        if fault.severity is Severity.LOCKOUT:
-            self._save_lockouts()  # before the log line: the lockout is what must survive
+        # The log line first: the fault log is the record (a lockout raised there without a reset
+        # stays in force at the next start), the lockout file its summary. The writer keeps the
+        # order, so "lockout recorded on disk" means both are durable.
         self._log({"event": "raise", "t_s": fault.t_s, "fault": fault.to_dict()})
+        if fault.severity is Severity.LOCKOUT:
+            self._save_lockouts()
         return True
 
     def acknowledge(self, cause_gone: Callable[[Fault], bool], now_s: float | None = None,
