@@ -1,19 +1,18 @@
-"""The state snapshot published to MQTT, the socket and the panel, and one tick's record.
+"""One tick's record, and the ``State`` snapshot the supervisor publishes from it.
 
-Kept JSON-ready (plain dicts, finite floats or None) so every interface can send it as is.
+The record is what the recorders (trace, report) consume; the ``State`` is what every way out
+reads (MQTT, the socket, the panel). Rounding and non-finite readings are the model's job
+(``controller.model.state``), so this only says which value goes where.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from controller.model.faults import Fault
 from controller.model.outputs import Outputs
 from controller.model.readings import Readings
-
-
-def _num(x: float, digits: int = 2) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(x, digits)
+from controller.model.state import ChamberState, FaultState, Mode, PadState, RollerState, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +20,7 @@ class TickRecord:
     """Everything one scan tick saw and did: what recorders (trace, report) consume."""
 
     t_s: float
-    mode: str
+    mode: Mode
     readings: Readings
     outputs: Outputs  # as the gate wrote them
     heat_targets_c: dict[str, float | None]
@@ -30,49 +29,36 @@ class TickRecord:
     new_faults: tuple  # Fault objects raised this tick
 
 
-def build_snapshot(seq: int, rec: TickRecord, runner, faults: list, lockout: bool,
-                   program_name: str | None) -> dict:
-    r = rec.readings
-    o = rec.outputs
-    pads = {
-        z: {"temp_c": _num(pr.temp_c), "temp2_c": _num(pr.temp2_c),
-            "target_c": _num(rec.heat_targets_c.get(z)) if rec.heat_targets_c.get(z) is not None else None,
-            "duty": _num(o.heater_duty.get(z, 0.0), 3)}
-        for z, pr in r.pads.items()
-    }
-    chambers = {
-        z: {"pressure_mmhg": _num(p, 1), "target_mmhg": _num(rec.pressure_targets_mmhg.get(z, 0.0), 1),
-            "fill_open": o.fill_open.get(z, False), "vent_open": o.vent_open.get(z, True)}
-        for z, p in r.pressure_mmhg.items()
-    }
-    rollers = {z: {"speed": _num(o.roller_speed.get(z, 0.0), 3), "current_a": _num(a, 3)}
-               for z, a in r.roller_current_a.items()}
-    fault_dicts = [{"code": f.code, "severity": f.severity.value, "zone": f.zone, "t_s": round(f.t_s, 3),
-                    "message": f.message} for f in faults]
-    gating = [f for f in fault_dicts if f["severity"] != "warning"]
-    mode = "lockout" if lockout else rec.mode
+def build_snapshot(seq: int, rec: TickRecord, runner, faults: list[Fault], lockout: bool,
+                   program_name: str | None) -> State:
+    """The published state for this tick (``runner``: the ``controller.control.runner.Runner``)."""
+    r, o = rec.readings, rec.outputs
+    in_session = Mode(rec.mode).in_session
     phase = runner.phase
-    return {
-        "seq": seq,
-        "t_s": round(rec.t_s, 3),
-        "mode": mode,
-        "program": runner.program.id if runner.program is not None and rec.mode in ("running", "paused") else None,
-        "program_name": program_name,
-        "phase": phase.name if phase is not None and rec.mode in ("running", "paused") else None,
-        "phase_index": runner.phase_index if rec.mode in ("running", "paused") else None,
-        "elapsed_s": round(runner.elapsed_s(rec.t_s), 1) if rec.mode in ("running", "paused") else 0.0,
-        "remaining_s": round(runner.remaining_s(rec.t_s), 1),
-        "intensity": runner.intensity,
-        "heat_on": runner.heat_on,
-        "profile": runner.profile.model_dump(),
-        "relay_closed": o.relay_closed,
-        "pump_duty": _num(o.pump_duty, 3),
-        "estop": r.estop_tripped,
-        "pads": pads,
-        "chambers": chambers,
-        "rollers": rollers,
-        "faults": fault_dicts,
-        "lockout": lockout,
-        "problem": bool(gating),
-        "problem_text": "; ".join(f["message"] for f in gating) if gating else "",
-    }
+    return State(
+        seq=seq,
+        t_s=rec.t_s,
+        mode=Mode.LOCKOUT if lockout else rec.mode,
+        program=runner.program.id if runner.program is not None and in_session else None,
+        program_name=program_name,
+        phase=phase.name if phase is not None and in_session else None,
+        phase_index=runner.phase_index if in_session else None,
+        elapsed_s=runner.elapsed_s(rec.t_s) if in_session else 0.0,
+        remaining_s=runner.remaining_s(rec.t_s),
+        intensity=runner.intensity,
+        heat_on=runner.heat_on,
+        profile=runner.profile.model_dump(),
+        relay_closed=o.relay_closed,
+        pump_duty=o.pump_duty,
+        estop=r.estop_tripped,
+        pads={z: PadState(temp_c=pr.temp_c, temp2_c=pr.temp2_c, target_c=rec.heat_targets_c.get(z),
+                          duty=o.heater_duty.get(z, 0.0))
+              for z, pr in r.pads.items()},
+        chambers={z: ChamberState(pressure_mmhg=p, target_mmhg=rec.pressure_targets_mmhg.get(z, 0.0),
+                                  fill_open=o.fill_open.get(z, False), vent_open=o.vent_open.get(z, True))
+                  for z, p in r.pressure_mmhg.items()},
+        rollers={z: RollerState(speed=o.roller_speed.get(z, 0.0), current_a=a)
+                 for z, a in r.roller_current_a.items()},
+        faults=tuple(FaultState.of(f) for f in faults),
+        lockout=lockout,
+    )
