@@ -25,7 +25,7 @@ async def test_status_prints_a_readable_table(server, legctl, machine):
 async def test_status_json_is_the_raw_snapshot(server, legctl, hub):
     code, out, _ = await legctl("status", "--json")
     assert code == 0
-    assert json.loads(out) == hub.snapshot()
+    assert json.loads(out) == hub.snapshot().json_ready()
     code, out, _ = await legctl("--json", "status")  # the option works before the subcommand too
     assert json.loads(out)["mode"] == "idle"
 
@@ -36,6 +36,8 @@ async def test_start_pause_resume_stop_round_trip(server, legctl, machine):
     start = machine.received[-1][0]
     assert (start.program, start.intensity, start.heat) == ("quick_circulation", 2, False)
 
+    machine.elapsed_s = 12.0  # 12 s into the 3-minute program
+    machine.publish()
     code, out, _ = await legctl("status")
     assert "mode        running" in out and "Quick circulation [quick_circulation]" in out
     assert "2:48 remaining" in out
