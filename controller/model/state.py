@@ -6,20 +6,20 @@ exists only at the edges (``model_dump(mode="json")`` when publishing, ``model_v
 when ``legctl`` reads it back). The JSON keys and values are an interface (Home Assistant
 templates and scripts read them): add fields, never rename them.
 
-Numbers are made JSON-safe here, once: a reading that is NaN or infinite (a failed sensor)
-becomes None, and each number is rounded to the digits ``controller.model.values`` gives it.
+Numbers are finite or None (strict JSON has no NaN): the builder of a state turns a failed
+reading into None and rounds each number to the digits ``controller.model.values`` gives it
+(``finite_rounded``).
 """
 
 from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from controller.model.faults import FAULT_CODES, Fault, Severity
-from controller.model.values import CHAMBER_VALUES, MACHINE_VALUES, PAD_VALUES, ROLLER_VALUES, digits_of
 
 
 class Mode(StrEnum):
@@ -57,35 +57,25 @@ FaultCode = StrEnum("FaultCode", {code.upper(): code for code in FAULT_CODES})
 FaultCode.__doc__ = "The codes of ``controller.model.faults.FAULT_CODES``."
 
 
-def _finite_rounded(x: Any, digits: int) -> Any:
+def finite_rounded(x: float | None, digits: int) -> float | None:
     """None for a missing or non-finite number (strict JSON has no NaN), else rounded."""
-    if x is None or isinstance(x, bool) or not isinstance(x, (int, float)):
-        return x
-    if not math.isfinite(x):
+    if x is None or not math.isfinite(x):
         return None
     return round(x, digits)
 
 
 class _Part(BaseModel):
-    """A frozen piece of the state; numbers rounded per ``_digits`` before validation."""
+    """A frozen piece of the state. Numbers are finite or None (a NaN is refused: whoever
+    builds a state maps a failed reading to None, rounded per ``controller.model.values``).
 
-    model_config = ConfigDict(frozen=True, extra="ignore")  # ignore: an older legctl reads a newer daemon
-    _digits: ClassVar[dict[str, int]] = {}
+    Validation is pydantic's own (no Python validators), so building a whole snapshot stays
+    cheap enough for the scan cycle, which publishes several a second."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _round(cls, data: Any) -> Any:
-        if isinstance(data, dict) and cls._digits:
-            data = dict(data)
-            for key, digits in cls._digits.items():
-                if key in data:
-                    data[key] = _finite_rounded(data[key], digits)
-        return data
+    # extra="ignore": an older legctl can still read a newer daemon's state
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
 
 class PadState(_Part):
-    _digits: ClassVar[dict[str, int]] = digits_of(PAD_VALUES)
-
     temp_c: float | None
     temp2_c: float | None
     target_c: float | None  # None: the pad is off
@@ -93,8 +83,6 @@ class PadState(_Part):
 
 
 class ChamberState(_Part):
-    _digits: ClassVar[dict[str, int]] = digits_of(CHAMBER_VALUES)
-
     pressure_mmhg: float | None
     target_mmhg: float | None
     fill_open: bool
@@ -102,16 +90,12 @@ class ChamberState(_Part):
 
 
 class RollerState(_Part):
-    _digits: ClassVar[dict[str, int]] = digits_of(ROLLER_VALUES)
-
     speed: float | None
     current_a: float | None
 
 
 class FaultState(_Part):
     """An active fault as shown (the evidence readings stay in the fault log)."""
-
-    _digits: ClassVar[dict[str, int]] = {"t_s": 3}
 
     # A code this version does not know (a log from a newer version) is kept as text, not refused.
     code: Annotated[FaultCode | str, Field(union_mode="left_to_right")]
@@ -122,7 +106,8 @@ class FaultState(_Part):
 
     @classmethod
     def of(cls, fault: Fault) -> "FaultState":
-        return cls(code=fault.code, severity=fault.severity, zone=fault.zone, t_s=fault.t_s, message=fault.message)
+        return cls(code=fault.code, severity=fault.severity, zone=fault.zone, t_s=round(fault.t_s, 3),
+                   message=fault.message)
 
     @property
     def stops(self) -> bool:
@@ -132,8 +117,6 @@ class FaultState(_Part):
 
 class State(_Part):
     """One snapshot of the machine. Field order is the JSON's key order."""
-
-    _digits: ClassVar[dict[str, int]] = digits_of(MACHINE_VALUES)
 
     seq: int
     t_s: float
