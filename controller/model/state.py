@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from controller.model.faults import FAULT_CODES, Fault, Severity
+from controller.model.faults import FAULT_CODES, Severity
 
 
 class Mode(StrEnum):
@@ -103,11 +103,6 @@ class FaultState(_Part):
     zone: str | None
     t_s: float
     message: str
-
-    @classmethod
-    def of(cls, fault: Fault) -> "FaultState":
-        return cls(code=fault.code, severity=fault.severity, zone=fault.zone, t_s=round(fault.t_s, 3),
-                   message=fault.message)
 
     @property
     def stops(self) -> bool:
