@@ -29,7 +29,7 @@ from typing import Any, AsyncContextManager, Callable
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controller.model.config import MqttSettings  # noqa: E402
+from controller.model.config import MqttSettings, load_config  # noqa: E402
 from controller.machine.hub import MachineHub  # noqa: E402
 from controller.interfaces.mqtt import MqttBridge  # noqa: E402
 
@@ -55,16 +55,18 @@ def run(hub_factory: HubFactory | None = None, n: int = 200, *, flood_n: int = 5
         settings: MqttSettings | None = None) -> dict:
     """Run the bench and return its numbers (milliseconds, hertz); see the module docstring.
 
-    ``hub_factory`` defaults to the test suite's fake machine. ``broker`` is ``(host, port)`` of
+    ``hub_factory`` defaults to a stub machine (``bench.stub_machine``) that carries out every
+    command at once, so the numbers are the bridge's and the broker's. ``broker`` is ``(host, port)`` of
     a running broker; by default one is started on a free loopback port and stopped after.
     ``settings`` are the production MQTT settings whose rate limit the flood runs against.
     """
-    return asyncio.run(_run(hub_factory or _fake_machine, n, flood_n, broker, list(commands),
+    return asyncio.run(_run(hub_factory or _stub_machine, n, flood_n, broker, list(commands),
                             settings or MqttSettings()))
 
 
 async def _run(hub_factory: HubFactory, n: int, flood_n: int, broker_address, commands, settings) -> dict:
-    from tests.mqtt.fake_machine import CHAMBERS, PADS, ROLLERS, LocalBroker, MqttProbe
+    from bench.broker import LocalBroker
+    from bench.mqtt_probe import MqttProbe
 
     broker = None
     if broker_address is None:
@@ -82,9 +84,10 @@ async def _run(hub_factory: HubFactory, n: int, flood_n: int, broker_address, co
     try:
         async with hub_factory(on_actuate) as machine:
             hub: MachineHub = getattr(machine, "hub", machine)
-            names = {"pad_names": getattr(machine, "pad_names", PADS),
-                     "chamber_names": getattr(machine, "chamber_names", CHAMBERS),
-                     "roller_names": getattr(machine, "roller_names", ROLLERS)}
+            board = load_config()  # zone names, for a factory whose machine does not give its own
+            names = {"pad_names": getattr(machine, "pad_names", board.pad_names),
+                     "chamber_names": getattr(machine, "chamber_names", board.chamber_names),
+                     "roller_names": getattr(machine, "roller_names", board.roller_names)}
             base = settings.model_copy(update={"host": host, "port": port})
             # Latency is measured without the rate limit in the way (it is O(1) either way) ...
             fast = base.model_copy(update={"max_commands_per_s": max(1000.0, 10.0 * n)})
@@ -125,7 +128,6 @@ async def real_machine(on_actuate):
     tick whose written outputs differ after a command was handled: command → actuator."""
     import tempfile
 
-    from controller.model.config import load_config
     from controller.app.daemon import RunOptions, run_machine
 
     with tempfile.TemporaryDirectory() as state:
@@ -161,11 +163,11 @@ async def real_machine(on_actuate):
 
 
 @contextlib.asynccontextmanager
-async def _fake_machine(on_actuate):
-    from tests.mqtt.fake_machine import FakeMachine
+async def _stub_machine(on_actuate):
+    from bench.stub_machine import StubMachine
 
     hub = MachineHub()
-    machine = FakeMachine(hub, on_apply=on_actuate)
+    machine = StubMachine(hub, on_apply=on_actuate)
     task = asyncio.create_task(machine.run())
     try:
         yield hub

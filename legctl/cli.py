@@ -1,8 +1,9 @@
 """``legctl``: the technician's command line, a client of the daemon's local socket.
 
-A plain synchronous client (one socket, one request a line) so it starts fast over SSH and
-needs nothing but the standard library (matplotlib only for ``plot``). Exit codes are meant
-for scripts: 0 done, 1 the machine refused or a check failed, 2 usage or connection problems.
+A plain synchronous client (one socket, one request a line) so it starts fast over SSH; it
+needs the standard library, the state model (pydantic, only for ``status`` and ``watch``) and
+matplotlib (only for ``plot``). Exit codes are meant for scripts: 0 done, 1 the machine
+refused or a check failed, 2 usage or connection problems.
 Every error names its fix, because the person reading it is at a terminal next to the machine.
 """
 
@@ -14,10 +15,13 @@ import math
 import os
 import socket
 import sys
-from typing import Any, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 from controller.model.bounded_json import JsonRefused, loads as bounded_loads
 from legctl import format as fmt
+
+if TYPE_CHECKING:
+    from controller.model.state import State
 
 DEFAULT_SOCKET = "/run/legtherapy/legtherapy.sock"
 COMMAND_TIMEOUT_S = 35.0  # a little over the daemon's own 30 s wait for the machine's answer
@@ -297,7 +301,7 @@ def _show_data(args, io: _Out, answer: dict) -> int:
         io.print(json.dumps(answer.get(key) if key else answer, indent=2))
         return EXIT_OK
     if args.cmd == "status":
-        io.print(*fmt.status_lines(answer.get("state") or {}))
+        io.print(*fmt.status_lines(_state(answer.get("state"), args.socket)))
     elif args.cmd == "programs":
         io.print(*fmt.program_lines(answer.get("programs") or []))
     elif args.cmd == "faults":
@@ -359,12 +363,31 @@ def _watch(args, io: _Out, timeout: float) -> int:
             if "state" not in item:
                 continue
             if not args.json:
-                io.out.write(fmt.watch_frame(item["state"], events, args.socket))
+                io.out.write(fmt.watch_frame(_state(item["state"], args.socket), events, args.socket))
                 io.out.flush()
             frames += 1
             if args.count is not None and frames >= args.count:
                 break
     return EXIT_OK
+
+
+def _state(data: Any, socket_path: str) -> State:
+    """The daemon's state, checked on arrival (the socket is an edge: validate, then trust).
+
+    Imported here, not at the top: building the model costs a quarter second, which commands
+    that never show a state (start, stop, ping, ...) should not pay over SSH."""
+    from pydantic import ValidationError
+
+    from controller.model.state import State
+
+    try:
+        return State.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "state"
+        raise ConnectionProblem(f"the daemon at {socket_path} sent a state this legctl cannot read "
+                                f"({where}: {first['msg']}): is legctl the same version as the daemon? "
+                                "(--json shows the state as sent)") from None
 
 
 def _plot(args, io: _Out) -> int:

@@ -1,13 +1,19 @@
 """Text rendering for ``legctl``: the status table, the live view, program/fault/self-test tables.
 
-Kept apart from the socket client so the layout can be read (and tested) on its own. Every
-renderer tolerates missing fields: a daemon that has just started publishes a bare
-``{"seq": 0, "mode": "starting"}``, and an older daemon may lack newer fields.
+Kept apart from the socket client so the layout can be read (and tested) on its own. The
+status renderers take the daemon's ``State`` (the client validates it on arrival); the per-zone
+tables take their columns from ``controller.model.values``, the one description of what each
+value is. The other tables (programs, fault log, self-test) show whatever fields they get.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from controller.model.values import ZONE_VALUES, Style, Value, Zone
+
+if TYPE_CHECKING:  # the client imports the model only when it shows a state (pydantic is slow to load)
+    from controller.model.state import State
 
 CLEAR_HOME = "\x1b[H\x1b[2J"  # cursor home, then clear the screen: the live view redraws in place
 
@@ -60,52 +66,53 @@ def _num(x: Any, digits: int = 1) -> str:
     return f"{x:.{digits}f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else "-"
 
 
-def status_lines(s: dict) -> list[str]:
+def status_lines(s: State) -> list[str]:
     """The ``legctl status`` table: what the machine is doing, and every actuator's state."""
-    mode = s.get("mode", "?")
-    lines = [f"mode        {mode}" + ("   EMERGENCY STOP" if s.get("estop") else "")
-             + ("   LOCKOUT" if s.get("lockout") and mode != "lockout" else "")]
-    if s.get("program"):
-        name = s.get("program_name") or s["program"]
-        phase = s.get("phase") or "-"
-        idx = s.get("phase_index")
+    mode = s.mode
+    lines = [f"mode        {mode}" + ("   EMERGENCY STOP" if s.estop else "")
+             + ("   LOCKOUT" if s.lockout and mode != "lockout" else "")]
+    if s.program:
+        name = s.program_name or s.program
+        phase = s.phase or "-"
+        idx = s.phase_index
         phase_txt = f"{phase} (phase {idx + 1})" if isinstance(idx, int) else phase
-        lines.append(f"program     {name} [{s['program']}]  phase {phase_txt}")
-        lines.append(f"time        {_mmss(s.get('elapsed_s'))} elapsed, {_mmss(s.get('remaining_s'))} remaining")
+        lines.append(f"program     {name} [{s.program}]  phase {phase_txt}")
+        lines.append(f"time        {_mmss(s.elapsed_s)} elapsed, {_mmss(s.remaining_s)} remaining")
     else:
         lines.append("program     -")
-    heat = s.get("heat_on")
-    lines.append(f"intensity   {s.get('intensity', '-')}   heat {'on' if heat else 'off' if heat is not None else '-'}")
-    relay = s.get("relay_closed")
-    lines.append(f"power relay {'closed' if relay else 'open' if relay is not None else '-'}   "
-                 f"pump {_pct(s.get('pump_duty'))}")
-    flags = [k for k, v in (s.get("profile") or {}).items() if v]
+    heat = s.heat_on
+    lines.append(f"intensity   {_cell(s.intensity)}   heat {'on' if heat else 'off' if heat is not None else '-'}")
+    relay = s.relay_closed
+    lines.append(f"power relay {'closed' if relay else 'open'}   pump {_pct(s.pump_duty)}")
+    flags = [k for k, v in s.profile.items() if v]
     if flags:
         lines.append("profile     " + ", ".join(flags))
 
-    pads = s.get("pads") or {}
-    if pads:
-        lines += ["", "heat pads"]
-        lines += table(("zone", "temp °C", "2nd °C", "target °C", "duty"),
-                       [(z, _num(p.get("temp_c")), _num(p.get("temp2_c")), _num(p.get("target_c")), _pct(p.get("duty")))
-                        for z, p in pads.items()], indent="  ")
-    chambers = s.get("chambers") or {}
-    if chambers:
-        lines += ["", "chambers"]
-        lines += table(("zone", "mmHg", "target", "fill valve", "vent valve"),
-                       [(z, _num(c.get("pressure_mmhg")), _num(c.get("target_mmhg")),
-                         "open" if c.get("fill_open") else "closed", "open" if c.get("vent_open") else "closed")
-                        for z, c in chambers.items()], indent="  ")
-    rollers = s.get("rollers") or {}
-    if rollers:
-        lines += ["", "rollers"]
-        lines += table(("zone", "speed", "current A"),
-                       [(z, _pct(r.get("speed")), _num(r.get("current_a"), 2)) for z, r in rollers.items()],
-                       indent="  ")
-    lines += [""] + fault_lines(s.get("faults") or [])
-    if s.get("problem_text"):
-        lines.append(f"problem     {s['problem_text']}")
+    for family, title in ((Zone.PAD, "heat pads"), (Zone.CHAMBER, "chambers"), (Zone.ROLLER, "rollers")):
+        zones = getattr(s, family.value)
+        if zones:
+            lines += ["", title] + zone_table(ZONE_VALUES[family], zones)
+    lines += [""] + fault_lines([f.model_dump(mode="json") for f in s.faults])
+    if s.problem_text:
+        lines.append(f"problem     {s.problem_text}")
     return lines
+
+
+def zone_table(values: Sequence[Value], zones: dict[str, Any]) -> list[str]:
+    """One row per zone, one column per value that has a ``column`` in its description."""
+    shown = [v for v in values if v.column is not None]
+    return table(["zone"] + [v.column.header for v in shown],
+                 [[zone] + [_shown(v, getattr(part, v.key)) for v in shown] for zone, part in zones.items()],
+                 indent="  ")
+
+
+def _shown(value: Value, x: Any) -> str:
+    style = value.column.style
+    if style is Style.PERCENT:
+        return _pct(x)
+    if style is Style.VALVE:
+        return "open" if x else "closed"
+    return _num(x, value.column.digits)
 
 
 def fault_lines(faults: list[dict]) -> list[str]:
@@ -154,7 +161,7 @@ def data_lines(data: dict | None) -> list[str]:
     return out
 
 
-def watch_frame(state: dict, events: list[dict], socket_path: str) -> str:
+def watch_frame(state: State, events: list[dict], socket_path: str) -> str:
     """One screen of the live view: clear, the status table, recent events, a footer."""
     lines = status_lines(state)
     if events:
@@ -162,5 +169,5 @@ def watch_frame(state: dict, events: list[dict], socket_path: str) -> str:
         for e in events[-5:]:
             extra = ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("type", "t_s"))
             lines.append(f"  {_num(e.get('t_s'))} s  {e.get('type', '?')}" + (f"  {extra}" if extra else ""))
-    lines += ["", f"seq {state.get('seq', '-')}  ·  {socket_path}  ·  Ctrl-C to quit"]
+    lines += ["", f"seq {state.seq}  ·  {socket_path}  ·  Ctrl-C to quit"]
     return CLEAR_HOME + "\n".join(lines) + "\n"

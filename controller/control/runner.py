@@ -1,4 +1,4 @@
-"""The program state machine: idle → running ⇄ paused → completed | stopped | fault.
+"""The program state machine: idle → running ⇄ paused → completed | stopped | fault (``Mode``).
 
 The runner decides *what* the machine should be doing now (which phase, which targets); the
 controllers decide *how*, and the safety gate has the last word. A restart never resumes a
@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from controller.model.config import MachineConfig
+from controller.model.state import ENDED_MODES, Mode
 from programs.profile import Profile, check_profile
 from programs.schema import Program
 
-IDLE, RUNNING, PAUSED, COMPLETED, STOPPED, FAULT = "idle", "running", "paused", "completed", "stopped", "fault"
-ENDED = (IDLE, COMPLETED, STOPPED, FAULT)
+# Short names kept for the modules that import them (dispatch, technician, supervisor).
+IDLE, RUNNING, PAUSED = Mode.IDLE, Mode.RUNNING, Mode.PAUSED
+COMPLETED, STOPPED, FAULT = Mode.COMPLETED, Mode.STOPPED, Mode.FAULT
+ENDED = ENDED_MODES
 MAX_PAUSE_S = 600.0  # a pause longer than this ends the session: nobody is at the couch
 
 
@@ -34,7 +37,7 @@ class SessionRecord:
     intensity: int
     started_s: float
     ended_s: float | None = None
-    outcome: str | None = None
+    outcome: Mode | None = None  # completed, stopped or fault
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -43,7 +46,7 @@ class Runner:
     def __init__(self, config: MachineConfig, programs: dict[str, Program]) -> None:
         self.config = config
         self.programs = programs
-        self.mode = IDLE
+        self.mode: Mode = Mode.IDLE
         self.program: Program | None = None
         self.intensity = 3
         self.heat_on = True
@@ -68,7 +71,7 @@ class Runner:
         return self._elapsed_before_pause + (now_s - self._running_since)
 
     def remaining_s(self, now_s: float) -> float:
-        if self.program is None or self.mode not in (RUNNING, PAUSED):
+        if self.program is None or not self.mode.in_session:
             return 0.0
         return max(0.0, self.program.duration_s - self.elapsed_s(now_s))
 
@@ -80,7 +83,7 @@ class Runner:
 
     # ------------------------------------------------------------------ commands
     def start(self, program_id: str, intensity: int, heat: bool, now_s: float) -> tuple[bool, str | None, list[str]]:
-        if self.mode in (RUNNING, PAUSED):
+        if self.mode.in_session:
             return False, f"a session is already {self.mode}: stop it first", []
         program = self.programs.get(program_id)
         if program is None:
@@ -93,7 +96,7 @@ class Runner:
         self.intensity = decision.intensity
         self.max_heat_c = decision.max_heat_c
         self.heat_on = heat
-        self.mode = RUNNING
+        self.mode = Mode.RUNNING
         self.phase_index = 0
         self._phase_started_elapsed = 0.0
         self._elapsed_before_pause = 0.0
@@ -104,45 +107,45 @@ class Runner:
         return True, None, list(decision.reasons)
 
     def pause(self, now_s: float) -> str | None:
-        if self.mode != RUNNING:
+        if self.mode != Mode.RUNNING:
             return f"nothing to pause: the machine is {self.mode}"
         self._elapsed_before_pause = self.elapsed_s(now_s)
         self._running_since = None
         self._paused_at = now_s
-        self.mode = PAUSED
+        self.mode = Mode.PAUSED
         self._phase_dirty = True
         return None
 
     def resume(self, now_s: float) -> str | None:
-        if self.mode != PAUSED:
+        if self.mode != Mode.PAUSED:
             return f"nothing to resume: the machine is {self.mode}"
         self._running_since = now_s
         self._paused_at = None
-        self.mode = RUNNING
+        self.mode = Mode.RUNNING
         self._phase_dirty = True
         return None
 
     def stop(self, now_s: float, reason: str = "stopped by user") -> str | None:
-        if self.mode not in (RUNNING, PAUSED):
+        if not self.mode.in_session:
             return f"nothing to stop: the machine is {self.mode}"
-        self._end(now_s, STOPPED, reason)
+        self._end(now_s, Mode.STOPPED, reason)
         return None
 
     def fault(self, now_s: float, reason: str) -> None:
         """A stop or lockout fault ends the session (the gate already made the outputs safe)."""
-        if self.mode in (RUNNING, PAUSED):
-            self._end(now_s, FAULT, reason)
-        elif self.mode != FAULT:
-            self.mode = FAULT
+        if self.mode.in_session:
+            self._end(now_s, Mode.FAULT, reason)
+        elif self.mode != Mode.FAULT:
+            self.mode = Mode.FAULT
             self._phase_dirty = True
 
     def clear_fault(self) -> None:
-        if self.mode == FAULT:
-            self.mode = IDLE
+        if self.mode == Mode.FAULT:
+            self.mode = Mode.IDLE
 
     def set_intensity(self, intensity: int) -> tuple[int, list[str]]:
         """Change intensity, capped by the profile; returns the intensity applied and why."""
-        if self.program is not None and self.mode in (RUNNING, PAUSED):
+        if self.program is not None and self.mode.in_session:
             decision = check_profile(self.program, intensity, self.profile)
             self.intensity = decision.intensity
             return self.intensity, [r for r in decision.reasons if "intensity" in r]
@@ -154,7 +157,7 @@ class Runner:
         current = self.profile.model_dump()
         current.update({k: v for k, v in flags.items() if v is not None})
         self.profile = Profile(**current)
-        if self.program is not None and self.mode in (RUNNING, PAUSED):
+        if self.program is not None and self.mode.in_session:
             decision = check_profile(self.program, self.intensity, self.profile)
             if not decision.allowed:
                 return decision.reasons
@@ -162,7 +165,7 @@ class Runner:
             self.max_heat_c = decision.max_heat_c
         return []
 
-    def _end(self, now_s: float, outcome: str, reason: str) -> None:
+    def _end(self, now_s: float, outcome: Mode, reason: str) -> None:
         self._elapsed_before_pause = self.elapsed_s(now_s)
         self._running_since = None
         self.mode = outcome
@@ -176,9 +179,9 @@ class Runner:
 
     # ------------------------------------------------------------------ the tick
     def step(self, now_s: float) -> Targets:
-        if self.mode == PAUSED and self._paused_at is not None and now_s - self._paused_at > MAX_PAUSE_S:
-            self._end(now_s, STOPPED, f"paused for more than {MAX_PAUSE_S:.0f} s")
-        if self.mode == RUNNING and self.program is not None:
+        if self.mode == Mode.PAUSED and self._paused_at is not None and now_s - self._paused_at > MAX_PAUSE_S:
+            self._end(now_s, Mode.STOPPED, f"paused for more than {MAX_PAUSE_S:.0f} s")
+        if self.mode == Mode.RUNNING and self.program is not None:
             elapsed = self.elapsed_s(now_s)
             phase = self.phase
             while phase is not None and elapsed - self._phase_started_elapsed >= phase.duration_s:
@@ -187,13 +190,13 @@ class Runner:
                 self._phase_dirty = True
                 phase = self.phase
             if phase is None:
-                self._end(now_s, COMPLETED, "program completed")
+                self._end(now_s, Mode.COMPLETED, "program completed")
         changed, self._phase_dirty = self._phase_dirty, False
-        if self.mode == RUNNING:
+        if self.mode == Mode.RUNNING:
             phase = self.phase
             return Targets(self._heat_targets(phase.heat_c), phase.compression, phase.rollers, changed)
         off = {p: None for p in self.config.pad_names}
-        if self.mode == PAUSED:
+        if self.mode == Mode.PAUSED:
             # Pause vents and idles the rollers; heat stays on for a bounded time.
             keep = now_s - (self._paused_at or now_s) <= self.config.limits.pause_heat_keep_s
             heat = self._heat_targets(self.phase.heat_c) if keep and self.phase else off

@@ -11,6 +11,10 @@ topic with a JSON command, so Home Assistant goes through exactly the same valid
 (``parse_command`` with ``Source.MQTT``) as any other remote client: it can start, pause,
 stop and adjust, never clear a lockout or drive an output.
 
+Which values become entities, and their names, units, device classes and precision, come from
+``controller.model.values`` (declared once for discovery, the state and ``legctl``); what is
+Home Assistant's alone (templates, icons, platforms) is spelled here.
+
 Keys use Home Assistant's documented abbreviations throughout (``stat_t``, ``uniq_id``, ...);
 ``default_entity_id`` (``def_ent_id``) is used, not the retired ``object_id``.
 """
@@ -22,6 +26,7 @@ import re
 from typing import Any, Iterable
 
 from controller.model.config import MqttSettings
+from controller.model.values import BY_KEY, ZONE_VALUES, Kind, Value, Zone
 
 ORIGIN_NAME = "legtherapy"
 MANUFACTURER = "legtherapy"
@@ -109,33 +114,30 @@ def discovery_messages(
     def sensor(key: str, name: str, template: str, **options: Any) -> None:
         add(key, "sensor", name, stat_t=t["state"], val_tpl=template, **options)
 
-    for zone in pads:
-        sensor(f"{slug(zone)}_temperature", f"{_label(zone)} pad temperature",
-               _field("pads", zone, "temp_c"),
-               dev_cla="temperature", unit_of_meas="°C", stat_cla="measurement", sug_dsp_prc=1)
-    for zone in chambers:
-        sensor(f"{slug(zone)}_pressure", f"{_label(zone)} chamber pressure",
-               _field("chambers", zone, "pressure_mmhg"),
-               dev_cla="pressure", unit_of_meas="mmHg", stat_cla="measurement", sug_dsp_prc=0)
-    for zone in rollers:
-        sensor(f"{slug(zone)}_roller_current", f"{_label(zone)} roller current",
-               _field("rollers", zone, "current_a"),
-               dev_cla="current", unit_of_meas="A", stat_cla="measurement", ent_cat="diagnostic")
+    for family, zones in ((Zone.PAD, pads), (Zone.CHAMBER, chambers), (Zone.ROLLER, rollers)):
+        for value in ZONE_VALUES[family]:
+            if value.entity is None:
+                continue
+            for zone in zones:
+                sensor(f"{slug(zone)}_{value.entity}", f"{_label(zone)} {value.label}",
+                       _field(family.value, zone, value.key), **_sensor_options(value))
 
-    sensor("mode", "Mode", "{{ value_json.mode }}", ic="mdi:state-machine")
-    sensor("remaining", "Time remaining",
+    mode, remaining, problem_text, problem = (BY_KEY[k] for k in ("mode", "remaining_s", "problem_text", "problem"))
+    sensor(mode.entity, mode.label, f"{{{{ value_json.{mode.key} }}}}", ic="mdi:state-machine")
+    sensor(remaining.entity, remaining.label,
            "{{ value_json.remaining_s | round(0) if value_json.remaining_s is number else 'None' }}",
-           dev_cla="duration", unit_of_meas="s")
-    sensor("problem_text", "Problem", "{{ (value_json.problem_text or 'OK')[:255] }}",
-           ic="mdi:alert-circle-outline", ent_cat="diagnostic")
-    add("problem", "binary_sensor", "Fault", stat_t=t["state"], dev_cla="problem",
+           **_sensor_options(remaining))
+    sensor(problem_text.entity, problem_text.label, "{{ (value_json.problem_text or 'OK')[:255] }}",
+           ic="mdi:alert-circle-outline", **_sensor_options(problem_text))
+    add(problem.entity, "binary_sensor", problem.label, stat_t=t["state"], dev_cla="problem",
         val_tpl="{{ 'ON' if value_json.problem else 'OFF' }}", pl_on="ON", pl_off="OFF",
         json_attr_t=t["state"],
         json_attr_tpl='{{ {"problem_text": value_json.problem_text, "faults": value_json.faults,'
                       ' "lockout": value_json.lockout} | tojson }}')
 
+    program, intensity, heat = (BY_KEY[k] for k in ("program", "intensity", "heat_on"))
     if program_ids:
-        add("program", "select", "Program", cmd_t=t["cmd"],
+        add(program.entity, "select", program.label, cmd_t=t["cmd"],
             cmd_tpl='{"command":"start","program":"{{ value }}"}',
             stat_t=t["state"], val_tpl="{{ value_json.program if value_json.program else 'None' }}",
             ops=program_ids, ic="mdi:format-list-bulleted")
@@ -144,11 +146,11 @@ def discovery_messages(
     add("pause", "button", "Pause", cmd_t=t["cmd"], pl_prs=_cmd(command="pause"), ic="mdi:pause")
     add("resume", "button", "Resume", cmd_t=t["cmd"], pl_prs=_cmd(command="resume"), ic="mdi:play-pause")
     add("stop", "button", "Stop", cmd_t=t["cmd"], pl_prs=_cmd(command="stop"), ic="mdi:stop")
-    add("intensity", "number", "Intensity", cmd_t=t["cmd"],
+    add(intensity.entity, "number", intensity.label, cmd_t=t["cmd"],
         cmd_tpl='{"command":"set_intensity","intensity":{{ value|int }}}',
         stat_t=t["state"], val_tpl="{{ value_json.intensity }}",
         min=1, max=5, step=1, mode="slider", ic="mdi:gauge")
-    add("heat", "switch", "Heat", cmd_t=t["cmd"],
+    add(heat.entity, "switch", heat.label, cmd_t=t["cmd"],
         pl_on=_cmd(command="set_heat", on=True), pl_off=_cmd(command="set_heat", on=False),
         stat_t=t["state"], val_tpl="{{ 'ON' if value_json.heat_on else 'OFF' }}",
         stat_on="ON", stat_off="OFF", ic="mdi:heat-wave")
@@ -169,6 +171,23 @@ def discovery_messages(
         "cmps": cmps,
     }
     return [(t["discovery"], payload)]
+
+
+def _sensor_options(value: Value) -> dict[str, Any]:
+    """Home Assistant's options for a value, from its description: device class, unit, state
+    class (a sensor reading is a measurement), display precision, diagnostic category."""
+    options: dict[str, Any] = {}
+    if value.quantity is not None:
+        options["dev_cla"] = value.quantity
+    if value.unit is not None:
+        options["unit_of_meas"] = value.unit
+    if value.kind is Kind.MEASURED:
+        options["stat_cla"] = "measurement"
+    if value.display_digits is not None:
+        options["sug_dsp_prc"] = value.display_digits
+    if value.diagnostic:
+        options["ent_cat"] = "diagnostic"
+    return options
 
 
 def _check_zone_names(*families: list[str]) -> None:

@@ -30,7 +30,7 @@ Why it is shaped like this:
   every reconnect.
 
 Topics, under ``{base_topic}/{device_id}/``: ``availability`` (retained ``online``/``offline``,
-also the last will), ``state`` (retained JSON snapshot), ``event`` (JSON, not retained), ``cmd``
+also the last will), ``state`` (retained JSON of the hub's ``State``), ``event`` (JSON, not retained), ``cmd``
 (JSON command in), ``cmd/result`` (``{"id", "ok", "error"[, "data"]}``); Home Assistant
 discovery on ``{discovery_prefix}/device/{device_id}/config`` (retained), re-sent when
 ``{discovery_prefix}/status`` says ``online``. ``controller.interfaces.discovery.topics`` spells them.
@@ -54,6 +54,7 @@ from controller.model.commands import MAX_COMMAND_DEPTH, CommandError, CommandRe
 from controller.model.config import MqttSettings
 from controller.interfaces.discovery import discovery_messages, topics
 from controller.machine.hub import MachineHub, Subscription
+from controller.model.state import State
 
 __all__ = ["Backoff", "MqttBridge", "TokenBucket", "client_options", "software_version"]
 
@@ -455,7 +456,8 @@ class MqttBridge:
             now = self._now()
             if self._state_kick.is_set() or key != last_key or now - last_sent >= interval:
                 self._state_kick.clear()
-                await self._publish(client, self.topics["state"], _to_json(snapshot), retain=True, qos=0)
+                await self._publish(client, self.topics["state"], _to_json(snapshot.json_ready()), retain=True,
+                                    qos=0)
                 self.stats["published_state"] += 1
                 last_key, last_sent = key, now
                 await asyncio.sleep(self.STATE_MIN_GAP_S)
@@ -501,9 +503,9 @@ class MqttBridge:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _comparable(snapshot: dict) -> dict:
+def _comparable(snapshot: State) -> State:
     """A snapshot without the fields that change every tick whatever happens."""
-    return {k: v for k, v in snapshot.items() if k not in ("seq", "t_s")}
+    return snapshot.model_copy(update={"seq": 0, "t_s": 0.0})
 
 
 def _as_bytes(payload: Any) -> bytes:

@@ -52,12 +52,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from controller.model.commands import Ack, CommandResult, Pause, Resume, SetHeat, SetIntensity, Source, Start, Stop
+from controller.model.state import Mode, State
 
 log = logging.getLogger(__name__)
 
 BUTTON_NAMES = ("power", "start_pause", "stop", "program", "intensity_up", "intensity_down", "heat")
-SESSION_MODES = ("running", "paused")
-READY_MODES = ("idle", "completed", "stopped")
 MIN_INTENSITY, MAX_INTENSITY = 1, 5
 
 
@@ -256,29 +255,29 @@ class Panel:
             self._repeat(b, step)
 
     def _stop(self) -> None:
-        in_session = self._mode() in SESSION_MODES
+        in_session = self._mode().in_session
         self._send(Stop(command="stop"), chirp=in_session)
 
     def _ack(self) -> None:
         snap = self._snapshot()
-        if _locked_out(snap):
+        if snap.locked_out:
             self._refuse("ack", "locked out: a technician must check the machine; the panel cannot clear a lockout")
             return
-        if snap.get("mode") == "fault" or any(f.get("severity") != "warning" for f in _faults(snap)):
+        if snap.faulted:
             self._send(Ack(command="ack"), chirp=True)
 
     def _start_pause(self) -> None:
         snap = self._snapshot()
-        mode = snap.get("mode")
-        if mode == "running":
+        mode = snap.mode
+        if mode is Mode.RUNNING:
             self._send(Pause(command="pause"))
-        elif mode == "paused":
+        elif mode is Mode.PAUSED:
             self._send(Resume(command="resume"))
-        elif _locked_out(snap):
+        elif snap.locked_out:
             self._refuse("start", "locked out: a technician must check the machine")
-        elif mode == "fault":
+        elif mode is Mode.FAULT:
             self._refuse("start", "fault: hold stop to acknowledge it first")
-        elif mode in READY_MODES:
+        elif mode.ready:
             program = self.selected_program
             if program is None:
                 self._refuse("start", "no programs loaded")
@@ -293,10 +292,10 @@ class Panel:
                 return
             self._send(cmd)
         else:
-            self._refuse("start", f"the machine is {mode or 'not ready'}: wait a moment")
+            self._refuse("start", f"the machine is {mode}: wait a moment")
 
     def _next_program(self) -> None:
-        if self._mode() in SESSION_MODES:
+        if self._mode().in_session:
             self._refuse("program", "a session is on: stop it before choosing another program")
             return
         ids = self._program_ids()
@@ -319,7 +318,7 @@ class Panel:
                 which = "maximum" if step > 0 else "minimum"
                 self._refuse("set_intensity", f"intensity is already at the {which} ({base})")
             return False
-        if snap.get("mode") in SESSION_MODES:
+        if snap.mode.in_session:
             self._send(SetIntensity(command="set_intensity", intensity=new))
         else:
             self._feedback({"type": "selection", "what": "intensity", "value": new, "count": new})
@@ -328,7 +327,7 @@ class Panel:
     def _toggle_heat(self) -> None:
         snap = self._snapshot()
         self.heat = not self._follow("heat_on", snap, self.heat)
-        if snap.get("mode") in SESSION_MODES:
+        if snap.mode.in_session:
             self._send(SetHeat(command="set_heat", on=self.heat))
 
     def _go_standby(self) -> None:
@@ -337,7 +336,7 @@ class Panel:
             if b.name != "power" and b.hold is not None:
                 b.hold.cancel()
                 b.hold = None
-        if self._mode() in SESSION_MODES:
+        if self._mode().in_session:
             self._send(Stop(command="stop"))
         log.info("panel: standby (press power to wake)")
 
@@ -346,16 +345,15 @@ class Panel:
         log.info("panel: awake")
 
     # ------------------------------------------------------------------ helpers
-    def _snapshot(self) -> dict:
+    def _snapshot(self) -> State:
         try:
-            snap = self.hub.snapshot()
+            return self.hub.snapshot()
         except Exception:  # noqa: BLE001
             log.exception("panel: no snapshot from the hub")
-            return {}
-        return snap if isinstance(snap, dict) else {}
+            return State.starting()  # nothing known: the panel refuses to start, still stops
 
-    def _mode(self) -> str | None:
-        return self._snapshot().get("mode")
+    def _mode(self) -> Mode:
+        return self._snapshot().mode
 
     def _program_ids(self) -> list[str]:
         try:
@@ -366,12 +364,12 @@ class Panel:
         return [p["id"] if isinstance(p, dict) else str(p) for p in programs
                 if not isinstance(p, dict) or p.get("id")]
 
-    def _follow(self, key: str, snap: dict, current):
+    def _follow(self, key: str, snap: State, current):
         """The machine's value if it changed since we last looked (someone else set it), else ours.
 
         Ours may be newer than the snapshot: a command just sent is not in it yet.
         """
-        value = snap.get(key)
+        value = getattr(snap, key)
         if value is None or value == self._seen.get(key):
             return current
         self._seen[key] = value
@@ -412,12 +410,3 @@ class Panel:
             self.outputs.on_event(event, self._loop.time())
         except Exception:  # noqa: BLE001 - a buzzer fault must not stop the buttons
             log.exception("panel: feedback failed")
-
-
-def _faults(snap: dict) -> list[dict]:
-    faults = snap.get("faults") or []
-    return [f for f in faults if isinstance(f, dict)]
-
-
-def _locked_out(snap: dict) -> bool:
-    return snap.get("mode") == "lockout" or bool(snap.get("lockout"))

@@ -1,7 +1,7 @@
 """Status LEDs and buzzer: what the machine is doing, readable from the couch without a screen.
 
-LEDs are a pure function of the state snapshot and the time (``led_pattern``), so the scan
-cycle or any task may call ``update`` every tick and the LEDs never drift from the state:
+LEDs are a pure function of the state snapshot (a ``State``) and the time (``led_pattern``), so
+the scan cycle or any task may call ``update`` every tick and the LEDs never drift from the state:
 
 ============  =========================================================================
 idle, ended   run LED: short flash every 2 s (0.5 Hz, "ready")
@@ -34,6 +34,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from controller.model.faults import Severity
+from controller.model.state import Mode, State
+
 log = logging.getLogger(__name__)
 
 Pattern = tuple[tuple[bool, float], ...]
@@ -42,7 +45,6 @@ LED_NAMES = ("run", "pause", "fault", "heat")
 IDLE_PERIOD_S, IDLE_FLASH_S = 2.0, 0.2  # 0.5 Hz short flash
 FAULT_PERIOD_S = 0.5  # 2 Hz, half on
 LOCKOUT_PERIOD_S = 1.0  # pause LED, 1 Hz, half on
-SESSION_MODES = ("running", "paused")
 
 
 def beeps(n: int, on_s: float = 0.15, off_s: float = 0.25) -> Pattern:
@@ -85,16 +87,16 @@ def pattern_for(event: dict) -> tuple[Pattern, int] | None:
         return SESSION_START, INFO
     if kind == "session_end":
         outcome = event.get("outcome")
-        if outcome in ("fault", "lockout"):
+        if outcome in (Mode.FAULT, Mode.LOCKOUT):
             return None  # the fault event sounds its own alarm
-        if outcome == "stopped":
+        if outcome == Mode.STOPPED:
             return SESSION_STOPPED, INFO
         return SESSION_END, INFO
     if kind == "fault":
         severity = event.get("severity")
-        if severity == "lockout":
+        if severity == Severity.LOCKOUT:
             return LOCKOUT, LOCKOUT_PRIORITY
-        if severity == "stop":
+        if severity == Severity.STOP:
             return FAULT, ALARM
         return None
     if kind == "lockout":
@@ -107,24 +109,20 @@ def pattern_for(event: dict) -> tuple[Pattern, int] | None:
     return None
 
 
-def _faults(snapshot: dict) -> list[dict]:
-    return [f for f in (snapshot.get("faults") or []) if isinstance(f, dict)]
-
-
 def _phase(now_s: float, period_s: float, on_s: float) -> bool:
     return (now_s % period_s) < on_s
 
 
-def led_pattern(snapshot: dict, now_s: float, selection: dict | None = None) -> dict[str, bool]:
+def led_pattern(snapshot: State, now_s: float, selection: dict | None = None) -> dict[str, bool]:
     """Which LEDs are lit for this snapshot at this time (pure: same inputs, same answer).
 
     ``selection`` is the panel's ``selection()`` (optional): heat selected while idle, standby.
     """
-    mode = snapshot.get("mode")
+    mode = snapshot.mode
     selection = selection or {}
     standby = bool(selection.get("standby"))
-    lockout = mode == "lockout" or bool(snapshot.get("lockout"))
-    fault = mode == "fault" or any(f.get("severity") in ("stop", "lockout") for f in _faults(snapshot))
+    lockout = snapshot.locked_out
+    fault = snapshot.faulted
     leds = dict.fromkeys(LED_NAMES, False)
 
     if lockout:
@@ -134,19 +132,17 @@ def led_pattern(snapshot: dict, now_s: float, selection: dict | None = None) -> 
         leds["fault"] = _phase(now_s, FAULT_PERIOD_S, FAULT_PERIOD_S / 2)
     elif standby:
         pass
-    elif mode == "running":
+    elif mode is Mode.RUNNING:
         leds["run"] = True
-    elif mode == "paused":
+    elif mode is Mode.PAUSED:
         leds["pause"] = True
-    elif mode in ("idle", "completed", "stopped"):
+    elif mode.ready:
         leds["run"] = _phase(now_s, IDLE_PERIOD_S, IDLE_FLASH_S)
 
-    pads = snapshot.get("pads") or {}
-    heating = any(isinstance(p, dict) and (p.get("target_c") or 0) > 0 for p in pads.values())
-    if heating or (mode == "running" and snapshot.get("heat_on") and not (lockout or fault)):
+    heating = any((p.target_c or 0) > 0 for p in snapshot.pads.values())
+    if heating or (mode is Mode.RUNNING and snapshot.heat_on and not (lockout or fault)):
         leds["heat"] = True
-    elif (mode in ("idle", "completed", "stopped") and not (lockout or fault or standby)
-          and selection.get("heat")):
+    elif mode.ready and not (lockout or fault or standby) and selection.get("heat"):
         leds["heat"] = leds["run"]  # selected, not yet heating: flash with the ready flash
     return leds
 
@@ -228,7 +224,7 @@ class PanelOutputs:
         return self._current is not None or bool(self._queue)
 
     # ------------------------------------------------------------------ outputs
-    def update(self, snapshot: dict, now_s: float, selection: dict | None = None) -> dict[str, bool]:
+    def update(self, snapshot: State, now_s: float, selection: dict | None = None) -> dict[str, bool]:
         """Set LEDs and buzzer for now; returns what was wanted (LED names and ``buzzer``)."""
         wanted = led_pattern(snapshot, now_s, selection)
         for name, led in self.leds.items():

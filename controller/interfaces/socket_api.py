@@ -42,6 +42,7 @@ from controller.model.bounded_json import JsonRefused, loads as bounded_loads
 from controller.model.commands import CommandError, Source, parse_command
 from controller.model.config import SocketSettings
 from controller.machine.hub import MachineHub
+from controller.model.state import State
 
 REQUESTS = ("ping", "status", "command", "faults", "programs", "stream")
 MAX_LINE_BYTES = 64 * 1024
@@ -373,7 +374,7 @@ class _Connection:
         if kind == "ping":
             return {"ok": True, "pong": True}
         if kind == "status":
-            return {"ok": True, "state": self.hub.snapshot()}
+            return {"ok": True, "state": self.hub.snapshot().json_ready()}
         if kind == "faults":
             return {"ok": True, "faults": self.hub.fault_log()}
         if kind == "programs":
@@ -425,10 +426,10 @@ class _Connection:
                              asyncio.create_task(self._stream_events(events))]
         return None
 
-    async def _stream_states(self, sub, snapshot: dict, interval: float) -> None:
+    async def _stream_states(self, sub, snapshot: State, interval: float) -> None:
         with sub:
             while True:
-                self.outbox.offer_state(encode({"state": snapshot}))
+                self.outbox.offer_state(encode({"state": snapshot.json_ready()}))
                 await asyncio.sleep(interval)
                 snapshot = await sub.get()
                 while not sub.empty():  # only the newest matters to a viewer

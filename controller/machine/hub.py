@@ -5,12 +5,8 @@ reads them at its own pace. Fan-out queues are bounded and drop the oldest item 
 falls behind (counted), so a slow or dead client never stalls the scan cycle or grows memory.
 Commands go the other way through one queue, each with a future for its result.
 
-The snapshot is a JSON-ready dict (the ``state`` published on MQTT):
-``seq, t_s, mode, program, program_name, phase, phase_index, elapsed_s, remaining_s, intensity,
-heat_on, profile{flag: bool}, relay_closed, pump_duty, pads{zone: {temp_c, temp2_c, target_c,
-duty}}, chambers{zone: {pressure_mmhg, target_mmhg, fill_open, vent_open}}, rollers{zone:
-{speed, current_a}}, faults[{code, severity, zone, t_s, message}], lockout, problem,
-problem_text``.
+The snapshot is a ``controller.model.state.State`` (frozen, so every reader may keep it);
+each interface turns it into JSON itself (``State.json_ready()``), at the edge.
 Events: ``{"type": "fault" | "fault_cleared" | "session_start" | "session_end" | ..., "t_s": ...}``.
 """
 
@@ -21,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.model.commands import CommandResult, Source
+from controller.model.state import State
 
 
 class Subscription:
@@ -75,7 +72,7 @@ class MachineHub:
     """Snapshots and events out, commands in. One per machine; passed to every interface."""
 
     def __init__(self, command_queue_size: int = 64) -> None:
-        self._snapshot: dict = {"seq": 0, "mode": "starting"}
+        self._snapshot: State = State.starting()
         self._changed = asyncio.Event()
         self._state_subs: list[Subscription] = []
         self._event_subs: list[Subscription] = []
@@ -86,7 +83,7 @@ class MachineHub:
         self.program_lister = lambda: []
 
     # --- publishing side (the supervisor) ---
-    def publish_state(self, snapshot: dict) -> None:
+    def publish_state(self, snapshot: State) -> None:
         self._snapshot = snapshot
         self._changed.set()
         self._changed = asyncio.Event()
@@ -98,10 +95,10 @@ class MachineHub:
             sub.put(event)
 
     # --- reading side (interfaces) ---
-    def snapshot(self) -> dict:
+    def snapshot(self) -> State:
         return self._snapshot
 
-    async def wait_changed(self, timeout: float | None = None) -> dict:
+    async def wait_changed(self, timeout: float | None = None) -> State:
         """Wait for the next snapshot (or the timeout) and return the latest."""
         event = self._changed
         try:

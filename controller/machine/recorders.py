@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from controller.machine.snapshot import TickRecord
+from controller.model.state import Mode
 
 
 def _f(x, digits: int = 3) -> str:
@@ -154,7 +155,7 @@ class ReportBuilder:
         self.faults: list[dict] = []
         self.first_t: float | None = None
         self.last_t: float | None = None
-        self.modes: list[tuple[float, str]] = []
+        self.modes: list[tuple[float, Mode]] = []
 
     def __call__(self, rec: TickRecord) -> None:
         if self.first_t is None:
@@ -234,10 +235,10 @@ class ReportBuilder:
             end = session.ended_s if session.ended_s is not None else self.last_t
             duration = (end or 0.0) - session.started_s
         else:
-            outcome = "fault" if self.faults else "stopped"
+            outcome = Mode.FAULT if self.faults else Mode.STOPPED
             duration = (self.last_t or 0.0) - (self.first_t or 0.0)
-        if outcome not in ("completed", "stopped", "fault"):
-            outcome = "stopped"  # still running when the report was asked for
+        if outcome not in (Mode.COMPLETED, Mode.STOPPED, Mode.FAULT):
+            outcome = Mode.STOPPED  # still running when the report was asked for
         pads = {z: {"peak_c": round(s.peak_c, 2) if math.isfinite(s.peak_c) else None,
                     "mean_abs_error_c": round(s.err_sum / s.err_n, 3) if s.err_n else None,
                     "max_abs_error_c": round(s.max_abs_err_c, 3),

@@ -1,19 +1,23 @@
-"""The state snapshot published to MQTT, the socket and the panel, and one tick's record.
+"""One tick's record, and the ``State`` snapshot the supervisor publishes from it.
 
-Kept JSON-ready (plain dicts, finite floats or None) so every interface can send it as is.
+The record is what the recorders (trace, report) consume; the ``State`` is what every way out
+reads (MQTT, the socket, the panel). This says which value goes where, rounded to the digits
+``controller.model.values`` gives each (a failed reading, NaN or infinite, becomes None), and
+validates the whole snapshot in one call, which keeps it cheap for the scan cycle.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
+from controller.model.faults import Fault
 from controller.model.outputs import Outputs
 from controller.model.readings import Readings
+from controller.model.state import Mode, State, finite_rounded
+from controller.model.values import CHAMBER_VALUES, MACHINE_VALUES, PAD_VALUES, ROLLER_VALUES, digits_of
 
-
-def _num(x: float, digits: int = 2) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(x, digits)
+_PAD, _CHAMBER, _ROLLER, _MACHINE = (digits_of(v) for v in (PAD_VALUES, CHAMBER_VALUES, ROLLER_VALUES,
+                                                           MACHINE_VALUES))
+_FAULT_T_DIGITS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +25,7 @@ class TickRecord:
     """Everything one scan tick saw and did: what recorders (trace, report) consume."""
 
     t_s: float
-    mode: str
+    mode: Mode
     readings: Readings
     outputs: Outputs  # as the gate wrote them
     heat_targets_c: dict[str, float | None]
@@ -31,49 +35,43 @@ class TickRecord:
     phase_changed: bool = False  # the program moved to another phase (or ended) this tick
 
 
-def build_snapshot(seq: int, rec: TickRecord, runner, faults: list, lockout: bool,
-                   program_name: str | None) -> dict:
-    r = rec.readings
-    o = rec.outputs
-    pads = {
-        z: {"temp_c": _num(pr.temp_c), "temp2_c": _num(pr.temp2_c),
-            "target_c": _num(rec.heat_targets_c.get(z)) if rec.heat_targets_c.get(z) is not None else None,
-            "duty": _num(o.heater_duty.get(z, 0.0), 3)}
-        for z, pr in r.pads.items()
-    }
-    chambers = {
-        z: {"pressure_mmhg": _num(p, 1), "target_mmhg": _num(rec.pressure_targets_mmhg.get(z, 0.0), 1),
-            "fill_open": o.fill_open.get(z, False), "vent_open": o.vent_open.get(z, True)}
-        for z, p in r.pressure_mmhg.items()
-    }
-    rollers = {z: {"speed": _num(o.roller_speed.get(z, 0.0), 3), "current_a": _num(a, 3)}
-               for z, a in r.roller_current_a.items()}
-    fault_dicts = [{"code": f.code, "severity": f.severity.value, "zone": f.zone, "t_s": round(f.t_s, 3),
-                    "message": f.message} for f in faults]
-    gating = [f for f in fault_dicts if f["severity"] != "warning"]
-    mode = "lockout" if lockout else rec.mode
+def build_snapshot(seq: int, rec: TickRecord, runner, faults: list[Fault], lockout: bool,
+                   program_name: str | None) -> State:
+    """The published state for this tick (``runner``: the ``controller.control.runner.Runner``)."""
+    r, o = rec.readings, rec.outputs
+    in_session = Mode(rec.mode).in_session
     phase = runner.phase
-    return {
+    num = finite_rounded
+    pad, chamber, roller, machine = _PAD, _CHAMBER, _ROLLER, _MACHINE
+    heat_targets, pressure_targets = rec.heat_targets_c, rec.pressure_targets_mmhg
+    return State.model_validate({
         "seq": seq,
-        "t_s": round(rec.t_s, 3),
-        "mode": mode,
-        "program": runner.program.id if runner.program is not None and rec.mode in ("running", "paused") else None,
+        "t_s": num(rec.t_s, machine["t_s"]),
+        "mode": Mode.LOCKOUT if lockout else rec.mode,
+        "program": runner.program.id if runner.program is not None and in_session else None,
         "program_name": program_name,
-        "phase": phase.name if phase is not None and rec.mode in ("running", "paused") else None,
-        "phase_index": runner.phase_index if rec.mode in ("running", "paused") else None,
-        "elapsed_s": round(runner.elapsed_s(rec.t_s), 1) if rec.mode in ("running", "paused") else 0.0,
-        "remaining_s": round(runner.remaining_s(rec.t_s), 1),
+        "phase": phase.name if phase is not None and in_session else None,
+        "phase_index": runner.phase_index if in_session else None,
+        "elapsed_s": num(runner.elapsed_s(rec.t_s), machine["elapsed_s"]) if in_session else 0.0,
+        "remaining_s": num(runner.remaining_s(rec.t_s), machine["remaining_s"]),
         "intensity": runner.intensity,
         "heat_on": runner.heat_on,
         "profile": runner.profile.model_dump(),
         "relay_closed": o.relay_closed,
-        "pump_duty": _num(o.pump_duty, 3),
+        "pump_duty": num(o.pump_duty, machine["pump_duty"]),
         "estop": r.estop_tripped,
-        "pads": pads,
-        "chambers": chambers,
-        "rollers": rollers,
-        "faults": fault_dicts,
+        "pads": {z: {"temp_c": num(pr.temp_c, pad["temp_c"]), "temp2_c": num(pr.temp2_c, pad["temp2_c"]),
+                     "target_c": num(heat_targets.get(z), pad["target_c"]),
+                     "duty": num(o.heater_duty.get(z, 0.0), pad["duty"])}
+                 for z, pr in r.pads.items()},
+        "chambers": {z: {"pressure_mmhg": num(p, chamber["pressure_mmhg"]),
+                         "target_mmhg": num(pressure_targets.get(z, 0.0), chamber["target_mmhg"]),
+                         "fill_open": o.fill_open.get(z, False), "vent_open": o.vent_open.get(z, True)}
+                     for z, p in r.pressure_mmhg.items()},
+        "rollers": {z: {"speed": num(o.roller_speed.get(z, 0.0), roller["speed"]),
+                        "current_a": num(a, roller["current_a"])}
+                    for z, a in r.roller_current_a.items()},
+        "faults": [{"code": f.code, "severity": f.severity, "zone": f.zone, "t_s": round(f.t_s, _FAULT_T_DIGITS),
+                    "message": f.message} for f in faults],
         "lockout": lockout,
-        "problem": bool(gating),
-        "problem_text": "; ".join(f["message"] for f in gating) if gating else "",
-    }
+    })

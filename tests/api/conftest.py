@@ -19,7 +19,7 @@ from controller.interfaces.socket_api import SocketApi
 from controller.model.config import SocketSettings
 from controller.machine.hub import MachineHub
 from legctl.cli import main as legctl_main
-from tests.api.fake_machine import FakeMachine
+from tests.fake_machine import FakeMachine
 
 
 def pytest_collection_modifyitems(items):

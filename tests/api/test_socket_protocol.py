@@ -28,7 +28,7 @@ async def test_ping_programs_and_fault_log(connect):
     client = await connect()
     assert await client.ask({"request": "ping", "id": "p1"}) == {"ok": True, "pong": True, "id": "p1"}
     programs = await client.ask({"request": "programs"})
-    assert [p["id"] for p in programs["programs"]] == ["quick_circulation", "deep_tissue"]
+    assert [p["id"] for p in programs["programs"]] == ["quick_circulation", "deep_tissue", "lymphatic"]
     faults = await client.ask({"request": "faults"})
     assert faults["ok"] and faults["faults"][0]["code"] == "over_temp"
 
@@ -53,7 +53,7 @@ async def test_a_bare_command_object_is_a_command_request(connect, machine):
 async def test_the_machines_refusal_reason_is_passed_on(connect):
     client = await connect()
     answer = await client.ask({"command": "pause"})
-    assert answer["ok"] is False and "nothing running" in answer["error"]
+    assert answer["ok"] is False and "nothing to pause" in answer["error"]
 
 
 async def test_an_invalid_command_is_refused_with_what_was_wrong(connect, machine):

@@ -9,7 +9,7 @@ import time
 
 from controller.interfaces.socket_api import SocketApi
 from controller.model.config import SocketSettings
-from tests.api.fake_machine import wait_for
+from tests.fake_machine import make_state, wait_for
 
 
 async def test_a_stream_sends_the_current_state_then_changes_and_events(connect, machine):
@@ -63,7 +63,7 @@ async def test_a_client_that_leaves_takes_its_subscriptions_with_it(connect, hub
     await wait_for(lambda: not hub._state_subs and not hub._event_subs)
 
 
-async def test_a_client_that_never_reads_does_not_stall_the_machine(hub, machine, short_dir, caplog):
+async def test_a_client_that_never_reads_does_not_stall_the_machine(hub, short_dir, caplog):
     path = f"{short_dir}/slow.sock"
     api = SocketApi(SocketSettings(path=path, group=None), hub, outbox_size=4, drain_timeout_s=1.5)
     async with api:
@@ -74,17 +74,19 @@ async def test_a_client_that_never_reads_does_not_stall_the_machine(hub, machine
         await asyncio.get_running_loop().sock_connect(stuck, path)
         stuck.sendall(b'{"request": "stream", "interval_s": 0.02}\n')
         await wait_for(lambda: len(hub._state_subs) == 1)
+        stuck_box = api.outboxes[0]
 
-        big = machine.snapshot() | {"padding": "x" * 50_000}  # fills kernel buffers within a few lines
-        line_bytes = len(json.dumps({"state": big})) + 1
+        # the loop below plays the machine (no fake machine's small states in between): every
+        # state is big, so a few lines fill the kernel's buffers
+        big = make_state(program_name="x" * 50_000)
+        line_bytes = len(json.dumps({"state": big.json_ready()})) + 1
         busy_s = 0.0
         for i in range(10_000):
             if i % 50 == 0:
                 await asyncio.sleep(0.002)  # let the stream task run, as the scan cycle would between ticks
             t0 = time.perf_counter()
-            hub.publish_state(big | {"seq": i})
+            hub.publish_state(big)
             busy_s += time.perf_counter() - t0
-            stuck_box = api.outboxes[0]
             assert len(stuck_box) <= 4
             assert stuck_box.pending_bytes() <= 10 * line_bytes, "memory held for a stuck client stays bounded"
             assert all(s._queue.qsize() <= 4 for s in hub._state_subs)

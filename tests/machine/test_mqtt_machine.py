@@ -12,7 +12,7 @@ import sys
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.mqtt.fake_machine import LocalBroker
+from bench.broker import LocalBroker
 
 DEVICE = "e2e1"
 BASE = f"legtherapy/{DEVICE}"

@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from tests.mqtt.fake_machine import LocalBroker, find_mosquitto
+from bench.broker import LocalBroker, find_mosquitto
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -94,7 +94,8 @@ async def rig(mqtt_broker):
     from controller.model.config import MqttSettings
     from controller.machine.hub import MachineHub
     from controller.interfaces.mqtt import MqttBridge
-    from tests.mqtt.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine, MqttProbe
+    from bench.mqtt_probe import MqttProbe
+    from tests.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine
 
     host, port = mqtt_broker
     settings = MqttSettings(host=host, port=port, device_id="testrig", state_interval_s=2.0)

@@ -13,7 +13,7 @@ def test_the_latency_bench_reports_latencies_and_the_flood(mqtt_broker):
     report = run(n=20, flood_n=100, broker=tuple(mqtt_broker))
     assert report["cmd_to_result_ms"]["n"] == 20
     assert 0 < report["cmd_to_result_ms"]["p50"] <= report["cmd_to_result_ms"]["p99"] < 1000
-    assert report["cmd_to_actuator_ms"]["n"] > 0  # the fake machine reports its actuations
+    assert report["cmd_to_actuator_ms"]["n"] > 0  # the stub machine reports its actuations
     flood = report["flood"]
     assert flood["received"] == 100 and flood["dropped_flood"] > 0
     assert flood["accepted"] + flood["refused"] + flood["dropped_flood"] == 100

@@ -40,7 +40,7 @@ async def test_starting_a_program_over_mqtt_moves_the_state(rig):
 
 async def test_a_refusal_from_the_machine_comes_back_with_its_reason(rig):
     result = await rig.command({"command": "pause"})
-    assert result == {"id": result["id"], "ok": False, "error": "nothing to pause (machine is idle)"}
+    assert result == {"id": result["id"], "ok": False, "error": "nothing to pause: the machine is idle"}
 
 
 BAD_PAYLOADS = [
@@ -130,7 +130,7 @@ async def test_state_is_rate_limited_but_never_silent(rig):
 
 
 async def test_state_snapshot_is_retained_for_late_subscribers(rig, mqtt_broker):
-    from tests.mqtt.fake_machine import MqttProbe
+    from bench.mqtt_probe import MqttProbe
 
     await rig.probe.wait_topic(rig.topics["state"])
     host, port = mqtt_broker

@@ -10,7 +10,7 @@ import pytest
 from controller.model.config import MqttSettings, TlsSettings
 from controller.machine.hub import MachineHub
 from controller.interfaces.mqtt import Backoff, MqttBridge, TokenBucket, _raw_id, _to_json, client_options
-from tests.mqtt.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine
+from tests.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine
 
 # A throwaway test CA with a server certificate (127.0.0.1, localhost) and a client certificate,
 # valid 2000-2100, made with openssl for these tests only. Never use these keys for anything else.

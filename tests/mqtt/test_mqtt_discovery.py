@@ -16,7 +16,7 @@ from controller.model.commands import CommandError, Source, parse_command
 from controller.model.config import MqttSettings, load_config
 from controller.interfaces.discovery import discovery_messages, topics
 from programs.library import describe, load_library
-from tests.mqtt.fake_machine import FakeMachine
+from tests.fake_machine import FakeMachine
 
 # --- Home Assistant's documented schema (the parts we use) -------------------------------------
 
@@ -195,7 +195,7 @@ def test_the_machine_shows_a_temperature_per_pad_and_a_pressure_per_chamber(comp
 def test_state_templates_read_fields_the_state_snapshot_has(components, settings, config):
     from controller.machine.hub import MachineHub
 
-    snapshot = FakeMachine(MachineHub()).snapshot()
+    snapshot = FakeMachine(MachineHub()).state().json_ready()  # the JSON the bridge publishes
     path = re.compile(r'value_json((?:\.[a-z_]+|\["[^"]+"\])+)')
     for key, c in map(lambda kv: (kv[0], expanded(kv[1])), components.items()):
         for option in ("value_template", "json_attributes_template"):

@@ -13,7 +13,8 @@ import pytest
 from controller.model.config import MqttSettings
 from controller.machine.hub import MachineHub
 from controller.interfaces.mqtt import MqttBridge
-from tests.mqtt.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine, MqttProbe
+from bench.mqtt_probe import MqttProbe
+from tests.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine
 
 pytestmark = [pytest.mark.looptime(False)]
 
@@ -170,7 +171,7 @@ async def test_a_bridge_that_dies_leaves_offline_behind(mqtt_broker, tmp_path):
     log = open(tmp_path / "machine.log", "wb")
     async with MqttProbe(host, port, subscriptions=[availability]) as probe:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.mqtt.fake_machine", "--host", host, "--port", str(port),
+            sys.executable, "-m", "tests.fake_machine", "--host", host, "--port", str(port),
             "--device-id", "dies", cwd=ROOT, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL)
         try:
             await probe.wait_topic(availability, b"online", timeout=30)

@@ -16,6 +16,7 @@ from controller.model.commands import CommandResult, Source
 from controller.model.config import load_config
 from controller.interfaces.panel import BUTTON_NAMES, Panel
 from controller.interfaces.panel_signals import REFUSED, PanelOutputs
+from tests.fake_machine import fault, make_state
 
 PINS = {name: pin for name, pin in load_config().board.buttons.model_dump().items() if name != "estop"}
 PROGRAMS = ("quick_circulation", "calf_focus", "lymphatic")
@@ -24,6 +25,9 @@ SETTLE_S = 0.05  # a little more than the debounce: a press has been acted on by
 
 
 class FakeHub:
+    """The hub's panel side: ``state`` holds the fields that differ from a quiet machine's
+    (``make_state``); ``snapshot()`` is the whole ``State`` the panel reads."""
+
     def __init__(self, mode="idle", programs=PROGRAMS):
         self.state = {"mode": mode, "intensity": 3, "heat_on": True, "faults": [], "lockout": False}
         self.program_ids = list(programs)
@@ -32,7 +36,7 @@ class FakeHub:
         self.refuse = set()
 
     def snapshot(self):
-        return dict(self.state)
+        return make_state(**self.state)
 
     def programs(self):
         return [{"id": p, "name": p.replace("_", " ")} for p in self.program_ids]
@@ -251,7 +255,7 @@ async def test_stop_fires_on_press_without_waiting_for_a_long_press(factory, hub
 
 @pytest.mark.looptime
 async def test_holding_stop_after_a_fault_stops_then_acknowledges_once(factory, hub, panel):
-    hub.state.update(mode="fault", faults=[{"code": "overpressure", "severity": "stop"}])
+    hub.state.update(mode="fault", faults=[fault("overpressure", "stop")])
     p = pin(factory, "stop")
     p.drive_low()
     await asyncio.sleep(1.4)
@@ -267,7 +271,7 @@ async def test_holding_stop_after_a_fault_stops_then_acknowledges_once(factory, 
 
 @pytest.mark.looptime
 async def test_a_short_stop_press_does_not_acknowledge(factory, hub, panel):
-    hub.state.update(mode="fault", faults=[{"code": "overpressure", "severity": "stop"}])
+    hub.state.update(mode="fault", faults=[fault("overpressure", "stop")])
     await tap(factory, "stop", hold_s=1.0, after_s=2.0)
     assert hub.names() == ["stop"]
     assert hub.state["mode"] == "fault"
@@ -276,7 +280,7 @@ async def test_a_short_stop_press_does_not_acknowledge(factory, hub, panel):
 @pytest.mark.looptime
 async def test_a_long_stop_cannot_clear_a_lockout(factory, hub, panel, feedback):
     hub.state.update(mode="lockout", lockout=True,
-                     faults=[{"code": "heater_stuck_on", "severity": "lockout"}])
+                     faults=[fault("heater_stuck_on", "lockout")])
     await tap(factory, "stop", hold_s=2.0)
     assert hub.names() == ["stop"]
     assert not panel.last_result.ok and "technician" in panel.last_result.error

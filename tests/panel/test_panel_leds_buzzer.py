@@ -5,15 +5,14 @@ import asyncio
 import pytest
 
 from controller.machine.hub import MachineHub
+from tests.fake_machine import fault, make_state
 from controller.interfaces.panel_signals import (FAULT, LOCKOUT, REFUSED, SESSION_END, SESSION_START, PanelOutputs,
                                       drive_outputs, duration_s, led_pattern)
 
 
-def snap(mode, **extra):
-    base = {"mode": mode, "heat_on": False, "faults": [], "lockout": False,
-            "pads": {"left_calf": {"target_c": None}, "right_calf": {"target_c": None}}}
-    base.update(extra)
-    return base
+def snap(mode, **fields):
+    """The machine's state in ``mode``, nothing heating unless ``fields`` say so."""
+    return make_state(mode, **{"heat_on": False, **fields})
 
 
 def lit_over(snapshot, name, seconds=4.0, step=0.01, selection=None):
@@ -84,7 +83,7 @@ def test_running_is_the_run_led_steady_and_paused_the_pause_led_steady():
 
 
 def test_a_fault_blinks_the_fault_led_at_2_hz():
-    s = snap("fault", faults=[{"code": "overpressure", "severity": "stop"}])
+    s = snap("fault", faults=[fault("overpressure", "stop")])
     assert led_pattern(s, 0.1)["fault"] and not led_pattern(s, 0.3)["fault"] and led_pattern(s, 0.6)["fault"]
     duty, blinks = lit_over(s, "fault", seconds=4.0)
     assert blinks in (7, 8) and duty == pytest.approx(0.5, abs=0.05)
@@ -92,7 +91,7 @@ def test_a_fault_blinks_the_fault_led_at_2_hz():
 
 
 def test_a_lockout_is_the_fault_led_steady_with_the_pause_led_blinking():
-    s = snap("lockout", lockout=True, faults=[{"code": "heater_stuck_on", "severity": "lockout"}])
+    s = snap("lockout", lockout=True, faults=[fault("heater_stuck_on", "lockout")])
     assert lit_over(s, "fault") == (1.0, 0)
     duty, blinks = lit_over(s, "pause", seconds=4.0)
     assert blinks in (3, 4) and duty == pytest.approx(0.5, abs=0.05)
@@ -104,7 +103,7 @@ def test_every_mode_looks_different_from_every_other():
         "idle": snap("idle"),
         "running": snap("running"),
         "paused": snap("paused"),
-        "fault": snap("fault", faults=[{"code": "x", "severity": "stop"}]),
+        "fault": snap("fault", faults=[fault("x", "stop")]),
         "lockout": snap("lockout", lockout=True),
     }
     looks = {m: tuple(tuple(sorted(led_pattern(s, t / 100).items())) for t in range(0, 400, 5))
@@ -113,9 +112,9 @@ def test_every_mode_looks_different_from_every_other():
 
 
 def test_a_stop_fault_shows_even_before_the_runner_reports_fault_and_a_warning_does_not():
-    running_with_fault = snap("running", faults=[{"code": "overpressure", "severity": "stop"}])
+    running_with_fault = snap("running", faults=[fault("overpressure", "stop")])
     assert led_pattern(running_with_fault, 0.1)["fault"] and not led_pattern(running_with_fault, 0.1)["run"]
-    warning = snap("running", faults=[{"code": "sensor_noisy", "severity": "warning"}])
+    warning = snap("running", faults=[fault("sensor_noisy", "warning")])
     assert led_pattern(warning, 0.1) == led_pattern(snap("running"), 0.1)
 
 
@@ -235,7 +234,7 @@ async def test_drive_outputs_follows_hub_events_and_state():
     await asyncio.sleep(0.05)
     assert out.leds["run"].on and out.leds["heat"].on
     hub.publish_event({"type": "fault", "severity": "stop", "t_s": 1.0})
-    hub.publish_state(snap("fault", faults=[{"code": "overpressure", "severity": "stop"}]))
+    hub.publish_state(snap("fault", faults=[fault("overpressure", "stop")]))
     await asyncio.sleep(0.1)
     assert out.buzzer.on and not out.leds["run"].on
     await asyncio.sleep(5.0)
