@@ -27,7 +27,7 @@ from sim.i2c_bus import FakeSMBus
 from sim.motor import RollerPhysics
 from sim.params import SimParams, load_sim_params
 from sim.pneumatics import Pneumatics
-from sim.sensors import pressure_sensor, thermistor_volts
+from sim.sensors import pressure_volts, thermistor_volts
 from sim.thermal import PadThermal
 
 MAX_STEP_S = 0.02  # physics sub-step: stable for every model at this size
@@ -39,22 +39,21 @@ PRESSURE_NOISE_MMHG = 0.15  # sensor + ADC noise (1 sigma); a frozen sensor is b
 class SimPin(MockPWMPin):
     """A mock pin that tells the simulation before its state changes, and keeps no history.
 
-    gpiozero's MockPin appends every change to ``states``; at 50 Hz that grows without bound
-    in a long simulated run, so it is not kept here.
+    ``_change_state`` is where gpiozero's own mock pins hook a change (MockConnectedPin,
+    MockChargingPin). MockPin appends every change to ``states``; at 50 Hz that grows without
+    bound in a long simulated run, so the history is cleared after each change.
     """
 
     def _change_state(self, value):
-        if self._state != value:
-            factory = self.factory  # a property: look it up once
-            hook = getattr(factory, "before_change", None)
-            if hook is not None:
-                hook()
-            self._state = value
-            after = getattr(factory, "after_change", None)
-            if after is not None:
-                after(self)
-            return True
-        return False
+        if self.state == value:
+            return False
+        if self.factory.before_change is not None:
+            self.factory.before_change()
+        super()._change_state(value)
+        self.clear_states()
+        if self.factory.after_change is not None:
+            self.factory.after_change(self)
+        return True
 
 
 class SimPinFactory(MockFactory):
@@ -78,8 +77,6 @@ class SimulatedMachine:
         self.pin_factory = SimPinFactory()
         self.pin_factory.before_change = self.advance
         self.pin_factory.after_change = self._pin_changed
-        self._pin_cache: dict[int, SimPin] = {}
-        self._info_cache: dict = {}
         self._noise = random.Random(1234)  # seeded: runs repeat exactly
         self.bus = FakeSMBus(b.i2c_bus)
         self.faults = FaultSchedule()
@@ -91,27 +88,24 @@ class SimulatedMachine:
         self.pneumatics = Pneumatics(self.params, list(position_of), position_of)
         self.rollers = {r.zone: RollerPhysics(self.params.motor) for r in config.rollers}
         self.heartbeat_toggled_s = -math.inf
-        self._heartbeat_info = None
         self.powered = False
         self._frozen_pressure: dict[str, float] = {}
         self._drift_start: dict[str, float] = {}
         self._leaks: dict[str, float] = {}
         self._fill_open = {c.zone: False for c in config.chambers}
         self._vent_open = {c.zone: True for c in config.chambers}
-        # The wiring `_step` walks every physics sub-step, resolved once: (zone, model, pins).
-        self._heater_wiring = [(p.zone, self.pads[p.zone], p.heater_pin) for p in config.pads]
-        self._valve_wiring = [(c.zone, c.fill_pin, c.vent_pin) for c in config.chambers]
-        self._roller_wiring = [(r.zone, self.rollers[r.zone], r.pwm_pin, r.dir_pin)
-                               for r in config.rollers]
-        self._relay_pin = b.relay_pin
-        self._pump_pin = b.pump_pin
+        # The output pins the physics reads. The drivers claim the same pin objects later
+        # (the mock factory hands out one object per pin); until then a pin is an input.
+        outputs = [b.relay_pin, b.heartbeat_pin, b.pump_pin, *(p.heater_pin for p in config.pads)]
+        outputs += [pin for r in config.rollers for pin in (r.pwm_pin, r.dir_pin)]
+        self._pins = {number: self.pin_factory.pin(number) for number in outputs}
 
         # --- chips on the fake bus ---
         self.expander = FakeMCP23017()
         self.expander.on_write = self.advance
-        for _zone, fill_pin, vent_pin in self._valve_wiring:
-            self.expander.pin_out(fill_pin)  # refuse a pin the expander lacks now, not mid-run
-            self.expander.pin_out(vent_pin)
+        for ch in config.chambers:
+            self.expander.pin_out(ch.fill_pin)  # refuse a pin the expander lacks now, not mid-run
+            self.expander.pin_out(ch.vent_pin)
         self.bus.attach(b.expander_address, self.expander)
         self.chip_address: dict[str, int] = {"expander": b.expander_address}
         self.adcs: dict[str, FakeADS1115] = {}
@@ -152,9 +146,7 @@ class SimulatedMachine:
         if t_end <= self.t_s + 1e-12:
             return  # already integrated up to now (several chips are read in one instant)
         while self.t_s < t_end - 1e-12:
-            dt = t_end - self.t_s
-            if dt > MAX_STEP_S:
-                dt = MAX_STEP_S
+            dt = min(MAX_STEP_S, t_end - self.t_s)
             self._step(dt)
             self.t_s += dt
             self._start_due_faults()
@@ -241,76 +233,45 @@ class SimulatedMachine:
 
     # ------------------------------------------------------------------ pins
     def _pin_value(self, number: int) -> float:
-        pin = self._pin_cache.get(number)
-        if pin is None:
-            pin = self.pin_factory.pins.get(self._info(number))
-            if pin is None:
-                return 0.0  # not claimed by any driver yet: floating, nothing driven
-            self._pin_cache[number] = pin
-        # Read live each time: closing a device makes its pin an input without a state change.
-        return float(pin._state) if pin._function == "output" else 0.0
+        """What an output pin drives (0..1); an input (unclaimed, or closed) drives nothing."""
+        pin = self._pins[number]
+        return float(pin.state) if pin.function == "output" else 0.0
 
     def _pin_changed(self, pin) -> None:
-        if self._heartbeat_info is None:
-            self._heartbeat_info = self._info(self.config.board.heartbeat_pin)
-        if pin.info is self._heartbeat_info:
+        if pin is self._pins[self.config.board.heartbeat_pin]:
             self.heartbeat_toggled_s = self._now()
 
-    def _info(self, number: int):
-        info = self._info_cache.get(number)
-        if info is None:  # gpiozero's find_pin walks the whole header: look each pin up once
-            for _header, info in self.pin_factory.board_info.find_pin(f"GPIO{number}"):
-                break
-            else:
-                raise KeyError(number)
-            self._info_cache[number] = info
-        return info
-
     def _power_at(self, t_s: float) -> bool:
-        relay = self._pin_value(self._relay_pin) > 0.5
+        relay = self._pin_value(self.config.board.relay_pin) > 0.5
         alive = t_s - self.heartbeat_toggled_s <= self.params.heartbeat_timeout_s
         return relay and alive
 
     # ------------------------------------------------------------------ physics
     def _step(self, dt: float) -> None:
+        cfg = self.config
         powered = self._power_at(self.t_s)
         self.powered = powered
-        pin_value = self._pin_value
-        # Most sub-steps run with no fault active: then skip every per-zone fault lookup.
-        faults = self.faults if self.faults.active else None
-        for zone, pad, heater_pin in self._heater_wiring:
-            duty = pin_value(heater_pin)
-            if faults is not None:
-                if faults.is_active("heater_stuck_on", zone):
-                    duty = 1.0
-                if faults.is_active("heater_open", zone):
-                    duty = 0.0
-            if not powered:
+        active = self.faults.is_active
+        for pad in cfg.pads:
+            duty = self._pin_value(pad.heater_pin)
+            if active("heater_stuck_on", pad.zone):
+                duty = 1.0
+            if active("heater_open", pad.zone) or not powered:
                 duty = 0.0
-            pad.step(dt, duty)
-        # Bit n set: expander pin n is an output latched high (pin_out(n) for all pins at once).
-        # Unpowered, no valve coil is energised whatever the expander drives.
-        driven = self.expander.driven_pins if powered else 0
-        fill_open = self._fill_open
-        vent_open = self._vent_open
-        for zone, fill_pin, vent_pin in self._valve_wiring:
-            energised_fill = (driven >> fill_pin) & 1 == 1
-            energised_vent = (driven >> vent_pin) & 1 == 1
-            if faults is None:
-                fill_open[zone] = energised_fill
-                vent_open[zone] = not energised_vent
-            else:
-                fill_open[zone] = energised_fill or faults.is_active("fill_valve_stuck_open", zone)
-                vent_open[zone] = (not energised_vent) and not faults.is_active(
-                    "vent_valve_stuck_closed", zone)
-        pump = pin_value(self._pump_pin) if powered else 0.0
-        self.pneumatics.step(dt, pump, fill_open, vent_open, self._leaks or None)
-        for zone, roller, pwm_pin, dir_pin in self._roller_wiring:
-            enable = pin_value(pwm_pin)
-            reverse = pin_value(dir_pin) > 0.5
+            self.pads[pad.zone].step(dt, duty)
+        latch_pin = self.expander.pin_out
+        for ch in cfg.chambers:
+            energised_fill = powered and latch_pin(ch.fill_pin)
+            energised_vent = powered and latch_pin(ch.vent_pin)
+            self._fill_open[ch.zone] = energised_fill or active("fill_valve_stuck_open", ch.zone)
+            self._vent_open[ch.zone] = (not energised_vent) and not active("vent_valve_stuck_closed", ch.zone)
+        pump = self._pin_value(cfg.board.pump_pin) if powered else 0.0
+        self.pneumatics.step(dt, pump, self._fill_open, self._vent_open, self._leaks or None)
+        for r in cfg.rollers:
+            enable = self._pin_value(r.pwm_pin)
+            reverse = self._pin_value(r.dir_pin) > 0.5
             command = -enable if reverse else enable
-            stalled = faults is not None and faults.is_active("roller_stall", zone)
-            roller.step(dt, command, powered, stalled)
+            self.rollers[r.zone].step(dt, command, powered, active("roller_stall", r.zone))
 
     # ------------------------------------------------------------------ chip inputs
     def _adc_reader(self, inputs: dict[int, Callable[[], float]]) -> Callable[[int], float]:
@@ -324,11 +285,10 @@ class SimulatedMachine:
         tp = self.params.thermistor
 
         def volts() -> float:
-            if self.faults.active:  # the lookups only matter while some fault is active
-                if self.faults.is_active("temp_sensor_open", zone):
-                    return tp.supply_v  # open lead: the series resistor pulls the input high
-                if self.faults.is_active("temp_sensor_short", zone):
-                    return 0.0
+            if self.faults.is_active("temp_sensor_open", zone):
+                return tp.supply_v  # open lead: the series resistor pulls the input high
+            if self.faults.is_active("temp_sensor_short", zone):
+                return 0.0
             temp = self.pads[zone].thermistor_c
             if zone in self._drift_start:
                 temp -= DRIFT_C_PER_S * (self.t_s - self._drift_start[zone])
@@ -336,13 +296,13 @@ class SimulatedMachine:
         return volts
 
     def _pressure_input(self, zone: str) -> Callable[[], float]:
-        sensor_volts = pressure_sensor(self.params.pressure_sensor)
+        pp = self.params.pressure_sensor
 
         def volts() -> float:
             if zone in self._frozen_pressure:
-                return sensor_volts(self._frozen_pressure[zone])
+                return pressure_volts(self._frozen_pressure[zone], pp)
             p = self.pneumatics.pressure_mmhg[zone] + self._noise.gauss(0.0, PRESSURE_NOISE_MMHG)
-            return sensor_volts(p)
+            return pressure_volts(p, pp)
         return volts
 
     def _digital_input(self, zone: str) -> Callable[[], float]:

@@ -7,7 +7,6 @@ checked against an independent source (a shared mistake would otherwise cancel o
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 from sim.params import PressureSensorParams, ThermistorParams
 
@@ -35,19 +34,7 @@ def pressure_volts(pressure_mmhg: float, params: PressureSensorParams) -> float:
 
     Clipped to the rails [0, Vs], as a real output stage saturates.
     """
-    return pressure_sensor(params)(pressure_mmhg)
-
-
-def pressure_sensor(params: PressureSensorParams) -> Callable[[float], float]:
-    """pressure_volts with the params bound once: the form the simulator calls at every read
-    (the same arithmetic in the same order, so the same volts to the last bit)."""
-    low = params.low_fraction
     span = params.high_fraction - params.low_fraction
-    range_mmhg = params.range_mmhg
-    supply_v = params.supply_v
-
-    def volts_at(pressure_mmhg: float) -> float:
-        fraction = low + span * pressure_mmhg / range_mmhg
-        volts = supply_v * fraction
-        return 0.0 if volts <= 0.0 else supply_v if volts >= supply_v else volts
-    return volts_at
+    fraction = params.low_fraction + span * pressure_mmhg / params.range_mmhg
+    volts = params.supply_v * fraction
+    return 0.0 if volts <= 0.0 else params.supply_v if volts >= params.supply_v else volts
