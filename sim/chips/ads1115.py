@@ -56,6 +56,9 @@ class FakeADS1115:
             self._convert(config)  # continuous mode: always a fresh result
         value = self._regs[register]
         data = [value >> 8, value & 0xFF]
+        if length == len(data):
+            return data  # the usual whole-register read (every poll)
+        # Shorter reads get the MSB only; longer ones 0xFF past the register (bus released).
         return (data + [0xFF] * length)[:length]
 
     def write(self, register: int, data: list[int]) -> None:

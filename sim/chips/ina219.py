@@ -107,7 +107,10 @@ class FakeINA219:
 
     def read(self, register: int, length: int) -> list[int]:
         value = self._register(register)
-        return ([value >> 8, value & 0xFF] + [0xFF] * length)[:length]
+        data = [value >> 8, value & 0xFF]
+        if length == len(data):
+            return data  # the usual whole-register read
+        return (data + [0xFF] * length)[:length]
 
     def write(self, register: int, data: list[int]) -> None:
         if len(data) != 2:

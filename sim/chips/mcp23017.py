@@ -48,6 +48,14 @@ class FakeMCP23017:
     def iodir(self) -> int:
         return self._regs[REG_IODIRB] << 8 | self._regs[REG_IODIRA]
 
+    @property
+    def driven_pins(self) -> int:
+        """Bit n set: pin n is an output latched high (pin_out for all 16 pins at once)."""
+        regs = self._regs
+        iodir = regs[REG_IODIRB] << 8 | regs[REG_IODIRA]
+        latch = regs[REG_OLATB] << 8 | regs[REG_OLATA]
+        return ~iodir & latch
+
     def pin_out(self, pin: int) -> bool:
         """True only if `pin` is an output and latched high (an input pin drives nothing)."""
         if not 0 <= pin <= 15:

@@ -66,6 +66,8 @@ class FakeMCP9808:
                 self._regs[REG_T_A] = self._sample()  # in shutdown T_A holds the last value
             value = self._regs[register]
             data = [value >> 8, value & 0xFF]
+        if length == len(data):
+            return data  # the usual whole-register read
         return (data + [0xFF] * length)[:length]
 
     def write(self, register: int, data: list[int]) -> None:
