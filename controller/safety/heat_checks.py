@@ -58,6 +58,13 @@ class TemperaturePlausibility:
       8 s) at the fastest heating rate (~0.1 °C/s) put them well under 1 °C apart;
     - either sensor not read for ``stale_reading_s`` (1 s) → ``temp_stale``. A pad never read
       since the monitor started is measured from the monitor's first tick (start-up grace).
+
+    Pads are read on thermal ticks only (one tick in 12 by default); in between, a pad's
+    reading is unchanged. A reading in which a tick found nothing wrong is remembered
+    (``_quiet``, compared by value): while the pad's reading equals it, the range and
+    disagreement checks would find nothing again and the read clocks cannot move, so only the
+    age is checked, and the full check runs again as soon as the age reaches the limit (the
+    same tick as before). This saves ~6 % of a ``--speed 0`` scan tick (bench speed).
     """
 
     def __init__(self, config: MachineConfig, names: ZoneNames) -> None:
@@ -68,12 +75,18 @@ class TemperaturePlausibility:
         # pad -> when each sensor (thermistor, digital) was last read; None until the pad's
         # first check, which starts its clock (the start-up grace)
         self._last_read: dict[str, list[float | None]] = {p: [None, None] for p in self.pads}
+        # pad -> (reading, the older of its sensors' last reads) of a tick that found nothing
+        self._quiet: dict[str, tuple[PadReading, float]] = {}
 
     def check(self, readings: Readings, now_s: float) -> list[Fault]:
         lim = self.limits
         faults = []
         for pad in self.pads:
             r = pad_reading(readings, pad)
+            quiet = self._quiet.get(pad)
+            if quiet is not None and quiet[0] == r and now_s - quiet[1] < lim.stale_reading_s:
+                continue  # found fine before, and neither sensor's age at the limit yet
+            n_faults = len(faults)
             t1, t2 = r.temp_c, r.temp2_c
             # a NaN is a reading that did not happen: the stale check below speaks for it
             if any(not math.isnan(v) and not plausible_c(v, lim) for v in (t1, t2)):
@@ -98,6 +111,11 @@ class TemperaturePlausibility:
                 if age >= lim.stale_reading_s:
                     faults.append(self._stale_fault(pad, r, i, age, now_s))
                     break  # one stale fault per pad says enough
+
+            if len(faults) == n_faults and pad not in self._disagree_since:
+                self._quiet[pad] = (r, min(lasts))
+            else:
+                self._quiet.pop(pad, None)
         return faults
 
     def _seen(self, r: PadReading) -> dict:

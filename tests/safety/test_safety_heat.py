@@ -109,6 +109,14 @@ def test_one_missing_sensor_goes_stale_on_its_own():
     assert "digital sensor not read" in fault.message
 
 
+def test_a_reading_that_changes_is_checked_at_once_even_with_the_same_read_time():
+    rig = heat_rig()
+    rig.frozen_pads.add(PAD)  # its read time stays put; well inside the stale limit below
+    assert rig.tick() == [] and rig.tick() == []
+    rig.temps[PAD] = (30.0, 90.0)
+    assert "temp_sensor_range" in codes(rig.tick())
+
+
 def test_a_chip_that_keeps_failing_is_a_chip_error_a_glitch_is_not():
     rig = heat_rig()
     text = "MCP9808 at 0x19 on i2c-1: no answer (chip missing or NACK) [errno 121]"
