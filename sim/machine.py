@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from typing import Callable
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -41,8 +42,12 @@ class SimPin(MockPWMPin):
 
     ``_change_state`` is where gpiozero's own mock pins hook a change (MockConnectedPin,
     MockChargingPin). MockPin appends every change to ``states``; at 50 Hz that grows without
-    bound in a long simulated run, so the history is cleared after each change.
+    bound in a long simulated run, so here ``states`` keeps the latest entry only.
     """
+
+    def clear_states(self):
+        super().clear_states()
+        self.states = deque(self.states, maxlen=1)
 
     def _change_state(self, value):
         if self.state == value:
@@ -50,7 +55,6 @@ class SimPin(MockPWMPin):
         if self.factory.before_change is not None:
             self.factory.before_change()
         super()._change_state(value)
-        self.clear_states()
         if self.factory.after_change is not None:
             self.factory.after_change(self)
         return True

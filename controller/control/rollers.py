@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 from controller.model.config import MachineConfig
+from programs.intensity import roller_period_s, roller_speed  # the programs package owns them
 
 
 class RollerController:
@@ -62,8 +63,6 @@ class RollerController:
         spec = self._spec
         if spec is None:
             return {zone: 0.0 for zone in self._speed}
-        from programs.intensity import roller_period_s, roller_speed  # the programs package owns them
-
         speed = roller_speed(spec.pattern, self._intensity)
         period_s = roller_period_s(spec.pattern)
         direction = 1.0
