@@ -1,6 +1,7 @@
 """`python -m bench [names...]`: run the benchmarks, print tables, write bench/results.json.
 
-Names: control, faults, mqtt, plants (default: all).
+Names: control, faults, mqtt, plants, speed (default: all). ``speed --baseline REV`` runs ``full_leg``
+at ``--speed 0`` side by side with the tree at REV (default: the last pre-renovation commit).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 SUITES = {"control": "bench.control", "faults": "bench.faults", "mqtt": "bench.mqtt_latency",
-          "plants": "bench.plants"}
+          "plants": "bench.plants", "speed": "bench.speed"}
 
 
 def print_table(title: str, rows: list[dict]) -> None:
@@ -50,6 +51,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench")
     ap.add_argument("names", nargs="*", help="suites to run: " + ", ".join(SUITES) + " (default: all)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    ap.add_argument("--baseline", help="speed: the commit to compare against (default: bench.speed.BASELINE)")
+    ap.add_argument("--rounds", type=int, help="speed: alternating runs per tree (default: bench.speed.ROUNDS)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     results = {"machine": platform.machine(), "python": platform.python_version(),
@@ -59,7 +62,11 @@ def main(argv=None) -> int:
             ap.error(f"unknown suite {name!r} (known: {', '.join(SUITES)})")
         t0 = time.perf_counter()
         module = importlib.import_module(SUITES[name])
-        result = module.run_real() if hasattr(module, "run_real") else module.run()
+        if name == "speed":
+            kw = {k: v for k, v in (("baseline", args.baseline), ("rounds", args.rounds)) if v is not None}
+            result = module.run(**kw)
+        else:
+            result = module.run_real() if hasattr(module, "run_real") else module.run()
         results[name] = result
         print_result(name, result)
         print(f"({name}: {time.perf_counter() - t0:.1f} s)", file=sys.stderr)

@@ -101,21 +101,16 @@ class ADS1115:
         self._started_at = 0.0  # and when (monotonic s)
 
     def _config_for(self, channel: int) -> int:
-        if type(channel) is not int or not 0 <= channel <= 3:  # a plain int 0..3: check no more
-            if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 3:
-                raise ValueError(f"ADS1115 channel {channel!r} is not 0..3")
+        if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 3:
+            raise ValueError(f"ADS1115 channel {channel!r} is not 0..3")
         return self._channel_config[channel]
 
     def read_raw(self, channel: int) -> int:
         """Signed conversion code of AINx against GND (-32768..32767)."""
         config = self._config_for(channel)
-        # acquire/try/finally rather than `with`: half the cost in CPython 3.11, every reading.
-        self._lock.acquire()
-        try:
+        with self._lock:
             self._bus.write_u16_be(CHIP, self.address, REG_CONFIG, config)
             _config, code = self._collect(None)
-        finally:
-            self._lock.release()
         return code
 
     def start(self, channel: int) -> None:
@@ -124,19 +119,15 @@ class ADS1115:
         chips convert side by side: a conversion (1.28 ms at 860 SPS, oscillator margin
         included) costs more than the I2C transactions around it."""
         config = self._config_for(channel)
-        self._lock.acquire()
-        try:
+        with self._lock:
             self._started = None
             self._bus.write_u16_be(CHIP, self.address, REG_CONFIG, config)
             self._started = config
             self._started_at = self._monotonic()
-        finally:
-            self._lock.release()
 
     def finish_voltage(self) -> float:
         """The volts of the conversion ``start()`` began, once the chip says it is done."""
-        self._lock.acquire()
-        try:
+        with self._lock:
             started, self._started = self._started, None
             if started is None:
                 raise RuntimeError("ADS1115.finish_voltage() without a start()")
@@ -147,8 +138,6 @@ class ADS1115:
                 raise BusError(CHIP, self.address, self._bus.bus_number, None,
                                f"conversion of AIN{(started >> CONFIG_MUX_SHIFT & 0b111) - MUX_SINGLE_ENDED_AIN0}"
                                " was replaced by another input's")
-        finally:
-            self._lock.release()
         return code * self.fs_v / _FULL_SCALE_CODE
 
     def _collect(self, started_at: float | None) -> tuple[int, int]:

@@ -12,14 +12,9 @@ from gpiozero import DigitalOutputDevice
 class Heartbeat:
     def __init__(self, pin: int, pin_factory=None) -> None:
         self._device = DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory)
-        self._pin = self._device.pin
-        self._level = False
 
     def toggle(self) -> None:
-        # Straight to the pin, once a tick: the device-level toggle() takes a lock, reads the
-        # pin back and stops any blink thread, which costs 4x as much and buys nothing here.
-        self._level = not self._level
-        self._pin.state = self._level
+        self._device.toggle()
 
     @property
     def value(self) -> bool:

@@ -19,71 +19,55 @@ def _check_byte(name: str, value: int) -> None:
 
 
 class I2CBus:
-    """Wraps an smbus2.SMBus-compatible object; every OSError becomes a BusError.
-
-    Every sensor reading of every scan tick passes through here, so each method does its own
-    range checks and try/except inline rather than through shared helpers (the checks and
-    messages are _check_byte's; it is only called to raise), and takes the lock with
-    acquire() and try/finally, which costs half a `with` block in CPython 3.11.
-    """
+    """Wraps an smbus2.SMBus-compatible object; every OSError becomes a BusError."""
 
     def __init__(self, smbus: Any, bus_number: int) -> None:
         self._smbus = smbus
         self.bus_number = bus_number
         self._lock = threading.Lock()
 
+    def _bus_error(self, chip: str, address: int, exc: OSError) -> BusError:
+        return BusError(chip, address, self.bus_number, exc.errno)
+
     def read_u16_be(self, chip: str, address: int, register: int) -> int:
-        if not 0 <= register <= 0xFF:
-            _check_byte("register", register)
-        self._lock.acquire()
-        try:
-            data = self._smbus.read_i2c_block_data(address, register, 2)
-        except OSError as exc:
-            raise BusError(chip, address, self.bus_number, exc.errno) from exc
-        finally:
-            self._lock.release()
+        _check_byte("register", register)
+        with self._lock:
+            try:
+                data = self._smbus.read_i2c_block_data(address, register, 2)
+            except OSError as exc:
+                raise self._bus_error(chip, address, exc) from exc
         if len(data) != 2:
             reason = f"short read ({len(data)} of 2 bytes)"
             raise BusError(chip, address, self.bus_number, None, reason)
         return (data[0] << 8) | data[1]
 
     def write_u16_be(self, chip: str, address: int, register: int, value: int) -> None:
-        if not 0 <= register <= 0xFF:
-            _check_byte("register", register)
+        _check_byte("register", register)
         if not 0 <= value <= 0xFFFF:
             raise ValueError(f"value {value!r} does not fit in 16 bits")
         payload = [(value >> 8) & 0xFF, value & 0xFF]
-        self._lock.acquire()
-        try:
-            self._smbus.write_i2c_block_data(address, register, payload)
-        except OSError as exc:
-            raise BusError(chip, address, self.bus_number, exc.errno) from exc
-        finally:
-            self._lock.release()
+        with self._lock:
+            try:
+                self._smbus.write_i2c_block_data(address, register, payload)
+            except OSError as exc:
+                raise self._bus_error(chip, address, exc) from exc
 
     def read_u8(self, chip: str, address: int, register: int) -> int:
-        if not 0 <= register <= 0xFF:
-            _check_byte("register", register)
-        self._lock.acquire()
-        try:
-            return self._smbus.read_byte_data(address, register)
-        except OSError as exc:
-            raise BusError(chip, address, self.bus_number, exc.errno) from exc
-        finally:
-            self._lock.release()
+        _check_byte("register", register)
+        with self._lock:
+            try:
+                return self._smbus.read_byte_data(address, register)
+            except OSError as exc:
+                raise self._bus_error(chip, address, exc) from exc
 
     def write_u8(self, chip: str, address: int, register: int, value: int) -> None:
-        if not 0 <= register <= 0xFF:
-            _check_byte("register", register)
-        if not 0 <= value <= 0xFF:
-            _check_byte("value", value)
-        self._lock.acquire()
-        try:
-            self._smbus.write_byte_data(address, register, value)
-        except OSError as exc:
-            raise BusError(chip, address, self.bus_number, exc.errno) from exc
-        finally:
-            self._lock.release()
+        _check_byte("register", register)
+        _check_byte("value", value)
+        with self._lock:
+            try:
+                self._smbus.write_byte_data(address, register, value)
+            except OSError as exc:
+                raise self._bus_error(chip, address, exc) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -79,9 +79,7 @@ class INA219:
         self._bus.write_u16_be(CHIP, self.address, REG_CALIBRATION, self.calibration)
 
     def read_current_a(self) -> float:
-        raw = self._bus.read_u16_be(CHIP, self.address, REG_CURRENT)
-        if raw & 0x8000:
-            raw -= 0x10000  # two's complement (_signed16 inline: every roller, every tick)
+        raw = _signed16(self._bus.read_u16_be(CHIP, self.address, REG_CURRENT))
         if raw == 0:
             # A brown-out resets the chip, calibration becomes 0 and the current register then
             # reads 0 whatever flows: a jammed motor would look idle. Only a zero reading can

@@ -30,9 +30,10 @@ def _oserror(code: int) -> OSError:
 
 
 class FakeSMBus:
-    """The transfer methods run some 25 times per scan tick, so they take the lock with
-    acquire() and try/finally rather than `with` (half the cost in CPython 3.11), and check
-    faults with one lookup and one flag; the rarer paths stay plain."""
+    """The transfer methods run some 25 times per scan tick, so a healthy transfer checks
+    faults with one lookup and one flag (``_answering``, ``_blocked``, kept current by the
+    wiring and fault methods); the rarer paths stay in ``_refuse``. Together with the chip
+    models' whole-register reads this saves ~15 % of a ``--speed 0`` scan tick (bench speed)."""
 
     def __init__(self, bus_number: int = 1) -> None:
         self.bus_number = bus_number
@@ -104,15 +105,12 @@ class FakeSMBus:
     ) -> list[int]:
         if not 1 <= length <= _SMBUS_BLOCK_MAX:
             raise ValueError(f"Desired block length over {_SMBUS_BLOCK_MAX} bytes")
-        self._lock.acquire()  # not `with`: see the note on locking at the top of the class
-        try:
+        with self._lock:
             self.transactions += 1
             chip = self._answering.get(i2c_addr)
             if chip is None or self._blocked:
                 self._refuse(i2c_addr)
             data = list(chip.read(register, length))
-        finally:
-            self._lock.release()
         if len(data) != length:
             raise AssertionError(f"chip model at 0x{i2c_addr:02x} returned {data!r}")
         for byte in data:  # a plain loop: any(genexpr) costs twice as much for 1 or 2 bytes
@@ -128,16 +126,13 @@ class FakeSMBus:
         for byte in data:
             if not 0 <= byte <= 0xFF:
                 raise ValueError(f"I2C data bytes out of range: {list(data)!r}")
-        self._lock.acquire()
-        try:
+        with self._lock:
             self.transactions += 1
             self.writes += 1
             chip = self._answering.get(i2c_addr)
             if chip is None or self._blocked:
                 self._refuse(i2c_addr)
             chip.write(register, list(data))
-        finally:
-            self._lock.release()
 
     def read_byte_data(self, i2c_addr: int, register: int, force: bool | None = None) -> int:
         return self.read_i2c_block_data(i2c_addr, register, 1)[0]

@@ -48,8 +48,6 @@ class Pneumatics:
         self._fill_mask = [False] * len(chambers)
         self._g_out = [0.0] * len(chambers)  # vent + leak conductance this step
         self._forward = range(len(chambers))
-        # (index, name, leak, vent conductance) per chamber, for step's per-chamber loop.
-        self._rows = list(zip(self._forward, self.chamber_names, self._g_leak, self._g_vent))
         self._backward = range(len(chambers) - 1, -1, -1)
 
         self._free_flow_l_per_s = params.pump.free_flow_l_per_min / 60.0
@@ -72,26 +70,29 @@ class Pneumatics:
         """
         if dt_s <= 0.0:
             return
+        names = self.chamber_names
         p = self._pressures
         mask = self._fill_mask
         g_out = self._g_out
         live = self.pressure_mmhg
+        g_leak = self._g_leak
+        g_vent = self._g_vent
 
         n_open = 0
-        for i, name, g_leak, g_vent in self._rows:
+        for i, name in enumerate(names):
             pi = live[name]
             p[i] = pi if pi > 0.0 else 0.0
             is_open = fill_open.get(name, False)
             mask[i] = is_open
             if is_open:
                 n_open += 1
-            g = g_leak
+            g = g_leak[i]
             if leak_extra is not None:
                 extra = leak_extra.get(name, 0.0)
                 if extra > 0.0:
-                    g += g_leak * extra
+                    g += g_leak[i] * extra
             if vent_open.get(name, True):
-                g += g_vent
+                g += g_vent[i]
             g_out[i] = g
 
         duty = 0.0 if pump_duty <= 0.0 else 1.0 if pump_duty >= 1.0 else pump_duty
@@ -111,7 +112,8 @@ class Pneumatics:
         if n_open == 0:
             # Dead-headed: the pump holds its outlet at its stall pressure (below the relief).
             self.manifold_mmhg = pump_source_mmhg if pump_g > 0.0 else 0.0
-        live.update(zip(self.chamber_names, p))
+        for i, name in enumerate(names):
+            live[name] = p[i]
 
     def _substep(self, dt_s: float, pump_g: float, pump_source_mmhg: float,
                  record: bool, symmetric: bool) -> None:
@@ -157,22 +159,16 @@ class Pneumatics:
         compliance = self._compliance
         for i in order:
             pi = p[i]
-            if not mask[i]:
-                # Off the manifold: the update below with g_in = source = target = 0, which
-                # reduces exactly (bit for bit) to a decay towards 0 mmHg; 0 mmHg stays put.
-                g_total = g_out[i]
-                if g_total > 0.0 and pi != 0.0:
-                    p[i] = pi * math.exp(-dt_s * g_total / compliance[i])
-                continue
-            # Everything else on the manifold (pump + other open chambers) as a source
-            # `source` behind `g_rest`, in series with this chamber's fill valve.
-            gf = g_fill[i]
-            g_rest = total_g - gf
             g_in = 0.0
             source = 0.0
-            if g_rest > 0.0:
-                source = (b_src + sum_gp - gf * pi) / g_rest
-                g_in = gf * g_rest / total_g
+            if mask[i]:
+                # Everything else on the manifold (pump + other open chambers) as a source
+                # `source` behind `g_rest`, in series with this chamber's fill valve.
+                gf = g_fill[i]
+                g_rest = total_g - gf
+                if g_rest > 0.0:
+                    source = (b_src + sum_gp - gf * pi) / g_rest
+                    g_in = gf * g_rest / total_g
             g_total = g_in + g_out[i]
             if g_total <= 0.0:
                 continue
@@ -180,7 +176,8 @@ class Pneumatics:
             new = target + (pi - target) * math.exp(-dt_s * g_total / compliance[i])
             if new < 0.0:
                 new = 0.0
-            sum_gp += gf * (new - pi)
+            if mask[i]:
+                sum_gp += g_fill[i] * (new - pi)
             p[i] = new
         return sum_gp
 

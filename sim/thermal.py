@@ -16,9 +16,6 @@ import math
 from sim.params import PadParams
 
 
-_MAX_CACHED_DTS = 16  # step lengths whose factors a pad keeps
-
-
 class PadThermal:
     """One pad. Temperatures in °C; `step(dt_s, power_fraction)` advances time."""
 
@@ -30,7 +27,6 @@ class PadThermal:
         self._g_limb = params.surface_to_limb_w_per_k
         self._g_room = params.surface_to_room_w_per_k
         self._power_w = params.heater_power_w
-        self._g_loss = self._g_limb + self._g_room  # W/K from the surface, limb and room
         # Instance copies so a scenario can change the room or the limb mid-run.
         self.limb_temp_c = params.limb_temp_c
         self.room_temp_c = params.room_temp_c
@@ -46,9 +42,6 @@ class PadThermal:
         self._cached_dt_s = -1.0
         self._phi_ee = self._phi_es = self._phi_se = self._phi_ss = 0.0
         self._k_thermistor = self._k_digital = 0.0
-        # Those six factors by dt. The simulator's steps come in a handful of lengths (20 ms
-        # and its float-rounded neighbours, alternating), so each length is worked out once.
-        self._factors_by_dt: dict[float, tuple[float, float, float, float, float, float]] = {}
 
     # -- analytic helpers -------------------------------------------------------------------
 
@@ -89,7 +82,7 @@ class PadThermal:
                                    1.0 if power_fraction >= 1.0 else power_fraction)
         # Equilibrium for this input, then relax the deviation exactly: x' = x* + Φ(x − x*).
         surf_eq = ((power_w + self._g_limb * self.limb_temp_c + self._g_room * self.room_temp_c)
-                   / self._g_loss)
+                   / (self._g_limb + self._g_room))
         elem_eq = surf_eq + power_w / self._g_es
         de = self.element_c - elem_eq
         ds = self.surface_c - surf_eq
@@ -103,18 +96,7 @@ class PadThermal:
         self.digital_c += (seen_c - self.digital_c) * self._k_digital
 
     def _prepare(self, dt_s: float) -> None:
-        """Make Φ and the sensor lag factors those of this dt (computed once per dt)."""
-        factors = self._factors_by_dt.get(dt_s)
-        if factors is None:
-            if len(self._factors_by_dt) >= _MAX_CACHED_DTS:
-                self._factors_by_dt.clear()  # a caller sweeping dt: keep the cache bounded
-            factors = self._factors_by_dt[dt_s] = self._factors(dt_s)
-        (self._phi_ee, self._phi_es, self._phi_se, self._phi_ss,
-         self._k_thermistor, self._k_digital) = factors
-        self._cached_dt_s = dt_s
-
-    def _factors(self, dt_s: float) -> tuple[float, float, float, float, float, float]:
-        """Φ = exp(A·dt) for the 2×2 system (ee, es, se, ss) and the two sensor lag factors."""
+        """Cache Φ = exp(A·dt) for the 2×2 system and the sensor lag factors for this dt."""
         a_ee = -self._g_es / self._c_element
         a_es = self._g_es / self._c_element
         a_se = self._g_es / self._c_surface
@@ -129,14 +111,13 @@ class PadThermal:
         e2 = math.exp(lam2 * dt_s)
         # Sylvester: exp(At) = [e1 (A − λ2 I) − e2 (A − λ1 I)] / (λ1 − λ2).
         inv = 1.0 / (lam1 - lam2)
-        return (
-            (e1 * (a_ee - lam2) - e2 * (a_ee - lam1)) * inv,
-            (e1 - e2) * a_es * inv,
-            (e1 - e2) * a_se * inv,
-            (e1 * (a_ss - lam2) - e2 * (a_ss - lam1)) * inv,
-            1.0 - math.exp(-dt_s / self._tau_thermistor_s),
-            1.0 - math.exp(-dt_s / self._tau_digital_s),
-        )
+        self._phi_ee = (e1 * (a_ee - lam2) - e2 * (a_ee - lam1)) * inv
+        self._phi_es = (e1 - e2) * a_es * inv
+        self._phi_se = (e1 - e2) * a_se * inv
+        self._phi_ss = (e1 * (a_ss - lam2) - e2 * (a_ss - lam1)) * inv
+        self._k_thermistor = 1.0 - math.exp(-dt_s / self._tau_thermistor_s)
+        self._k_digital = 1.0 - math.exp(-dt_s / self._tau_digital_s)
+        self._cached_dt_s = dt_s
 
 
 def _clip01(x: float) -> float:

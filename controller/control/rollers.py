@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 from controller.model.config import MachineConfig
+from programs.intensity import roller_period_s, roller_speed  # the programs package owns them
 
 
 class RollerController:
@@ -31,15 +32,10 @@ class RollerController:
         self.ramp_per_s = config.roller_control.ramp_per_s
         self._position_of = {r.zone: r.position for r in config.rollers}
         self._speed = {r.zone: 0.0 for r in config.rollers}
-        self._moving = False  # some roller's speed is not 0
         self._spec = None
         self._intensity = 5
         self._started_s = 0.0
         self._last_s: float | None = None
-        # (spec, intensity) -> (speed, reversal period, each zone's use): the pattern's numbers,
-        # looked up again only when the spec (another object) or the intensity changes
-        self._pattern_key: tuple | None = None
-        self._pattern: tuple[float, float | None, dict[str, bool]] = (0.0, None, {})
 
     def set_program(self, spec, intensity: int, now_s: float) -> None:
         """A phase's rollers (None or "off": ramp to a stop)."""
@@ -62,53 +58,26 @@ class RollerController:
     def speeds(self) -> dict[str, float]:
         return dict(self._speed)
 
-    def _pattern_of(self, spec) -> tuple[float, float | None, dict[str, bool]]:
-        """Speed, reversal period and which zones run, for ``spec`` at the present intensity."""
-        key = (spec, self._intensity)
-        cached = self._pattern_key
-        if cached is None or spec is not cached[0] or self._intensity != cached[1]:
-            from programs.intensity import roller_period_s, roller_speed  # the programs package owns them
-
-            speed = roller_speed(spec.pattern, self._intensity)
-            period_s = roller_period_s(spec.pattern)
-            used = {zone: position in spec.positions for zone, position in self._position_of.items()}
-            self._pattern, self._pattern_key = (speed, period_s, used), key
-        return self._pattern
-
     def targets(self, now_s: float) -> dict[str, float]:
         """The speed each roller is heading for (before the ramp)."""
         spec = self._spec
         if spec is None:
             return {zone: 0.0 for zone in self._speed}
-        speed, period_s, used = self._pattern_of(spec)
+        speed = roller_speed(spec.pattern, self._intensity)
+        period_s = roller_period_s(spec.pattern)
         direction = 1.0
         if period_s:
             half_cycles = math.floor(max(0.0, now_s - self._started_s) / period_s)
             direction = -1.0 if half_cycles % 2 else 1.0
-        return {zone: (direction * speed if in_use else 0.0) for zone, in_use in used.items()}
+        return {zone: (direction * speed if position in spec.positions else 0.0)
+                for zone, position in self._position_of.items()}
 
     def step(self, now_s: float) -> dict[str, float]:
         dt_s = 0.0 if self._last_s is None else max(0.0, now_s - self._last_s)
         self._last_s = now_s
         max_change = self.ramp_per_s * dt_s
-        if self._spec is None and not self._moving and max_change >= 0.0:
-            # at rest and told to stay there: the ramp below would keep every speed at 0.0.
-            # (A speed is never -0.0: it starts at 0.0, and a sum is -0.0 only if both terms are.)
-            return dict(self._speed)
-        low = -max_change
-        moving = False
         for zone, target in self.targets(now_s).items():
             current = self._speed[zone]
-            # the ramp, min(max_change, max(-max_change, target - current)), and the clamp,
-            # max(-1.0, min(1.0, current + change)), written out (the same comparisons, so the
-            # same result to the bit, NaN and -0.0 included): this runs for every roller every tick
-            change = target - current
-            change = change if change > low else low
-            change = change if change < max_change else max_change
-            speed = current + change
-            speed = speed if speed < 1.0 else 1.0
-            speed = speed if speed > -1.0 else -1.0
-            self._speed[zone] = speed
-            moving = moving or speed != 0.0
-        self._moving = moving
+            change = min(max_change, max(-max_change, target - current))
+            self._speed[zone] = max(-1.0, min(1.0, current + change))
         return dict(self._speed)

@@ -17,7 +17,7 @@ from typing import Callable
 
 from controller.model.config import MachineConfig
 from controller.model.outputs import Outputs
-from controller.model.readings import PadReading, Readings
+from controller.model.readings import ErrorZone, PadReading, ReadingError, Readings
 from drivers.ads1115 import ADS1115
 from drivers.buttons import EStopInput, PanelButton
 from drivers.buzzer import PanelBuzzer
@@ -45,8 +45,54 @@ class _ReadResult:
     pads: dict[str, tuple[float, float]] = field(default_factory=dict)
     pressure: dict[str, float] = field(default_factory=dict)
     current: dict[str, float] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    error_zones: list[str] = field(default_factory=list)
+    errors: list[ReadingError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _AnalogInput:
+    """One ADS1115 input and the zone it reads (a chamber's pressure or a pad's thermistor)."""
+
+    zone: ErrorZone
+    adc: ADS1115
+    channel: int
+
+
+class _TickReads:
+    """One tick's driver calls: each failure becomes a ``ReadingError`` for its zone.
+
+    A hung bus costs the kernel's whole timeout per transaction: after the first timeout in a
+    tick, the rest of the tick's calls fail at once with it instead of each waiting again.
+    """
+
+    def __init__(self, errors: list[ReadingError]) -> None:
+        self.errors = errors
+        self._hung: BusError | None = None
+
+    def value(self, zone: ErrorZone, read: Callable[..., float], *args) -> float:
+        """``read(*args)``, or NaN if it failed."""
+        try:
+            if self._hung is not None:
+                raise self._hung
+            return read(*args)
+        except DriverError as err:
+            self._failed(zone, err)
+            return NAN
+
+    def done(self, zone: ErrorZone, action: Callable[..., None], *args) -> bool:
+        """``action(*args)`` completed (False: it failed)."""
+        try:
+            if self._hung is not None:
+                raise self._hung
+            action(*args)
+            return True
+        except DriverError as err:
+            self._failed(zone, err)
+            return False
+
+    def _failed(self, zone: ErrorZone, err: DriverError) -> None:
+        self.errors.append(ReadingError(zone, str(err)))
+        if self._hung is None and isinstance(err, BusError) and err.errno == ETIMEDOUT:
+            self._hung = err
 
 
 class Board:
@@ -61,7 +107,7 @@ class Board:
         self._stall_source = stall_source
         self._last_written: Outputs | None = None
         self._relay_closed: bool | None = None  # what the relay pin was last set to (None: unknown)
-        self.write_errors: list[str] = []
+        self.write_errors: list[ReadingError] = []
         self._last_safe_state_error = ""  # the watchdog may force the safe state 50 times a second
 
         # Outputs first, each created in its unpowered (safe) state: relay open, duties 0.
@@ -81,8 +127,8 @@ class Board:
         self.fill_valves = {c.zone: Valve(self.expander, c.fill_pin, normally_open=False) for c in config.chambers}
         self.vent_valves = {c.zone: Valve(self.expander, c.vent_pin, normally_open=True) for c in config.chambers}
         self.leds = {name: ExpanderLed(self.expander, pin) for name, pin in b.leds.model_dump().items()}
-        self._startup_errors: list[str] = []
-        self._try(lambda: self.expander.configure_outputs(expander_pins), "expander")
+        self._startup_errors: list[ReadingError] = []  # reported with the first readings
+        self._try(lambda: self.expander.configure_outputs(expander_pins), ErrorZone("machine", "expander"))
 
         self.adcs = {name: ADS1115(self.i2c, a.address, fs_v=a.fs_v, data_rate_sps=a.data_rate_sps)
                      for name, a in b.adcs.items()}
@@ -100,122 +146,63 @@ class Board:
         self.current_sensors = {r.zone: INA219(self.i2c, r.current_sensor_address, shunt_ohm=b.roller_shunt_ohm,
                                                max_expected_a=b.roller_max_current_a) for r in config.rollers}
         for zone, sensor in self.current_sensors.items():
-            self._try(sensor.configure, f"roller:{zone}")
+            self._try(sensor.configure, ErrorZone("roller", zone))
         for zone, sensor in self.digital_sensors.items():
-            self._try(sensor.probe, f"pad:{zone}")
+            self._try(sensor.probe, ErrorZone("pad", zone))
 
         self.estop = EStopInput(b.buttons.estop, pin_factory=pin_factory)
         self.buttons = {name: PanelButton(pin, pin_factory=pin_factory)
                         for name, pin in b.buttons.model_dump().items() if name != "estop"}
         self._pads_last: dict[str, PadReading] = {p.zone: PadReading(NAN, NAN, -math.inf) for p in config.pads}
         self._pressure_t: dict[str, float] = {c.zone: -math.inf for c in config.chambers}
-        self._read_plan()
+        self._adc_rounds = _side_by_side(self._analog_inputs(thermal=False))
+        self._adc_rounds_thermal = _side_by_side(self._analog_inputs(thermal=True))
 
-    def _try(self, fn, zone: str) -> None:
+    def _try(self, fn, zone: ErrorZone) -> None:
         try:
             fn()
         except DriverError as err:
             log.error("at start-up: %s", err)
-            self._startup_errors.append(f"{zone}|{err}")
+            self._startup_errors.append(ReadingError(zone, str(err)))
 
     def set_pressure_offset(self, zone: str, offset_mmhg: float) -> None:
         self.pressure_sensors[zone] = self.pressure_sensors[zone].with_offset(offset_mmhg)
 
     # ------------------------------------------------------------------ reading
-    def _read_plan(self) -> None:
-        """Bind each sensor's read once, so a tick does not walk the config.
-
-        The analog reads go in rounds: each round starts one conversion on every ADS1115 with
-        an input due, then collects them, so the chips convert side by side. On the Pi at
-        400 kHz a pressure tick then takes ~7 ms of bus time instead of ~13 ms, and a thermal
-        tick ~11 ms instead of ~22 ms, which would not fit the 20 ms period.
-        """
+    def _analog_inputs(self, thermal: bool) -> list[_AnalogInput]:
+        """The ADS1115 inputs a tick reads: every chamber's pressure, and on thermal ticks every
+        pad's thermistor too."""
         cfg = self.config
-        fast: dict[str, list[tuple]] = {}  # adc name -> its (where, adc, channel) reads, in order
-        thermal: dict[str, list[tuple]] = {}
-        for c in cfg.chambers:
-            read = (f"chamber:{c.zone}", self.adcs[c.pressure.adc], c.pressure.channel)
-            fast.setdefault(c.pressure.adc, []).append(read)
-            thermal.setdefault(c.pressure.adc, []).append(read)
-        for p in cfg.pads:
-            read = (f"pad:{p.zone}", self.adcs[p.thermistor.adc], p.thermistor.channel)
-            thermal.setdefault(p.thermistor.adc, []).append(read)
-
-        def rounds(queues: dict[str, list[tuple]]) -> list[list[tuple]]:
-            depth = max((len(q) for q in queues.values()), default=0)
-            return [[q[k] for q in queues.values() if k < len(q)] for k in range(depth)]
-
-        self._adc_rounds = rounds(fast)
-        self._adc_rounds_thermal = rounds(thermal)
-        self._pressure_plan = [(c.zone, f"chamber:{c.zone}") for c in cfg.chambers]
-        self._digital_plan = [(p.zone, f"pad:{p.zone}", self.thermistors[p.zone].volts_to_c,
-                               self.digital_sensors[p.zone].read_temp_c) for p in cfg.pads]
-        self._current_plan = [(zone, f"roller:{zone}", sensor.read_current_a)
-                              for zone, sensor in self.current_sensors.items()]
+        inputs = [_AnalogInput(ErrorZone("chamber", c.zone), self.adcs[c.pressure.adc], c.pressure.channel)
+                  for c in cfg.chambers]
+        if thermal:
+            inputs += [_AnalogInput(ErrorZone("pad", p.zone), self.adcs[p.thermistor.adc], p.thermistor.channel)
+                       for p in cfg.pads]
+        return inputs
 
     def _read_sync(self, thermal: bool) -> _ReadResult:
-        out = _ReadResult()
-        # A hung bus costs the kernel's whole timeout per transaction: after the first
-        # timeout in a tick, the rest of the tick's reads fail at once instead of each waiting.
-        hung: BusError | None = None
-
-        def fail(zone: str, err: Exception) -> BusError | None:
-            out.errors.append(str(err))
-            out.error_zones.append(zone)
-            if isinstance(err, BusError) and err.errno == ETIMEDOUT:
-                return hung or err
-            return hung
-
-        if self._startup_errors:
-            for entry in self._startup_errors:
-                zone, _, text = entry.partition("|")
-                fail(zone, Exception(text))
-            self._startup_errors = []
-        volts: dict[str, float] = {}  # analog input volts by zone ("chamber:…", "pad:…"); NaN: failed
+        out = _ReadResult(errors=self._startup_errors)
+        self._startup_errors = []
+        reads = _TickReads(out.errors)
+        volts: dict[ErrorZone, float] = {}  # each analog input's volts (NaN: not read)
         for round_ in (self._adc_rounds_thermal if thermal else self._adc_rounds):
-            started = []
-            for where, adc, channel in round_:
-                try:
-                    if hung is not None:
-                        raise hung
-                    adc.start(channel)
-                    started.append((where, adc))
-                except DriverError as err:
-                    volts[where] = NAN
-                    hung = fail(where, err)
-            for where, adc in started:
-                try:
-                    if hung is not None:
-                        raise hung
-                    volts[where] = adc.finish_voltage()
-                except DriverError as err:
-                    volts[where] = NAN
-                    hung = fail(where, err)
-        pressure = out.pressure
-        sensors = self.pressure_sensors  # looked up per tick: a calibration replaces a sensor
-        for zone, where in self._pressure_plan:
-            pressure[zone] = sensors[zone].volts_to_mmhg(volts[where])  # NaN stays NaN
+            started = [inp for inp in round_ if reads.done(inp.zone, inp.adc.start, inp.channel)]
+            for inp in round_:
+                volts[inp.zone] = NAN
+            for inp in started:
+                volts[inp.zone] = reads.value(inp.zone, inp.adc.finish_voltage)
+        for c in self.config.chambers:
+            # looked up per tick: a calibration replaces a sensor. NaN volts give NaN mmHg.
+            sensor = self.pressure_sensors[c.zone]
+            out.pressure[c.zone] = sensor.volts_to_mmhg(volts[ErrorZone("chamber", c.zone)])
         if thermal:
-            pads = out.pads
-            for zone, where, volts_to_c, read_digital in self._digital_plan:
-                t1 = volts_to_c(volts[where])  # NaN stays NaN
-                try:
-                    if hung is not None:
-                        raise hung
-                    t2 = read_digital()
-                except DriverError as err:
-                    t2 = NAN
-                    hung = fail(where, err)
-                pads[zone] = (t1, t2)
-        current = out.current
-        for zone, where, read_current_a in self._current_plan:
-            try:
-                if hung is not None:
-                    raise hung
-                current[zone] = read_current_a()
-            except DriverError as err:
-                current[zone] = NAN
-                hung = fail(where, err)
+            for p in self.config.pads:
+                zone = ErrorZone("pad", p.zone)
+                t1 = self.thermistors[p.zone].volts_to_c(volts[zone])  # NaN stays NaN
+                t2 = reads.value(zone, self.digital_sensors[p.zone].read_temp_c)
+                out.pads[p.zone] = (t1, t2)
+        for zone, sensor in self.current_sensors.items():
+            out.current[zone] = reads.value(ErrorZone("roller", zone), sensor.read_current_a)
         return out
 
     async def read(self, now_s: float, thermal: bool) -> Readings:
@@ -228,32 +215,24 @@ class Board:
             if stall_s > 0:
                 await asyncio.sleep(stall_s)
                 now_s = asyncio.get_running_loop().time()  # the readings are as late as the hang made them
-        if thermal:
-            pads_last = self._pads_last
-            for zone, (t1, t2) in raw.pads.items():
-                if t1 != t1 and t2 != t2:  # both NaN
-                    continue  # keep the last good reading; its age makes it stale
-                pads_last[zone] = PadReading(t1, t2, now_s)
-        pressure_t = self._pressure_t
+        for zone, (t1, t2) in raw.pads.items():
+            if math.isnan(t1) and math.isnan(t2):
+                continue  # keep the last good reading; its age makes it stale
+            self._pads_last[zone] = PadReading(t1, t2, now_s)
         for zone, p in raw.pressure.items():
-            if p == p:  # not NaN
-                pressure_t[zone] = now_s
-        if raw.errors or self.write_errors:
-            errors = tuple(raw.errors + self.write_errors)
-            zones = tuple(raw.error_zones + ["machine:expander"] * len(self.write_errors))
-            self.write_errors = []
-        else:
-            errors = zones = ()
+            if not math.isnan(p):
+                self._pressure_t[zone] = now_s
+        errors = tuple(raw.errors + self.write_errors)
+        self.write_errors = []
         return Readings(
             t_s=now_s,
             pads=dict(self._pads_last),
             pressure_mmhg=raw.pressure,
-            pressure_t_s=dict(pressure_t),
+            pressure_t_s=dict(self._pressure_t),
             roller_current_a=raw.current,
             estop_tripped=self.estop.is_tripped,
             thermal_fresh=thermal,
             errors=errors,
-            error_zones=zones,
         )
 
     # ------------------------------------------------------------------ writing
@@ -288,7 +267,7 @@ class Board:
             # Valves we cannot command: drop the relay so every valve de-energises and vents.
             self.relay.open()
             self._relay_closed = False
-            self.write_errors.append(str(err))
+            self.write_errors.append(ReadingError(ErrorZone("machine", "expander"), str(err)))
         self._last_written = out
 
     async def write(self, out: Outputs) -> None:
@@ -332,6 +311,18 @@ class Board:
                 dev.close()
             except Exception:  # closing is best effort too
                 pass
+
+
+def _side_by_side(inputs: list[_AnalogInput]) -> list[list[_AnalogInput]]:
+    """The analog reads in rounds: each round starts one conversion on every ADS1115 with an
+    input due, then collects them, so the chips convert side by side. On the Pi at 400 kHz a
+    pressure tick then takes ~7 ms of bus time instead of ~13 ms, and a thermal tick ~11 ms
+    instead of ~22 ms, which would not fit the 20 ms period."""
+    queues: dict[int, list[_AnalogInput]] = {}  # each chip's inputs in order, by its I2C address
+    for inp in inputs:
+        queues.setdefault(inp.adc.address, []).append(inp)
+    depth = max((len(q) for q in queues.values()), default=0)
+    return [[q[k] for q in queues.values() if k < len(q)] for k in range(depth)]
 
 
 def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, float] | None = None) -> Board:

@@ -15,24 +15,55 @@ import selectors
 import time
 
 
+class _ScaledSelector(selectors.DefaultSelector):
+    """Waits shrink by the loop's speed: a 1 s timer at speed 10 is a 0.1 s real wait."""
+
+    def __init__(self, speed: float) -> None:
+        super().__init__()
+        self.speed = speed
+
+    def select(self, timeout=None):
+        return super().select(None if timeout is None else timeout / self.speed)
+
+
 class ScaledTimeLoop(asyncio.SelectorEventLoop):
     """Loop time = speed × real time; the selector's waits shrink by the same factor."""
 
     def __init__(self, speed: float) -> None:
         if speed <= 0:
             raise ValueError("speed must be > 0 (use the fast-forward loop for speed 0)")
-        super().__init__(selectors.DefaultSelector())
+        super().__init__(_ScaledSelector(speed))
         self._speed = speed
         self._t0 = time.monotonic()
-        original = self._selector.select
-
-        def select(timeout=None):
-            return original(None if timeout is None else timeout / speed)
-
-        self._selector.select = select
 
     def time(self) -> float:
         return self._t0 + (time.monotonic() - self._t0) * self._speed
+
+
+class _FastForwardSelector(selectors.DefaultSelector):
+    """The fast-forward loop's selector: instead of waiting for the next timer, it moves the
+    loop's clock there (see FastForwardLoop)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop: FastForwardLoop | None = None  # set once the loop exists
+
+    def select(self, timeout=None):
+        loop = self.loop
+        ready = super().select(0)
+        if ready or timeout == 0:
+            return ready
+        in_threads = loop.threads_pending()
+        if in_threads or timeout is None:
+            # Only something outside the loop (a thread, a socket) can make progress.
+            wait_s = 0.001 if timeout is None else min(timeout, 0.001)
+            t0 = time.monotonic()
+            ready = super().select(wait_s if in_threads else timeout)
+            if timeout is not None:
+                loop.advance(min(timeout, time.monotonic() - t0))
+            return ready
+        loop.advance(timeout)
+        return []
 
 
 class FastForwardLoop(asyncio.SelectorEventLoop):
@@ -50,32 +81,21 @@ class FastForwardLoop(asyncio.SelectorEventLoop):
     RESOLUTION_US = 1_000_000
 
     def __init__(self) -> None:
-        super().__init__(selectors.DefaultSelector())
+        selector = _FastForwardSelector()
+        super().__init__(selector)
+        selector.loop = self
         self._now_us = 0
         self._now_s = 0.0
         self._in_threads: set[asyncio.Future] = set()
-        poll = self._selector.select
 
-        def select(timeout=None):
-            ready = poll(0)
-            if ready or timeout == 0:
-                return ready
-            if self._in_threads:
-                self._in_threads = {f for f in self._in_threads if not f.done()}
-            if self._in_threads or timeout is None:
-                # Only something outside the loop (a thread, a socket) can make progress.
-                wait_s = 0.001 if timeout is None else min(timeout, 0.001)
-                t0 = time.monotonic()
-                ready = poll(wait_s if self._in_threads else timeout)
-                if timeout is not None:
-                    self._advance(min(timeout, time.monotonic() - t0))
-                return ready
-            self._advance(timeout)
-            return []
+    def threads_pending(self) -> bool:
+        """Work handed to threads is still running."""
+        if self._in_threads:
+            self._in_threads = {f for f in self._in_threads if not f.done()}
+        return bool(self._in_threads)
 
-        self._selector.select = select
-
-    def _advance(self, seconds: float) -> None:
+    def advance(self, seconds: float) -> None:
+        """Move the clock on by ``seconds`` (in whole microseconds)."""
         step = round(seconds * self.RESOLUTION_US)
         if step == 0 and seconds > 0:
             step = 1  # a timer less than a microsecond away must still become due

@@ -10,7 +10,7 @@ import math
 from controller.model.config import MachineConfig
 from controller.model.limits import SafetyLimits
 from controller.model.outputs import Outputs
-from controller.model.readings import PadReading, Readings
+from controller.model.readings import ErrorZone, PadReading, Readings
 
 
 NAN = math.nan
@@ -54,16 +54,15 @@ class ZoneNames:
     def roller(self, zone: str) -> str:
         return self._rollers.get(zone, f"roller {zone}")
 
-    def error_zone(self, zone: str) -> str:
-        """A board error zone ("pad:left_calf", "machine:expander") in words."""
-        prefix, _, name = zone.partition(":")
-        if prefix == "pad":
-            return self.pad(name)
-        if prefix == "chamber":
-            return self.chamber(name)
-        if prefix == "roller":
-            return self.roller(name)
-        return name or zone
+    def error_zone(self, zone: ErrorZone) -> str:
+        """Where a chip error was seen, in words: "left calf pad", "expander"."""
+        if zone.family == "pad":
+            return self.pad(zone.name)
+        if zone.family == "chamber":
+            return self.chamber(zone.name)
+        if zone.family == "roller":
+            return self.roller(zone.name)
+        return zone.name
 
 
 def fmt_c(v: float) -> str:

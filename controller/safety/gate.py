@@ -18,6 +18,7 @@ by property tests and cannot be bypassed by state. What it enforces:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from controller.model.faults import Fault, Severity
@@ -25,67 +26,43 @@ from controller.model.outputs import Outputs
 
 
 def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers) -> Outputs:
+    pads, chambers, rollers = list(pads), list(chambers), list(rollers)
     cutting = [f for f in faults if f.severity is not Severity.WARNING]
-    families: set[str] = set()
-    if cutting:  # (most ticks have none: the wanted outputs are only clamped and checked)
-        if any(f.severity is Severity.LOCKOUT or f.relay_off or f.code == "estop" for f in cutting):
-            return Outputs.safe(pads, chambers, rollers)
-        families = {f.family for f in cutting}
-        if "machine" in families:
-            families |= {"heat", "pressure", "roller"}
+    if any(f.severity is Severity.LOCKOUT or f.relay_off or f.code == "estop" for f in cutting):
+        return Outputs.safe(pads, chambers, rollers)
+    families = {f.family for f in cutting}
+    if "machine" in families:
+        families |= {"heat", "pressure", "roller"}
 
-    heater = _clamped(wanted.heater_duty, pads, 0.0, 1.0, cut="heat" in families)
-    speed = _clamped(wanted.roller_speed, rollers, -1.0, 1.0, cut="roller" in families)
-    any_fill = False
+    heater = {p: 0.0 if "heat" in families else _clamp(wanted.heater_duty.get(p, 0.0), 0.0, 1.0) for p in pads}
+    speed = {r: 0.0 if "roller" in families else _clamp(wanted.roller_speed.get(r, 0.0), -1.0, 1.0)
+             for r in rollers}
     if "pressure" in families:
-        vent = dict.fromkeys(chambers, True)
-        fill = dict.fromkeys(vent, False)
+        fill = {c: False for c in chambers}
+        vent = {c: True for c in chambers}
         pump = 0.0
     else:
+        vent = {c: wanted.vent_open.get(c, True) is not False for c in chambers}
+        fill = {c: wanted.fill_open.get(c, False) is True and not vent[c] for c in chambers}
         pump = _clamp(wanted.pump_duty, 0.0, 1.0)
-        want_vent, want_fill = wanted.vent_open, wanted.fill_open
-        vent, fill = {}, {}
-        for c in chambers:
-            vent[c] = is_vent = want_vent.get(c, True) is not False
-            fill[c] = is_fill = want_fill.get(c, False) is True and not is_vent
-            any_fill = any_fill or is_fill
+    if not any(fill.values()):
+        pump = 0.0  # never against closed fills (dead-heading)
     return Outputs(
         heater_duty=heater,
         fill_open=fill,
         vent_open=vent,
-        pump_duty=pump if any_fill else 0.0,  # never against closed fills (dead-heading)
+        pump_duty=pump,
         roller_speed=speed,
         relay_closed=wanted.relay_closed is True,
     )
 
 
-def _clamped(wanted: dict, zones, low: float, high: float, *, cut: bool) -> dict:
-    """Every zone's wanted value clamped into [low, high] (missing: 0), or 0 everywhere if cut."""
-    if cut:
-        return dict.fromkeys(zones, 0.0)
-    out = {}
-    for zone in zones:
-        v = wanted.get(zone, 0.0)
-        # A float strictly inside the range is what _clamp would return (itself): only the
-        # rest takes the call.
-        out[zone] = v if v.__class__ is float and low < v < high else _clamp(v, low, high)
-    return out
-
-
 def _clamp(value, low: float, high: float) -> float:
-    """Into [low, high]; anything that is not a real number (NaN, None, text) is 0 = off.
-
-    Written out rather than as ``min(high, max(low, v))`` (this runs for every zone every
-    tick), with the same result to the bit: ``low`` for anything at or below it (-0.0 included),
-    ``high`` for anything at or above it.
-    """
-    if value.__class__ is not float:
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return 0.0
-    if value != value:  # NaN
+    """Into [low, high]; anything that is not a real number (NaN, None, text) is 0 = off."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
         return 0.0
-    if value > low:
-        return value if value < high else high
-    return low
+    if math.isnan(v):
+        return 0.0
+    return min(high, max(low, v))

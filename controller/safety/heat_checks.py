@@ -13,7 +13,8 @@ from controller.model.config import MachineConfig
 from controller.model.faults import Fault
 from controller.model.limits import PadCommissioning, heating_check
 from controller.model.readings import PadReading, Readings
-from controller.safety.context import NAN, NOT_READ, SENSOR_NAMES, SafetyContext, ZoneNames, fmt_c, fmt_g, plausible_c, Powered
+from controller.safety.context import (NAN, SENSOR_NAMES, Powered, SafetyContext, ZoneNames, fmt_c, fmt_g, pad_reading,
+                                      plausible_c)
 
 
 class OverTemperature:
@@ -30,10 +31,9 @@ class OverTemperature:
 
     def check(self, readings: Readings, now_s: float) -> list[Fault]:
         trip = self.limits.overtemp_trip_c
-        pads = readings.pads
         faults = []
         for pad in self.pads:
-            r = pads.get(pad, NOT_READ)
+            r = pad_reading(readings, pad)
             if r.temp_c >= trip or r.temp2_c >= trip:
                 faults.append(self._fault(pad, r, trip, now_s))
         return faults
@@ -61,11 +61,12 @@ class TemperaturePlausibility:
     - either sensor not read for ``stale_reading_s`` (1 s) → ``temp_stale``. A pad never read
       since the monitor started is measured from the monitor's first tick (start-up grace).
 
-    Pads are read on thermal ticks only; in between, a pad's reading is the same object tick
-    after tick. A tick that found nothing wrong with a reading remembers it (``_quiet``): while
-    the reading is the same object, the range and disagreement checks would give the same
-    answer (nothing) and the read clocks cannot move, so only the age is checked, and the
-    full check runs again as soon as the age reaches the limit (the same tick as before).
+    Pads are read on thermal ticks only (one tick in 12 by default); in between, a pad's
+    reading is unchanged. A reading in which a tick found nothing wrong is remembered
+    (``_quiet``, compared by value): while the pad's reading equals it, the range and
+    disagreement checks would find nothing again and the read clocks cannot move, so only the
+    age is checked, and the full check runs again as soon as the age reaches the limit (the
+    same tick as before). This saves ~6 % of a ``--speed 0`` scan tick (bench speed).
     """
 
     def __init__(self, config: MachineConfig, names: ZoneNames) -> None:
@@ -81,48 +82,39 @@ class TemperaturePlausibility:
 
     def check(self, readings: Readings, now_s: float) -> list[Fault]:
         lim = self.limits
-        low, high = lim.sensor_min_c, lim.sensor_max_c
-        disagree_c, stale_s = lim.sensor_disagree_c, lim.stale_reading_s
-        since = self._disagree_since
-        isnan = math.isnan
-        pads = readings.pads
         faults = []
         for pad in self.pads:
-            r = pads.get(pad, NOT_READ)
+            r = pad_reading(readings, pad)
             quiet = self._quiet.get(pad)
-            if quiet is not None and quiet[0] is r and now_s - quiet[1] < stale_s:
-                continue  # the reading found fine before, and neither sensor's age at the limit
+            if quiet is not None and quiet[0] == r and now_s - quiet[1] < lim.stale_reading_s:
+                continue  # found fine before, and neither sensor's age at the limit yet
             n_faults = len(faults)
             t1, t2 = r.temp_c, r.temp2_c
-            if low <= t1 <= high and low <= t2 <= high:  # both believable (False for NaN, ±inf)
-                diff = abs(t1 - t2)
-                disagree = diff > disagree_c
-            else:
-                # a NaN is a reading that did not happen: the stale check below speaks for it
-                if not (isnan(t1) or low <= t1 <= high) or not (isnan(t2) or low <= t2 <= high):
-                    faults.append(self._range_fault(pad, r, now_s))
-                diff, disagree = NAN, False
+            # a NaN is a reading that did not happen: the stale check below speaks for it
+            if any(not math.isnan(v) and not plausible_c(v, lim) for v in (t1, t2)):
+                faults.append(self._range_fault(pad, r, now_s))
 
-            if disagree:
-                held = now_s - since.setdefault(pad, now_s)
-                if held >= stale_s:
+            both_plausible = plausible_c(t1, lim) and plausible_c(t2, lim)
+            diff = abs(t1 - t2) if both_plausible else NAN
+            if both_plausible and diff > lim.sensor_disagree_c:
+                held = now_s - self._disagree_since.setdefault(pad, now_s)
+                if held >= lim.stale_reading_s:
                     faults.append(self._disagree_fault(pad, r, diff, now_s))
-            elif pad in since:
-                del since[pad]
+            else:
+                self._disagree_since.pop(pad, None)
 
             lasts = self._last_read[pad]
             for i, v in enumerate((t1, t2)):
-                last = lasts[i]
-                if last is None:
-                    last = lasts[i] = now_s
-                if not isnan(v) and r.t_s > last:
-                    last = lasts[i] = r.t_s
-                age = now_s - last
-                if age >= stale_s:
+                if lasts[i] is None:
+                    lasts[i] = now_s
+                if not math.isnan(v) and r.t_s > lasts[i]:
+                    lasts[i] = r.t_s
+                age = now_s - lasts[i]
+                if age >= lim.stale_reading_s:
                     faults.append(self._stale_fault(pad, r, i, age, now_s))
                     break  # one stale fault per pad says enough
 
-            if len(faults) == n_faults and not disagree:
+            if len(faults) == n_faults and pad not in self._disagree_since:
                 self._quiet[pad] = (r, min(lasts))
             else:
                 self._quiet.pop(pad, None)
@@ -202,20 +194,12 @@ class HeaterVerification:
 
     def check(self, readings: Readings, powered: Powered, ctx: SafetyContext, now_s: float) -> list[Fault]:
         faults = []
-        relay = powered.relay
-        duties = powered.out.heater_duty
-        targets = ctx.heat_targets_c
-        check_duty = self.check_duty
-        pads = readings.pads
         for pad in self.pads:
-            r = pads.get(pad, NOT_READ)
-            duty = duties.get(pad, 0.0) if relay else 0.0
-            target = targets.get(pad)
-            # no gain: only armed at high duty toward a target (or to disarm an armed check)
-            if (target is not None and duty >= check_duty) or pad in self._goal:
-                fault = self._no_gain(pad, r, duty, target, now_s)
-                if fault:
-                    faults.append(fault)
+            r = pad_reading(readings, pad)
+            duty = powered.out.heater_duty.get(pad, 0.0) if powered.relay else 0.0
+            fault = self._no_gain(pad, r, duty, ctx.heat_targets_c.get(pad), now_s)
+            if fault:
+                faults.append(fault)
             # heating while off
             if duty > 0.0:
                 if pad in self._off_since:  # the heater came on: forget the off-window

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controller.model.config import MachineConfig
 from controller.model.faults import Fault
-from controller.model.readings import Readings
+from controller.model.readings import ErrorZone, Readings
 from controller.safety.context import SafetyContext, ZoneNames, fmt_g
 
 
@@ -46,42 +46,40 @@ class MachineChecks:
 
 
 class ChipErrors:
-    """A chip that keeps failing (``chip_error``, family from the zone: "pad:…" is heat).
+    """A chip that keeps failing (``chip_error``; its zone says the family: a pad's is heat).
 
     One failed transfer is a glitch and raises nothing (the value is NaN for a tick, the other
     checks see that); an error on every read of a zone for ``stale_reading_s`` (1 s) is a chip
     that is gone. Pads are read only on thermal ticks, so a pad zone's run of errors ends only
     on a thermal tick that read it cleanly. The message quotes the driver's error, which names
-    the chip, its address and the bus.
+    the chip, its address and the bus. The fault's zone is the error zone as text
+    ("pad:left_calf"), as reports and the fault log have always shown it.
     """
 
     def __init__(self, config: MachineConfig, names: ZoneNames) -> None:
         self.limits = config.limits
         self.names = names
-        self._since: dict[str, float] = {}
-        self._text: dict[str, str] = {}
+        self._since: dict[ErrorZone, float] = {}  # zone -> first tick of its present run of errors
+        self._text: dict[ErrorZone, str] = {}  # zone -> this run's latest error texts
 
     def check(self, readings: Readings, now_s: float) -> list[Fault]:
-        if not readings.errors and not self._since:
-            return []  # no error now and no run of them to end: nothing to do
-        errors: dict[str, list[str]] = {}
-        for i, text in enumerate(readings.errors):
-            zone = readings.error_zones[i] if i < len(readings.error_zones) else "machine:unknown"
-            errors.setdefault(zone, []).append(text)
+        texts: dict[ErrorZone, list[str]] = {}
+        for error in readings.errors:
+            texts.setdefault(error.zone, []).append(error.text)
         for zone in list(self._since):
-            read_this_tick = readings.thermal_fresh or not zone.startswith("pad:")
-            if zone not in errors and read_this_tick:
+            read_this_tick = readings.thermal_fresh or zone.family != "pad"
+            if zone not in texts and read_this_tick:
                 del self._since[zone]
-                self._text.pop(zone, None)
-        for zone, texts in errors.items():
+                del self._text[zone]
+        for zone, zone_texts in texts.items():
             self._since.setdefault(zone, now_s)
-            self._text[zone] = "; ".join(dict.fromkeys(texts))
+            self._text[zone] = "; ".join(dict.fromkeys(zone_texts))  # each text once, in order
         faults = []
         for zone, since in self._since.items():
             held = now_s - since
             if held >= self.limits.stale_reading_s:
                 faults.append(Fault.make(
-                    "chip_error", zone, now_s,
+                    "chip_error", str(zone), now_s,
                     f"{self.names.error_zone(zone)}: chip failing for {held:.1f} s — {self._text[zone]}",
                     {"error": self._text[zone], "failing_s": held}))
         return faults

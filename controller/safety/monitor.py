@@ -22,7 +22,7 @@ import math
 from controller.model.config import MachineConfig
 from controller.model.faults import Fault, Severity
 from controller.model.outputs import Outputs
-from controller.model.readings import Readings
+from controller.model.readings import ErrorZone, Readings
 from controller.safety.context import NAN, SafetyContext, ZoneNames, pad_reading, pressure_of, plausible_c, Powered
 from controller.safety.heat_checks import HeaterVerification, OverTemperature, TemperaturePlausibility
 from controller.safety.machine_checks import ChipErrors, MachineChecks
@@ -107,15 +107,15 @@ class SafetyMonitor:
         return all(lim.pressure_min_plausible_mmhg <= pressure_of(readings, ch) < lim.vent_below_mmhg
                    for ch in self.config.chamber_names)
 
-    def _zone_reads_cleanly(self, zone: str, readings: Readings, now_s: float) -> bool:
-        if zone in readings.error_zones:
+    def _zone_reads_cleanly(self, fault_zone: str, readings: Readings, now_s: float) -> bool:
+        zone = ErrorZone.parse(fault_zone)
+        if any(error.zone == zone for error in readings.errors):
             return False
-        prefix, _, name = zone.partition(":")
-        if prefix == "pad":
-            r = pad_reading(readings, name)
+        if zone.family == "pad":
+            r = pad_reading(readings, zone.name)
             return now_s - r.t_s < self.limits.stale_reading_s and not any(math.isnan(v) for v in (r.temp_c, r.temp2_c))
-        if prefix == "chamber":
-            return not math.isnan(pressure_of(readings, name))
-        if prefix == "roller":
-            return not math.isnan(readings.roller_current_a.get(name, NAN))
+        if zone.family == "chamber":
+            return not math.isnan(pressure_of(readings, zone.name))
+        if zone.family == "roller":
+            return not math.isnan(readings.roller_current_a.get(zone.name, NAN))
         return True

@@ -26,9 +26,6 @@ MUX_INPUTS = (
     (0, None), (1, None), (2, None), (3, None),
 )  # fmt: skip
 
-_INF = math.inf  # module constants: one global lookup each in the per-conversion range check
-_NEG_INF = -math.inf
-
 
 class FakeADS1115:
     def __init__(self, volts: Callable[[int], float]) -> None:
@@ -53,20 +50,19 @@ class FakeADS1115:
             raise ValueError(f"FakeADS1115 has no register 0x{register:02x} (pointer is 2 bits)")
 
     def read(self, register: int, length: int) -> list[int]:
-        regs = self._regs
-        if register not in regs:
-            self._check(register)
-        if register == REG_CONVERSION and not regs[REG_CONFIG] & MODE_SINGLE_SHOT:
-            self._convert(regs[REG_CONFIG])  # continuous mode: always a fresh result
-        value = regs[register]
-        if length == 2:  # the usual 16-bit read, built directly (it happens every poll)
-            return [value >> 8, value & 0xFF]
+        self._check(register)
+        config = self._regs[REG_CONFIG]
+        if register == REG_CONVERSION and not config & MODE_SINGLE_SHOT:
+            self._convert(config)  # continuous mode: always a fresh result
+        value = self._regs[register]
+        data = [value >> 8, value & 0xFF]
+        if length == len(data):
+            return data  # the usual whole-register read (every poll)
         # Shorter reads get the MSB only; longer ones 0xFF past the register (bus released).
-        return ([value >> 8, value & 0xFF] + [0xFF] * length)[:length]
+        return (data + [0xFF] * length)[:length]
 
     def write(self, register: int, data: list[int]) -> None:
-        if register not in self._regs:
-            self._check(register)
+        self._check(register)
         if len(data) != 2:
             raise ValueError(f"FakeADS1115 registers are 16 bits; got {len(data)} bytes")
         value = data[0] << 8 | data[1]
@@ -88,12 +84,11 @@ class FakeADS1115:
         positive, negative = MUX_INPUTS[config >> 12 & 0b111]
         fs_v = FULL_SCALE_V[config >> 9 & 0b111]
         v = self.volts(positive) - (self.volts(negative) if negative is not None else 0.0)
-        if _NEG_INF < v < _INF:  # finite: the usual case, one comparison chain
-            code = round(v / fs_v * 32768)
-            code = -32768 if code < -32768 else 32767 if code > 32767 else code
-        elif math.isnan(v):
+        if math.isnan(v):
             raise ValueError(f"FakeADS1115 input voltage is NaN (AIN{positive})")
-        else:
+        if math.isinf(v):
             code = 32767 if v > 0 else -32768
+        else:
+            code = max(-32768, min(32767, round(v / fs_v * 32768)))
         self._regs[REG_CONVERSION] = code & 0xFFFF
         self.conversions += 1

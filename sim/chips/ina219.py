@@ -26,17 +26,19 @@ BUS_CNVR = 1 << 1
 BUS_OVF = 1 << 0
 CALIBRATION_MASK = 0xFFFE  # bit 0 is void
 
-_INF = math.inf  # module constants: one global lookup each in the per-reading range check
-_NEG_INF = -math.inf
-
 
 def _quantise(value: float, lsb: float, limit: int) -> int:
-    if _NEG_INF < value < _INF:  # finite: the usual case, one comparison chain
-        code = round(value / lsb)
-        return -limit if code < -limit else limit if code > limit else code
     if math.isnan(value):
         raise ValueError("FakeINA219 input is NaN")
-    return limit if value > 0 else -limit
+    if math.isinf(value):
+        return limit if value > 0 else -limit
+    return max(-limit, min(limit, round(value / lsb)))
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """Integer division rounding toward zero, as the chip's arithmetic does."""
+    q = abs(a) // b
+    return q if a >= 0 else -q
 
 
 class FakeINA219:
@@ -61,6 +63,9 @@ class FakeINA219:
 
     # -- conversions ------------------------------------------------------------------------
 
+    def _mode(self) -> int:
+        return self._config & 0b111
+
     def _shunt_code(self) -> int:
         pga = self._config >> 11 & 0b11
         limit = 4000 << pga  # ±40 mV × 1, 2, 4, 8 in 10 µV steps
@@ -73,12 +78,9 @@ class FakeINA219:
     def _current_code(self) -> tuple[int, bool]:
         if self._calibration == 0:
             return 0, False  # current and power are only computed once calibrated
-        product = self._shunt_code() * self._calibration
-        # Equation 4, dividing as the chip's arithmetic does: rounding toward zero.
-        current = product // 4096 if product >= 0 else -(-product // 4096)
-        if -32768 <= current <= 32767:
-            return current, False
-        return (-32768 if current < 0 else 32767), True
+        current = _trunc_div(self._shunt_code() * self._calibration, 4096)  # equation 4
+        overflow = not -32768 <= current <= 32767
+        return max(-32768, min(32767, current)), overflow
 
     def _register(self, register: int) -> int:
         if not REG_CONFIG <= register <= REG_CALIBRATION:
@@ -87,8 +89,7 @@ class FakeINA219:
             return self._config
         if register == REG_CALIBRATION:
             return self._calibration
-        mode = self._config & 0b111  # operating mode field
-        if mode == 0b000 or mode == 0b100:
+        if self._mode() in (0b000, 0b100):
             return 0  # powered down / ADC off: a fake simplification (the chip holds old data)
         if register == REG_SHUNT_VOLTAGE:
             return self._shunt_code() & 0xFFFF
@@ -106,9 +107,10 @@ class FakeINA219:
 
     def read(self, register: int, length: int) -> list[int]:
         value = self._register(register)
-        if length == 2:  # the usual 16-bit read, built directly
-            return [value >> 8, value & 0xFF]
-        return ([value >> 8, value & 0xFF] + [0xFF] * length)[:length]
+        data = [value >> 8, value & 0xFF]
+        if length == len(data):
+            return data  # the usual whole-register read
+        return (data + [0xFF] * length)[:length]
 
     def write(self, register: int, data: list[int]) -> None:
         if len(data) != 2:

@@ -58,18 +58,16 @@ class FakeMCP9808:
             raise ValueError(f"FakeMCP9808 has no register 0x{register:02x}")
 
     def read(self, register: int, length: int) -> list[int]:
-        regs = self._regs
-        if register not in regs:
-            self._check(register)
+        self._check(register)
         if register == REG_RESOLUTION:
-            data = [regs[register]]
+            data = [self._regs[register]]
         else:
-            if register == REG_T_A and not regs[REG_CONFIG] & CONFIG_SHDN:
-                regs[REG_T_A] = self._sample()  # in shutdown T_A holds the last value
-            value = regs[register]
+            if register == REG_T_A and not self._regs[REG_CONFIG] & CONFIG_SHDN:
+                self._regs[REG_T_A] = self._sample()  # in shutdown T_A holds the last value
+            value = self._regs[register]
             data = [value >> 8, value & 0xFF]
-        if len(data) == length:  # the usual whole-register read
-            return data
+        if length == len(data):
+            return data  # the usual whole-register read
         return (data + [0xFF] * length)[:length]
 
     def write(self, register: int, data: list[int]) -> None:

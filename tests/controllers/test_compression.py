@@ -371,3 +371,23 @@ def test_the_wave_log_is_bounded():
         t += 0.5
     assert 0 < len(ctl.wave_log) <= 1000
     assert all(position in CHAMBER_ORDER for _, _, position in ctl.wave_log)
+
+
+def test_the_published_targets_follow_program_and_intensity_changes_at_once():
+    """Every tick, a chamber's published target is 0 or target_of(chamber), which itself follows
+    each new program and intensity from the tick it is set; an open fill always has its target."""
+    rig = Rig()
+    changes = [(0.0, WAVE, 5), (7.0, None, 2), (15.0, PULSE, 3), (25.0, None, 4), (33.0, "off", 4),
+               (36.0, SQUEEZE, 1), (44.0, ALTERNATE, 5)]
+    for (start, spec, intensity), (end, *_) in zip(changes, changes[1:] + [(60.0, None, None)]):
+        if spec is None:
+            rig.ctl.set_intensity(intensity)
+        else:
+            rig.ctl.set_program(None if spec == "off" else spec, intensity, rig.t)
+        first = len(rig.ticks)
+        rig.run(end - start)
+        for tick in rig.ticks[first:]:
+            for z, target in tick.target.items():
+                assert target in (0.0, rig.ctl.target_of(z))
+                if tick.fill[z]:
+                    assert target == rig.ctl.target_of(z) > 0.0

@@ -1,5 +1,6 @@
 """Rollers start, reverse and stop softly, and knead and friction keep their rhythm."""
 
+import math
 from dataclasses import dataclass
 
 import pytest
@@ -114,3 +115,17 @@ def test_intensity_changes_the_speed_and_the_same_spec_keeps_the_rhythm():
     zone = zones("calf")[0]
     assert max(s[zone] for _, s in trace) == pytest.approx(roller_speed("knead", 5))
     assert ctl.targets(2.1)[zone] < 0  # reversed at 2 s, as started at 0 s
+
+
+def test_a_stopped_roller_rests_at_exactly_zero_and_starts_softly_again():
+    ctl = RollerController(CONFIG)
+    ctl.set_program(KNEAD, 5, 0.0)
+    drive(ctl, 2.5)
+    ctl.stop()
+    rest = drive(ctl, 2.0, 2.5)
+    for _, speeds in rest[-50:]:  # at rest: 0.0 exactly (not -0.0: a trace would show "-0.000")
+        assert all(v == 0.0 and math.copysign(1.0, v) == 1.0 for v in speeds.values())
+    ctl.set_program(GLIDE, 5, 4.5)
+    again = drive(ctl, 1.0, 4.5)
+    glide = [r.zone for r in CONFIG.rollers if r.position in GLIDE.positions]
+    assert all(0.0 < again[0][1][z] <= RAMP * DT_S + 1e-9 for z in glide)  # up the ramp from rest

@@ -186,3 +186,38 @@ def test_finish_sleeps_only_what_is_left_of_the_conversion():
     chip.read = read
     adc.finish_voltage()
     assert clock.sleeps[0] == pytest.approx(conversion_s - 0.0005)
+
+
+class SlowADS1115(FakeADS1115):
+    """Reports "converting" (OS = 0) for the first `busy_polls` polls after each start."""
+
+    def __init__(self, volts, busy_polls):
+        super().__init__(volts)
+        self.busy_polls = busy_polls
+        self._left = 0
+
+    def write(self, register, data):
+        super().write(register, data)
+        if register == 0x01:
+            self._left = self.busy_polls
+
+    def read(self, register, length):
+        data = super().read(register, length)
+        if register == 0x01 and self._left:
+            self._left -= 1
+            data[0] &= 0x7F
+        return data
+
+
+@pytest.mark.parametrize("busy_polls, sleeps", [(0, 0), (1, 1), (3, 3)])
+def test_a_slow_conversion_polls_then_sleeps_until_ready(busy_polls, sleeps):
+    smbus = FakeSMBus()
+    smbus.attach(0x48, SlowADS1115(lambda ch: 1.0, busy_polls))
+    clock = FakeClock()
+    adc = ADS1115(I2CBus(smbus, 1), 0x48, sleep=clock.sleep, monotonic=clock.monotonic)
+    assert adc.read_voltage(0) == pytest.approx(1.0, abs=0.000125)
+    assert len(clock.sleeps) == sleeps
+    assert smbus.transactions == 3 + busy_polls  # config, a poll per sleep plus one, result
+    if busy_polls:
+        assert clock.sleeps[0] == pytest.approx(1.1 / 860)
+        assert clock.sleeps[1:] == [pytest.approx(1.1 / 860 / 4)] * (sleeps - 1)

@@ -6,6 +6,7 @@ import pytest
 
 from drivers.errors import BusError, ConversionTimeout, DriverError
 from drivers.i2c import I2CBus
+from sim.chips.ads1115 import FakeADS1115
 from sim.i2c_bus import FakeSMBus
 
 
@@ -130,3 +131,35 @@ def test_fake_bus_is_strict_about_smbus_limits():
         smbus.write_i2c_block_data(0x48, 0, [0] * 33)
     with pytest.raises(ValueError):
         smbus.attach(0x48, RecordingChip())  # address already taken
+
+
+def test_bus_range_errors_name_the_field():
+    smbus = FakeSMBus()
+    bus = I2CBus(smbus, 1)
+    with pytest.raises(ValueError, match="register 256 does not fit in a byte"):
+        bus.read_u16_be("X", 0x48, 256)
+    with pytest.raises(ValueError, match="register -1 does not fit in a byte"):
+        bus.write_u16_be("X", 0x48, -1, 0)
+    with pytest.raises(ValueError, match="value 65536 does not fit in 16 bits"):
+        bus.write_u16_be("X", 0x48, 0, 0x10000)
+    with pytest.raises(ValueError, match="value 256 does not fit in a byte"):
+        bus.write_u8("X", 0x48, 0, 256)
+    with pytest.raises(ValueError, match="register 300 does not fit in a byte"):
+        bus.read_u8("X", 0x48, 300)
+    assert smbus.transactions == 0
+
+
+def test_a_failed_transfer_releases_the_bus_lock():
+    smbus = FakeSMBus()
+    bus = I2CBus(smbus, 1)
+    transfers = [
+        lambda: bus.read_u16_be("X", 0x48, 0),
+        lambda: bus.write_u16_be("X", 0x48, 0, 1),
+        lambda: bus.read_u8("X", 0x48, 0),
+        lambda: bus.write_u8("X", 0x48, 0, 1),
+    ]
+    for transfer in transfers:
+        with pytest.raises(BusError):
+            transfer()
+    smbus.attach(0x48, FakeADS1115(lambda ch: 0.0))
+    assert bus.read_u16_be("X", 0x48, 0x02) == 0x8000  # would hang if a lock had leaked

@@ -117,3 +117,14 @@ def test_missing_monitor_is_a_bus_error():
     smbus.set_missing(0x40, True)
     with pytest.raises(BusError, match="INA219 at 0x40"):
         monitor.read_current_a()
+
+
+@pytest.mark.parametrize("amps, code", [(0.8, 8191), (-0.8, -8191), (-0.000149, -1)])
+def test_ina219_current_rounds_toward_zero_for_both_signs(amps, code):
+    # Shunt code round(A × 0.1 Ω / 10 µV) = ±8000 or -1, × calibration 4194 / 4096 = ±8191.4
+    # or -1.02: the chip truncates toward zero (a floor would give -8192 and -2).
+    chip = FakeINA219(lambda: amps, shunt_ohm=0.1)
+    chip.write(0x05, [0x10, 0x62])  # calibration 4194
+    high, low = chip.read(0x04, 2)
+    value = high << 8 | low
+    assert (value - 0x10000 if value & 0x8000 else value) == code

@@ -1,5 +1,7 @@
 """MCP23017 with valves and LEDs: fail-safe start, glitch-free configuration, cheap ticks."""
 
+import enum
+
 import pytest
 
 from drivers.errors import BusError
@@ -161,3 +163,20 @@ def test_fake_tells_the_simulator_before_and_after_outputs_change():
     chip.write(0x14, [0x01])  # no change, no call
     chip.write(0x02, [0xFF])  # input polarity: not an output change
     assert seen == [False, True]
+
+
+class Pin(enum.IntEnum):
+    VALVE = 3
+
+
+def test_expander_pins_may_be_int_subclasses_but_not_bools():
+    smbus = FakeSMBus()
+    smbus.attach(0x20, FakeMCP23017())
+    expander = MCP23017(I2CBus(smbus, 1), 0x20)
+    expander.set_pin(Pin.VALVE, True)
+    assert expander.pin(Pin.VALVE) and expander.pin(3)
+    for bad in (True, 16, -1, 2.0):
+        with pytest.raises(ValueError, match="MCP23017 pin"):
+            expander.set_pin(bad, True)
+        with pytest.raises(ValueError, match="MCP23017 pin"):
+            expander.pin(bad)

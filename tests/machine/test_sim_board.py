@@ -8,6 +8,7 @@ import pytest
 from controller.machine.board import build_board, make_simulator
 from controller.model.config import load_config
 from controller.model.outputs import Outputs
+from controller.model.readings import ErrorZone
 
 
 class Rig:
@@ -36,7 +37,6 @@ class Rig:
             self.t += 0.02
             self.readings = await self.board.read(self.t, thermal=(i % thermal_every == 0))
             self.errors += self.readings.errors
-            self.error_zones = getattr(self, "error_zones", []) + list(self.readings.error_zones)
             await self.board.write(self.out)
             if self.heartbeat:
                 self.board.toggle_heartbeat()
@@ -139,21 +139,37 @@ async def test_heater_stuck_on_heats_at_zero_duty_until_the_relay_opens(rig):
 async def test_chip_missing_is_a_driver_error_naming_the_chip(rig):
     rig.sim.inject_now("chip_missing", "left_calf")  # the pad's MCP9808 at 0x19
     await rig.run(0.3)
-    assert any("MCP9808" in e and "0x19" in e for e in rig.errors), rig.errors
-    assert "pad:left_calf" in rig.error_zones
+    assert any(e.zone == ErrorZone("pad", "left_calf") and "MCP9808" in e.text and "0x19" in e.text
+               for e in rig.errors), rig.errors
+
+
+async def test_a_chip_missing_at_start_up_is_reported_with_the_first_readings():
+    cfg = load_config()
+    sim = make_simulator(cfg, lambda: 1000.0)
+    sim.inject_now("chip_missing", "right_foot")  # the pad's MCP9808, which the board probes at start-up
+    board = build_board(cfg, sim=sim)
+    try:
+        pad = ErrorZone("pad", "right_foot")
+        first = await board.read(1000.0, thermal=True)
+        assert [("MCP9808" in e.text and "0x1a" in e.text) for e in first.errors if e.zone == pad] == [True, True]
+        second = await board.read(1000.02, thermal=True)  # the start-up error is reported once
+        assert len([e for e in second.errors if e.zone == pad]) == 1
+    finally:
+        board.close()
 
 
 async def test_missing_pressure_adc(rig):
     rig.sim.inject_now("chip_missing", "adc_left")
     r = await rig.run(0.1)
     assert math.isnan(r.pressure_mmhg["left_foot"])
-    assert any("ADS1115" in e and "0x49" in e for e in r.errors)
+    assert any(e.zone == ErrorZone("chamber", "left_foot") and "ADS1115" in e.text and "0x49" in e.text
+               for e in r.errors)
 
 
 async def test_bus_hang_times_out_and_costs_time(rig):
     rig.sim.inject_now("bus_hang")
     r = await rig.board.read(rig.t, thermal=False)
-    assert any("timeout" in e for e in r.errors)
+    assert any("timeout" in e.text for e in r.errors)
     assert rig.sim.pending_stall_s == 0.0  # the board waited it out
 
 

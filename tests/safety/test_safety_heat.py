@@ -11,87 +11,26 @@ import math
 
 import pytest
 
-from controller.model.config import load_config
 from controller.model.faults import Severity
 from controller.model.limits import BOUNDS, PadCommissioning, heating_check
-from controller.model.outputs import Outputs
-from controller.model.readings import PadReading, Readings
-from controller.safety.monitor import OVERTEMP_CLEAR_MARGIN_C, SafetyContext, SafetyMonitor
+from controller.safety.monitor import OVERTEMP_CLEAR_MARGIN_C
 from sim.params import PadParams
 from sim.thermal import PadThermal
+from tests.safety.rig import CFG, LIM, THERMAL_DT, SafetyRig, chip_error, codes
 
-CFG = load_config()
-LIM = CFG.limits
 PAD = "left_calf"
-DT = 0.25  # thermal tick (4 Hz); exact in binary, so window arithmetic is exact too
+DT = THERMAL_DT  # exact in binary, so window arithmetic is exact too
 CHECK = heating_check(LIM, None)  # an uncommissioned pad's heating check
 
 
-class HeatRig:
-    """One monitor fed one thermal tick at a time; every pad but the one under test stays sane."""
-
-    def __init__(self, config=CFG, commissioning=None) -> None:
-        self.config = config
-        self.monitor = SafetyMonitor(config)
-        if commissioning is not None:  # (until the monitor reads the commissioning record itself)
-            from controller.safety.heat_checks import HeaterVerification
-            self.monitor.heaters = HeaterVerification(config, self.monitor.heaters.names, commissioning)
-        self.n = 0
-        self.temps = {p: (30.0, 30.0) for p in config.pad_names}
-        self.read_t = {p: 0.0 for p in config.pad_names}
-        self.frozen_pads: set[str] = set()  # pads whose reading stops updating
-        self.errors: list[tuple[str, str]] = []
-        self.duty = {p: 0.0 for p in config.pad_names}
-        self.relay = True
-        self.targets: dict[str, float | None] = {p: None for p in config.pad_names}
-
-    @property
-    def t(self) -> float:
-        return self.n * DT
-
-    def readings(self) -> Readings:
-        pads = {}
-        for p in self.config.pad_names:
-            if p not in self.frozen_pads:
-                self.read_t[p] = self.t
-            pads[p] = PadReading(*self.temps[p], self.read_t[p])
-        return Readings(
-            t_s=self.t, pads=pads,
-            pressure_mmhg={c: 0.0 for c in self.config.chamber_names},
-            pressure_t_s={c: self.t for c in self.config.chamber_names},
-            roller_current_a={r: 0.0 for r in self.config.roller_names},
-            estop_tripped=False, thermal_fresh=True,
-            errors=tuple(text for _, text in self.errors), error_zones=tuple(z for z, _ in self.errors))
-
-    def outputs(self) -> Outputs:
-        safe = Outputs.safe(self.config.pad_names, self.config.chamber_names, self.config.roller_names)
-        return safe.with_(heater_duty=dict(self.duty), relay_closed=self.relay)
-
-    def tick(self):
-        self.n += 1
-        self.last_readings = self.readings()
-        ctx = SafetyContext(heat_targets_c=dict(self.targets))
-        return self.monitor.check(self.last_readings, self.outputs(), self.t, ctx)
-
-    def run(self, seconds: float, code: str, each=None):
-        """Tick for ``seconds``; the first fault with ``code`` (or None). ``each(rig)`` runs before each tick."""
-        end = self.n + round(seconds / DT)
-        while self.n < end:
-            if each is not None:
-                each(self)
-            for fault in self.tick():
-                if fault.code == code:
-                    return fault
-        return None
-
-
-def codes(faults) -> set[str]:
-    return {f.code for f in faults}
+def heat_rig(config=CFG, commissioning=None) -> SafetyRig:
+    """A rig ticking at the thermal rate (with the pads' commissioning records, if given)."""
+    return SafetyRig(config, dt_s=DT, commissioning=commissioning)
 
 
 # ------------------------------------------------------------------ over-temperature
 def test_overtemp_trips_on_the_tick_either_sensor_reaches_the_trip():
-    rig = HeatRig()
+    rig = heat_rig()
     rig.temps[PAD] = (44.9, 44.9)
     assert rig.tick() == []
     rig.temps[PAD] = (44.0, LIM.overtemp_trip_c)  # the digital sensor alone is enough
@@ -104,7 +43,7 @@ def test_overtemp_trips_on_the_tick_either_sensor_reaches_the_trip():
 
 
 def test_overtemp_clears_only_below_the_trip_minus_a_margin():
-    rig = HeatRig()
+    rig = heat_rig()
     rig.temps[PAD] = (46.0, 45.5)
     fault = next(f for f in rig.tick() if f.code == "overtemp")
     clear_below = LIM.overtemp_trip_c - OVERTEMP_CLEAR_MARGIN_C
@@ -120,7 +59,7 @@ def test_overtemp_clears_only_below_the_trip_minus_a_margin():
 @pytest.mark.parametrize("value, hint", [(-math.inf, "open circuit"), (-5.0, "open circuit"),
                                          (math.inf, "short circuit"), (90.0, "short circuit")])
 def test_a_sensor_outside_the_plausible_range_trips_at_once(value, hint):
-    rig = HeatRig()
+    rig = heat_rig()
     rig.temps[PAD] = (value, 31.0)
     fault = next(f for f in rig.tick() if f.code == "temp_sensor_range")
     assert fault.zone == PAD and fault.family == "heat"
@@ -129,7 +68,7 @@ def test_a_sensor_outside_the_plausible_range_trips_at_once(value, hint):
 
 
 def test_sensors_that_disagree_trip_after_a_second_not_on_one_noisy_sample():
-    rig = HeatRig()
+    rig = heat_rig()
     rig.temps[PAD] = (38.0, 31.8)
     assert "temp_sensor_disagree" not in codes(rig.tick())
     rig.temps[PAD] = (38.0, 37.5)  # the next sample agrees again: a glitch
@@ -146,13 +85,13 @@ def test_sensors_that_disagree_trip_after_a_second_not_on_one_noisy_sample():
 
 
 def test_a_small_difference_between_the_sensors_is_normal():
-    rig = HeatRig()
+    rig = heat_rig()
     rig.temps[PAD] = (38.0, 38.0 - LIM.sensor_disagree_c + 0.1)
     assert rig.run(30.0, "temp_sensor_disagree") is None
 
 
 def test_a_pad_not_read_goes_stale_after_the_stale_limit():
-    rig = HeatRig()
+    rig = heat_rig()
     rig.tick()
     rig.frozen_pads.add(PAD)
     last_read = rig.t
@@ -163,7 +102,7 @@ def test_a_pad_not_read_goes_stale_after_the_stale_limit():
 
 
 def test_one_missing_sensor_goes_stale_on_its_own():
-    rig = HeatRig()
+    rig = heat_rig()
     rig.tick()
     rig.temps[PAD] = (36.0, math.nan)  # the MCP9808 stopped answering; the thermistor still reads
     last_read = rig.t
@@ -172,27 +111,39 @@ def test_one_missing_sensor_goes_stale_on_its_own():
     assert "digital sensor not read" in fault.message
 
 
+def test_a_reading_that_changes_is_checked_at_once_even_with_the_same_read_time():
+    rig = heat_rig()
+    rig.frozen_pads.add(PAD)  # its read time stays put; well inside the stale limit below
+    assert rig.tick() == [] and rig.tick() == []
+    rig.temps[PAD] = (30.0, 90.0)
+    assert "temp_sensor_range" in codes(rig.tick())
+
+
 def test_a_chip_that_keeps_failing_is_a_chip_error_a_glitch_is_not():
-    rig = HeatRig()
+    rig = heat_rig()
     text = "MCP9808 at 0x19 on i2c-1: no answer (chip missing or NACK) [errno 121]"
-    rig.errors = [("pad:left_calf", text)]
+    rig.errors = [chip_error("pad", "left_calf", text)]
     assert "chip_error" not in codes(rig.tick())
     rig.errors = []
     assert rig.run(3.0, "chip_error") is None  # one glitch, then clean reads
 
-    rig.errors = [("pad:left_calf", text)]
+    rig.errors = [chip_error("pad", "left_calf", text)]
     start = rig.t + DT
     fault = rig.run(5.0, "chip_error")
     assert fault.t_s == start + LIM.stale_reading_s
     assert fault.zone == "pad:left_calf" and fault.family == "heat"
     assert fault.message.startswith("left calf pad: chip failing for 1.0 s")
     assert "MCP9808 at 0x19" in fault.message
+    assert not rig.monitor.cause_gone(fault, rig.last_readings, rig.t)
+    rig.errors = []
+    rig.tick()
+    assert rig.monitor.cause_gone(fault, rig.last_readings, rig.t)
 
 
 # ------------------------------------------------------------------ heater verification
 def simulated_pad_rig(params=PadParams(), start_c=22.0):
     """A rig whose left calf pad is the simulator's two-mass pad, driven by the rig's duty."""
-    rig = HeatRig()
+    rig = heat_rig()
     pad = PadThermal(params, start_c)
 
     def advance(r):
@@ -206,7 +157,7 @@ def simulated_pad_rig(params=PadParams(), start_c=22.0):
 def test_a_pad_heating_normally_then_switched_off_trips_nothing():
     """Full power to the target, then off: heat soak lifts the sensors, but not by the limit."""
     rig, pad, advance = simulated_pad_rig()
-    rig.targets[PAD] = 40.0
+    rig.heat_targets[PAD] = 40.0
     rig.duty[PAD] = 1.0
     faults = []
     for _ in range(round(600 / DT)):
@@ -219,8 +170,8 @@ def test_a_pad_heating_normally_then_switched_off_trips_nothing():
 
 
 def test_heat_soak_of_about_a_degree_after_switch_off_is_not_a_runaway():
-    rig = HeatRig()
-    rig.targets[PAD] = 40.0
+    rig = heat_rig()
+    rig.heat_targets[PAD] = 40.0
     rig.temps[PAD] = (40.0, 39.6)
     rig.duty[PAD] = 0.9
     rig.tick()
@@ -236,8 +187,8 @@ def test_heat_soak_of_about_a_degree_after_switch_off_is_not_a_runaway():
 
 
 def test_no_gain_at_full_duty_locks_out_after_the_window():
-    rig = HeatRig()
-    rig.targets[PAD] = 40.0
+    rig = heat_rig()
+    rig.heat_targets[PAD] = 40.0
     rig.duty[PAD] = 1.0
     rig.temps[PAD] = (25.0, 25.0)  # the sensor fell off the pad: the heat never reaches it
     armed = rig.t + DT
@@ -251,14 +202,14 @@ def test_no_gain_at_full_duty_locks_out_after_the_window():
 
 def test_a_broken_element_fails_the_heating_check():
     rig, pad, advance = simulated_pad_rig(PadParams(heater_power_w=0.0), start_c=30.0)
-    rig.targets[PAD] = 40.0
+    rig.heat_targets[PAD] = 40.0
     rig.duty[PAD] = 1.0
     assert rig.run(CHECK.window_s + 1.0, "heater_no_gain", advance) is not None
 
 
 def test_slow_but_steady_heating_passes_the_check_each_window():
-    rig = HeatRig()
-    rig.targets[PAD] = 42.0
+    rig = heat_rig()
+    rig.heat_targets[PAD] = 42.0
     rig.duty[PAD] = 1.0
     rate = CHECK.gain_c / CHECK.window_s * 1.1  # just fast enough
 
@@ -270,8 +221,8 @@ def test_slow_but_steady_heating_passes_the_check_each_window():
 
 
 def test_a_commissioned_pad_is_held_to_half_its_commissioned_rise_in_its_window():
-    rig = HeatRig(commissioning={PAD: PadCommissioning(rise_c=4.1, window_s=60.0)})
-    rig.targets[PAD] = 40.0
+    rig = heat_rig(commissioning={PAD: PadCommissioning(rise_c=4.1, window_s=60.0)})
+    rig.heat_targets[PAD] = 40.0
     rig.duty[PAD] = 1.0
     rate = 1.3 / 60.0  # °C/s: under half the commissioned 4.1 °C per 60 s
 
@@ -288,8 +239,8 @@ def test_a_commissioned_pad_is_held_to_half_its_commissioned_rise_in_its_window(
 
 
 def test_a_commissioned_pad_warming_at_its_commissioned_rate_passes():
-    rig = HeatRig(commissioning={PAD: PadCommissioning(rise_c=4.1, window_s=60.0)})
-    rig.targets[PAD] = 42.0
+    rig = heat_rig(commissioning={PAD: PadCommissioning(rise_c=4.1, window_s=60.0)})
+    rig.heat_targets[PAD] = 42.0
     rig.duty[PAD] = 1.0
     rate = 0.55 * 4.1 / 60.0  # just over half the commissioned rate
 
@@ -322,8 +273,8 @@ def test_a_commissioning_record_with_impossible_numbers_is_refused(rise_c, windo
 
 
 def test_the_heating_check_sleeps_near_the_target_and_at_low_duty():
-    rig = HeatRig()
-    rig.targets[PAD] = 40.0
+    rig = heat_rig()
+    rig.heat_targets[PAD] = 40.0
     rig.temps[PAD] = (36.0, 36.0)  # within the margin of the target: holding, not heating
     rig.duty[PAD] = 1.0
     assert rig.run(200.0, "heater_no_gain") is None
@@ -333,7 +284,7 @@ def test_the_heating_check_sleeps_near_the_target_and_at_low_duty():
 
 
 def test_rising_with_the_heater_off_is_a_runaway_lockout():
-    rig = HeatRig()
+    rig = heat_rig()
     rig.temps[PAD] = (30.0, 30.0)
     rig.tick()
     start = rig.t
@@ -354,7 +305,7 @@ def test_rising_with_the_heater_off_is_a_runaway_lockout():
 
 def test_slow_warming_by_the_leg_with_the_heater_off_is_not_a_runaway():
     """A cold pad put on a warm leg gains a few degrees, but under 2 °C in any 30 s."""
-    rig = HeatRig()
+    rig = heat_rig()
     rate = 0.9 * LIM.heating_off_rise_c / LIM.heating_off_window_s
 
     def leg(r):
@@ -376,8 +327,8 @@ def test_the_simulated_stuck_mosfet_is_caught_before_the_pad_gets_hot():
 
 
 def test_lockouts_never_clear_by_acknowledgement():
-    rig = HeatRig()
-    rig.targets[PAD] = 40.0
+    rig = heat_rig()
+    rig.heat_targets[PAD] = 40.0
     rig.duty[PAD] = 1.0
     rig.temps[PAD] = (25.0, 25.0)
     fault = rig.run(CHECK.window_s + 1.0, "heater_no_gain")

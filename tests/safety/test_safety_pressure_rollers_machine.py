@@ -12,82 +12,11 @@ import pytest
 
 from controller.model.config import load_config
 from controller.model.faults import Severity
-from controller.model.outputs import Outputs
-from controller.model.readings import PadReading, Readings
-from controller.safety.monitor import SafetyContext, SafetyMonitor
+from tests.safety.rig import CFG, FAST_DT, LIM, SafetyRig, chip_error, codes
 
-CFG = load_config()
-LIM = CFG.limits
 CH = "left_calf"
 ROLLER = "left_calf"
-DT = 1 / 64  # a fast tick; a power of two, so window arithmetic is exact
-
-
-class Rig:
-    def __init__(self, config=CFG) -> None:
-        self.config = config
-        self.monitor = SafetyMonitor(config)
-        self.n = 0
-        self.pressure = {c: 0.0 for c in config.chamber_names}
-        self.current = {r: 0.3 for r in config.roller_names}
-        self.estop = False
-        self.errors: list[tuple[str, str]] = []
-        self.fill = {c: False for c in config.chamber_names}
-        self.vent = {c: True for c in config.chamber_names}
-        self.pump = 0.0
-        self.relay = True
-        self.targets = {c: 0.0 for c in config.chamber_names}
-        self.session_started: float | None = None
-        self.late = 0.0
-
-    @property
-    def t(self) -> float:
-        return self.n * DT
-
-    def readings(self) -> Readings:
-        t = self.t
-        return Readings(
-            t_s=t, pads={p: PadReading(33.0, 33.0, t) for p in self.config.pad_names},
-            pressure_mmhg=dict(self.pressure), pressure_t_s={c: t for c in self.config.chamber_names},
-            roller_current_a=dict(self.current), estop_tripped=self.estop, thermal_fresh=True,
-            errors=tuple(text for _, text in self.errors), error_zones=tuple(z for z, _ in self.errors))
-
-    def outputs(self) -> Outputs:
-        c = self.config
-        return Outputs(heater_duty={p: 0.0 for p in c.pad_names}, fill_open=dict(self.fill),
-                       vent_open=dict(self.vent), pump_duty=self.pump,
-                       roller_speed={r: 0.0 for r in c.roller_names}, relay_closed=self.relay)
-
-    def tick(self):
-        self.n += 1
-        self.last_readings = self.readings()
-        ctx = SafetyContext(session_started_s=self.session_started, pressure_targets_mmhg=dict(self.targets),
-                            tick_late_s=self.late)
-        return self.monitor.check(self.last_readings, self.outputs(), self.t, ctx)
-
-    def run(self, seconds: float, code: str, each=None):
-        end = self.n + round(seconds / DT)
-        while self.n < end:
-            if each is not None:
-                each(self)
-            for fault in self.tick():
-                if fault.code == code:
-                    return fault
-        return None
-
-    def close_chamber(self, ch: str = CH) -> None:
-        self.vent[ch] = False
-        self.fill[ch] = False
-
-    def start_fill(self, ch: str = CH, target: float = 80.0) -> None:
-        self.vent[ch] = False
-        self.fill[ch] = True
-        self.pump = 0.8
-        self.targets[ch] = target
-
-
-def codes(faults) -> set[str]:
-    return {f.code for f in faults}
+DT = FAST_DT  # exact in binary, so window arithmetic is exact
 
 
 def ramp(start: float, rate: float, t0: float, ch: str = CH):
@@ -99,8 +28,8 @@ def ramp(start: float, rate: float, t0: float, ch: str = CH):
 
 # ------------------------------------------------------------------ over-pressure and sensor range
 def test_overpressure_trips_on_the_tick_it_is_seen():
-    rig = Rig()
-    rig.start_fill()
+    rig = SafetyRig()
+    rig.start_fill(CH)
     rig.pressure[CH] = 149.9
     assert "overpressure" not in codes(rig.tick())
     rig.pressure[CH] = LIM.overpressure_trip_mmhg
@@ -110,7 +39,7 @@ def test_overpressure_trips_on_the_tick_it_is_seen():
 
 
 def test_a_missing_pressure_reading_trips_after_the_stale_limit_not_on_one_miss():
-    rig = Rig()
+    rig = SafetyRig()
     rig.tick()
     rig.pressure[CH] = math.nan
     rig.tick()
@@ -125,7 +54,7 @@ def test_a_missing_pressure_reading_trips_after_the_stale_limit_not_on_one_miss(
 
 
 def test_an_implausibly_low_pressure_is_a_broken_sensor():
-    rig = Rig()
+    rig = SafetyRig()
     rig.tick()
     last_good = rig.t
     rig.pressure[CH] = -35.0
@@ -136,9 +65,9 @@ def test_an_implausibly_low_pressure_is_a_broken_sensor():
 
 # ------------------------------------------------------------------ vent
 def test_a_vent_that_empties_the_chamber_trips_nothing():
-    rig = Rig()
+    rig = SafetyRig()
     rig.pressure[CH] = 100.0
-    rig.close_chamber()
+    rig.close_chamber(CH)
     rig.tick()
     rig.vent[CH] = True
     t0 = rig.t
@@ -154,9 +83,9 @@ def test_a_vent_that_empties_the_chamber_trips_nothing():
 
 
 def test_a_stuck_vent_locks_out_after_the_vent_window():
-    rig = Rig()
+    rig = SafetyRig()
     rig.pressure[CH] = 60.0
-    rig.close_chamber()
+    rig.close_chamber(CH)
     rig.tick()
     rig.vent[CH] = True
     start = rig.t + DT
@@ -168,18 +97,18 @@ def test_a_stuck_vent_locks_out_after_the_vent_window():
 
 
 def test_venting_is_judged_only_when_it_began_above_the_vent_threshold():
-    rig = Rig()
+    rig = SafetyRig()
     rig.pressure[CH] = LIM.vent_below_mmhg - 2.0  # already nearly empty: a slow tail is fine
-    rig.close_chamber()
+    rig.close_chamber(CH)
     rig.tick()
     rig.vent[CH] = True
     assert rig.run(20.0, "vent_failure") is None
 
 
 def test_an_open_relay_vents_every_chamber_so_venting_is_checked_then_too():
-    rig = Rig()
+    rig = SafetyRig()
     rig.pressure[CH] = 80.0
-    rig.close_chamber()
+    rig.close_chamber(CH)
     rig.tick()
     rig.relay = False  # unpowered vents are open, whatever was commanded
     start = rig.t + DT
@@ -189,8 +118,8 @@ def test_an_open_relay_vents_every_chamber_so_venting_is_checked_then_too():
 
 # ------------------------------------------------------------------ fill
 def test_a_fill_that_never_reaches_half_the_target_fails_after_the_timeout():
-    rig = Rig()
-    rig.start_fill(target=80.0)
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
     start = rig.t + DT
     fault = rig.run(60.0, "fill_failure", ramp(0.0, 0.5, rig.t))  # a torn sleeve: 0.5 mmHg/s
     assert fault is not None
@@ -200,8 +129,8 @@ def test_a_fill_that_never_reaches_half_the_target_fails_after_the_timeout():
 
 
 def test_a_normal_fill_and_hold_within_limits_trips_nothing():
-    rig = Rig()
-    rig.start_fill(target=80.0)
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
     t0 = rig.t
 
     def fill_then_hold(r):
@@ -221,16 +150,16 @@ def test_a_normal_fill_and_hold_within_limits_trips_nothing():
 
 
 def test_the_fill_check_needs_the_pump_running():
-    rig = Rig()
-    rig.start_fill(target=80.0)
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
     rig.pump = 0.0  # valve open, pump off: nothing is supposed to flow
     assert rig.run(40.0, "fill_failure") is None
 
 
 # ------------------------------------------------------------------ hold
 def test_a_chamber_held_closed_under_pressure_trips_at_the_hold_limit():
-    rig = Rig()
-    rig.close_chamber()
+    rig = SafetyRig()
+    rig.close_chamber(CH)
     rig.pressure[CH] = 60.0
     start = rig.t + DT
     fault = rig.run(120.0, "hold_too_long")
@@ -240,8 +169,8 @@ def test_a_chamber_held_closed_under_pressure_trips_at_the_hold_limit():
 
 
 def test_a_hold_just_under_the_limit_then_venting_trips_nothing():
-    rig = Rig()
-    rig.close_chamber()
+    rig = SafetyRig()
+    rig.close_chamber(CH)
     rig.pressure[CH] = 60.0
     assert rig.run(LIM.max_hold_s - 2 * DT, "hold_too_long") is None
     rig.vent[CH] = True
@@ -251,8 +180,8 @@ def test_a_hold_just_under_the_limit_then_venting_trips_nothing():
 
 # ------------------------------------------------------------------ frozen sensor
 def test_a_reading_frozen_while_filling_trips_after_the_window():
-    rig = Rig()
-    rig.start_fill(target=80.0)
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
     rig.pressure[CH] = 42.0
     start = rig.t + DT
     fault = rig.run(20.0, "pressure_sensor_frozen")
@@ -262,8 +191,8 @@ def test_a_reading_frozen_while_filling_trips_after_the_window():
 
 
 def test_a_frozen_reading_while_venting_is_named_in_the_vent_failure_too():
-    rig = Rig()
-    rig.close_chamber()
+    rig = SafetyRig()
+    rig.close_chamber(CH)
     rig.pressure[CH] = 50.0
     rig.tick()
     rig.vent[CH] = True
@@ -273,15 +202,15 @@ def test_a_frozen_reading_while_venting_is_named_in_the_vent_failure_too():
 
 
 def test_a_steady_reading_with_no_air_moving_is_not_frozen():
-    rig = Rig()
-    rig.close_chamber()
+    rig = SafetyRig()
+    rig.close_chamber(CH)
     rig.pressure[CH] = 30.0  # held: the pressure is supposed to stay put
     assert rig.run(LIM.max_hold_s - 1.0, "pressure_sensor_frozen") is None
 
 
 # ------------------------------------------------------------------ clearing pressure faults
 def test_pressure_faults_clear_only_when_every_chamber_is_empty():
-    rig = Rig()
+    rig = SafetyRig()
     rig.pressure[CH] = 155.0
     fault = next(f for f in rig.tick() if f.code == "overpressure")
     rig.pressure[CH] = 3.0
@@ -295,7 +224,7 @@ def test_pressure_faults_clear_only_when_every_chamber_is_empty():
 
 # ------------------------------------------------------------------ rollers
 def test_a_jammed_roller_trips_after_the_overcurrent_time():
-    rig = Rig()
+    rig = SafetyRig()
     rig.tick()
     start = rig.t + DT
     rig.current[ROLLER] = -2.1  # running in reverse: the magnitude counts
@@ -310,7 +239,7 @@ def test_a_jammed_roller_trips_after_the_overcurrent_time():
 
 
 def test_start_up_inrush_shorter_than_the_window_is_normal():
-    rig = Rig()
+    rig = SafetyRig()
     inrush_ticks = math.floor(LIM.roller_overcurrent_s / DT) - 1
     for _ in range(5):
         rig.current[ROLLER] = 2.5
@@ -323,7 +252,7 @@ def test_start_up_inrush_shorter_than_the_window_is_normal():
 
 # ------------------------------------------------------------------ machine
 def test_estop_trips_on_the_tick_and_clears_once_released():
-    rig = Rig()
+    rig = SafetyRig()
     rig.tick()
     rig.estop = True
     fault = next(f for f in rig.tick() if f.code == "estop")
@@ -337,7 +266,7 @@ def test_estop_trips_on_the_tick_and_clears_once_released():
 
 def test_a_session_past_the_limit_is_ended_once_the_runner_had_its_tick():
     cfg = load_config(overrides={"rates": {"fast_hz": 64.0}})  # a period of exactly DT
-    rig = Rig(cfg)
+    rig = SafetyRig(cfg)
     rig.session_started = 0.0
     rig.n = round(LIM.max_session_s / DT) - 1
     assert "session_too_long" not in codes(rig.tick())  # exactly the limit: the runner ends it
@@ -349,7 +278,7 @@ def test_a_session_past_the_limit_is_ended_once_the_runner_had_its_tick():
 
 
 def test_a_late_tick_trips_only_past_the_allowed_lateness():
-    rig = Rig()
+    rig = SafetyRig()
     limit = LIM.tick_late_periods * CFG.rates.period_s
     rig.late = limit
     assert "tick_late" not in codes(rig.tick())
@@ -362,10 +291,14 @@ def test_a_late_tick_trips_only_past_the_allowed_lateness():
 @pytest.mark.parametrize("zone, family", [("chamber:left_calf", "pressure"), ("roller:left_foot", "roller"),
                                           ("machine:expander", "machine")])
 def test_a_failing_chip_trips_in_its_zones_family(zone, family):
-    rig = Rig()
-    rig.errors = [(zone, "ADS1115 at 0x49 on i2c-1: bus error [errno 5]")]
+    rig = SafetyRig()
+    rig.errors = [chip_error(*zone.split(":"), "ADS1115 at 0x49 on i2c-1: bus error [errno 5]")]
     start = rig.t + DT
     fault = rig.run(3.0, "chip_error")
     assert fault.t_s == start + LIM.stale_reading_s
     assert fault.zone == zone and fault.family == family
     assert "ADS1115 at 0x49" in fault.message
+    assert not rig.monitor.cause_gone(fault, rig.last_readings, rig.t)  # still failing
+    rig.errors = [chip_error("roller", "right_calf", "INA219 at 0x43 on i2c-1: bus error [errno 5]")]
+    rig.tick()  # another chip failing does not keep this fault
+    assert rig.monitor.cause_gone(fault, rig.last_readings, rig.t)

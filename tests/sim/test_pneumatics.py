@@ -220,3 +220,17 @@ def test_pressure_is_never_negative_and_never_above_what_the_pump_can_make(start
                     dict(zip(names, leaks)))
         for p in pn.pressure_mmhg.values():
             assert 0.0 <= p <= ceiling_mmhg + 1e-9
+
+
+def test_a_chamber_off_the_manifold_decays_exponentially_and_zero_stays_zero():
+    params = load_sim_params()
+    names = ["left_calf", "right_calf"]
+    pn = Pneumatics(params, names, {n: "calf" for n in names})
+    pn.pressure_mmhg["left_calf"] = 80.0
+    chamber = params.chambers["calf"]
+    g = chamber.leak_conductance + chamber.vent_valve_conductance
+    # No inflow (fill closed): p·exp(−dt·g/C) through the open vent and the leak.
+    expected = 80.0 * math.exp(-0.02 * g / chamber.effective_compliance_l_per_mmhg)
+    pn.step(0.02, 1.0, {}, {})
+    assert pn.pressure_mmhg["left_calf"] == pytest.approx(expected, rel=1e-12)
+    assert pn.pressure_mmhg["right_calf"] == 0.0
