@@ -27,7 +27,7 @@ from controller.model.commands import COMMAND_NAMES, CommandError, Source, parse
 from controller.model.config import DEFAULT_CONFIG_PATH, ConfigError, MqttSettings, SocketSettings, load_config
 from programs.library import load_program
 from programs.schema import ProgramError
-from tests.api.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine
+from tests.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine
 from tests.hostile.rig import run_with_socket
 from tests.programs.test_program_files import _toml_value, good
 

@@ -15,7 +15,8 @@ import pytest
 from controller.model.config import MqttSettings
 from controller.machine.hub import MachineHub
 from controller.interfaces.mqtt import MqttBridge
-from tests.mqtt.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine, MqttProbe
+from bench.mqtt_probe import MqttProbe
+from tests.fake_machine import CHAMBERS, PADS, ROLLERS, FakeMachine
 
 pytestmark = [pytest.mark.looptime(False)]
 

@@ -64,7 +64,7 @@ async def api(tmp_path):
     from controller.interfaces.socket_api import SocketApi
     from controller.machine.hub import MachineHub
     from controller.model.config import SocketSettings
-    from tests.api.fake_machine import FakeMachine
+    from tests.fake_machine import FakeMachine
 
     sock_dir = tempfile.mkdtemp(prefix="lt-", dir="/tmp")
     hub = MachineHub()
