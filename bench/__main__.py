@@ -1,6 +1,6 @@
 """`python -m bench [names...]`: run the benchmarks, print tables, write bench/results.json.
 
-Names: control, faults, mqtt, plants (default: all).
+Names: control, faults, mqtt, fleet, plants (default: all).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-SUITES = {"control": "bench.control", "faults": "bench.faults", "mqtt": "bench.mqtt_latency",
+SUITES = {"control": "bench.control", "faults": "bench.faults", "mqtt": "bench.mqtt_latency", "fleet": "bench.fleet",
           "plants": "bench.plants"}
 
 
