@@ -13,14 +13,20 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
-.PHONY: install sim test bench deb
+# Home Assistant 2024.1 in its own venv, for tests/mqtt/test_ha_schemas.py (~2 min once)
+HA_STAMP := .venv-ha/.installed
+$(HA_STAMP): tests/mqtt/ha-requirements.txt | $(STAMP)
+	$(BIN)/python -m tests.mqtt.ha_env
+
+.PHONY: install sim test bench deb ha-venv
 install: $(STAMP)
+ha-venv: $(HA_STAMP)
 
 sim: $(STAMP)
 	$(BIN)/legtherapy run --sim --speed 0 --program quick_circulation --intensity 3 \
 	  --state-dir state/sim --exit-when-done --report out/report.json --trace out/trace.csv
 
-test: $(STAMP)
+test: $(STAMP) $(HA_STAMP)
 	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)

@@ -1,7 +1,7 @@
 """`python -m bench [names...]`: run the benchmarks, print tables, write bench/results.json.
 
-Names: control, faults, mqtt, plants, speed (default: all). ``speed --baseline REV`` runs ``full_leg``
-at ``--speed 0`` side by side with the tree at REV (default: the last pre-renovation commit).
+Names: control, faults, mqtt, fleet, plants, speed (default: all). ``speed --baseline REV`` runs
+``full_leg`` at ``--speed 0`` side by side with the tree at REV (default: the last pre-renovation commit).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-SUITES = {"control": "bench.control", "faults": "bench.faults", "mqtt": "bench.mqtt_latency",
+SUITES = {"control": "bench.control", "faults": "bench.faults", "mqtt": "bench.mqtt_latency", "fleet": "bench.fleet",
           "plants": "bench.plants", "speed": "bench.speed"}
 
 

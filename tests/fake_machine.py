@@ -87,6 +87,7 @@ class FakeMachine:
         hub.fault_log_reader = lambda: [dict(e) for e in FAULT_LOG]
         self.mode = Mode.IDLE
         self.program: str | None = None
+        self.selected_program: str | None = self.programs[0]["id"] if self.programs else None
         self.intensity = 3
         self.heat_on = True
         self.elapsed_s = 0.0
@@ -144,13 +145,23 @@ class FakeMachine:
     def _apply(self, cmd: Any) -> CommandResult:
         name = cmd.command
         if name == "start":
-            if cmd.program not in {p["id"] for p in self.programs}:
-                return CommandResult.refused(cmd, f"unknown program {cmd.program!r}: see legctl programs")
+            program = cmd.program or self.selected_program
+            if program not in {p["id"] for p in self.programs}:
+                return CommandResult.refused(cmd, f"unknown program {program!r}: see legctl programs")
             if self.mode.in_session:
                 return CommandResult.refused(cmd, f"a session is already {self.mode}: stop it first")
-            self.mode, self.program, self.intensity, self.heat_on = Mode.RUNNING, cmd.program, cmd.intensity, cmd.heat
+            self.mode, self.program = Mode.RUNNING, program
+            self.selected_program = program
+            if cmd.intensity is not None:  # what the command leaves out stays as set
+                self.intensity = cmd.intensity
+            if cmd.heat is not None:
+                self.heat_on = cmd.heat
             self.elapsed_s = 0.0
-            self._event("session_start", program=cmd.program)
+            self._event("session_start", program=program)
+        elif name == "select_program":
+            if cmd.program not in {p["id"] for p in self.programs}:
+                return CommandResult.refused(cmd, f"unknown program {cmd.program!r}: see legctl programs")
+            self.selected_program = cmd.program
         elif name == "pause":
             if self.mode is not Mode.RUNNING:
                 return CommandResult.refused(cmd, f"nothing to pause: the machine is {self.mode}")
@@ -200,6 +211,7 @@ class FakeMachine:
             elapsed_s=self.elapsed_s if session else 0.0,
             remaining_s=max(0.0, program["duration_s"] - self.elapsed_s) if program else 0.0,
             intensity=self.intensity, heat_on=self.heat_on, relay_closed=session,
+            selected_program=self.selected_program,
             pump_duty=0.6 if running else 0.0,
             pads={z: {"temp_c": 36.4, "temp2_c": 36.2, "target_c": 40.0 if session and self.heat_on else None,
                       "duty": 0.45 if session and self.heat_on else 0.0} for z in PADS},

@@ -40,6 +40,7 @@ class SessionRecord:
     outcome: Mode | None = None  # completed, stopped or fault
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0  # running time, pauses excluded (set when the session ends)
 
 
 class Runner:
@@ -48,6 +49,9 @@ class Runner:
         self.programs = programs
         self.mode: Mode = Mode.IDLE
         self.program: Program | None = None
+        #: what a start without a program starts: the last one chosen or run (Home Assistant's
+        #: program select shows it); before any, the first by id, as the panel offers it
+        self.selected_program: str | None = min(programs) if programs else None
         self.intensity = 3
         self.heat_on = True
         self.profile = Profile()
@@ -93,6 +97,7 @@ class Runner:
         if not decision.allowed:
             return False, "; ".join(decision.reasons), []
         self.program = program
+        self.selected_program = program.id
         self.intensity = decision.intensity
         self.max_heat_c = decision.max_heat_c
         self.heat_on = heat
@@ -172,6 +177,7 @@ class Runner:
         self._phase_dirty = True
         if self.session is not None:
             self.session.ended_s = now_s
+            self.session.elapsed_s = self._elapsed_before_pause
             self.session.outcome = outcome
             self.session.reason = reason
             self.sessions_ended.append(self.session)

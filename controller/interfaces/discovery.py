@@ -32,6 +32,9 @@ ORIGIN_NAME = "legtherapy"
 MANUFACTURER = "legtherapy"
 MODEL = "Leg therapy machine (compression, heat, rollers)"
 
+#: MQTT QoS of every entity's state and commands: at least once (a lost ``stop`` is not fine)
+QOS = 1
+
 #: zone names end up inside Jinja templates and entity ids: keep them to a safe alphabet
 _ZONE_NAME = re.compile(r"^[A-Za-z0-9_ -]{1,64}$")
 
@@ -80,23 +83,18 @@ def discovery_messages(
     roller_names: Iterable[str],
     programs: list[dict],
     sw_version: str,
-    *,
-    default_program: str | None = None,
 ) -> list[tuple[str, dict]]:
     """The discovery messages for this machine: ``[(topic, payload), ...]`` (retain them).
 
-    ``programs`` are ``programs.library.describe()`` dicts (``id``, ``name``, ...); the start
-    button starts ``default_program`` (default: the first program). Raises ``ValueError`` for
-    a zone name that cannot be used safely in a template or would collide after slugging.
+    ``programs`` are ``programs.library.describe()`` dicts (``id``, ``name``, ...). Raises
+    ``ValueError`` for a zone name that cannot be used safely in a template or would collide
+    after slugging.
     """
     t = topics(settings)
     dev_slug = slug(settings.device_id)
     pads, chambers, rollers = list(pad_names), list(chamber_names), list(roller_names)
     _check_zone_names(pads, chambers, rollers)
     program_ids = [str(p["id"]) for p in programs if p.get("id")]
-    if default_program is None and program_ids:
-        default_program = program_ids[0]
-    names = {str(p["id"]): str(p.get("name") or p["id"]) for p in programs if p.get("id")}
 
     cmps: dict[str, dict] = {}
 
@@ -108,6 +106,9 @@ def discovery_messages(
             "name": name,
             "uniq_id": f"{dev_slug}_{key}",
             "def_ent_id": f"{platform}.{dev_slug}_{key}",
+            # per component: before 2026.6 Home Assistant does not pass the root's qos on to
+            # the components of a device payload, and commands would go out at QoS 0
+            "qos": QOS,
             **options,
         }
 
@@ -135,14 +136,17 @@ def discovery_messages(
         json_attr_tpl='{{ {"problem_text": value_json.problem_text, "faults": value_json.faults,'
                       ' "lockout": value_json.lockout} | tojson }}')
 
-    program, intensity, heat = (BY_KEY[k] for k in ("program", "intensity", "heat_on"))
+    _add_session_components(add, t)
+    program, intensity, heat = (BY_KEY[k] for k in ("selected_program", "intensity", "heat_on"))
     if program_ids:
+        # Choosing is a setting, not an action: scenes, automations and voice commands set
+        # selects, and that must never start therapy. Start starts the chosen program.
         add(program.entity, "select", program.label, cmd_t=t["cmd"],
-            cmd_tpl='{"command":"start","program":"{{ value }}"}',
-            stat_t=t["state"], val_tpl="{{ value_json.program if value_json.program else 'None' }}",
+            cmd_tpl='{"command":"select_program","program":"{{ value }}"}',
+            stat_t=t["state"],
+            val_tpl="{{ value_json.selected_program or value_json.program or 'None' }}",
             ops=program_ids, ic="mdi:format-list-bulleted")
-        add("start", "button", f"Start {names.get(default_program, default_program)}", cmd_t=t["cmd"],
-            pl_prs=_cmd(command="start", program=default_program), ic="mdi:play")
+        add("start", "button", "Start", cmd_t=t["cmd"], pl_prs=_cmd(command="start"), ic="mdi:play")
     add("pause", "button", "Pause", cmd_t=t["cmd"], pl_prs=_cmd(command="pause"), ic="mdi:pause")
     add("resume", "button", "Resume", cmd_t=t["cmd"], pl_prs=_cmd(command="resume"), ic="mdi:play-pause")
     add("stop", "button", "Stop", cmd_t=t["cmd"], pl_prs=_cmd(command="stop"), ic="mdi:stop")
@@ -167,10 +171,21 @@ def discovery_messages(
         "avty_t": t["availability"],
         "pl_avail": "online",
         "pl_not_avail": "offline",
-        "qos": 1,
+        "qos": QOS,
         "cmps": cmps,
     }
     return [(t["discovery"], payload)]
+
+
+def _add_session_components(add, t: dict[str, str]) -> None:
+    """How the last session went: program, outcome and minutes in one sensor's state, each
+    also an attribute for automations (``state_attr(..., 'minutes')``)."""
+    last = BY_KEY["last_session"]
+    add(last.entity, "sensor", last.label, stat_t=t["state"],
+        val_tpl=("{% set s = value_json.last_session %}"
+                 "{{ (s.program ~ ': ' ~ s.outcome ~ ', ' ~ s.minutes ~ ' min')[:255] if s else 'None' }}"),
+        json_attr_t=t["state"], json_attr_tpl="{{ (value_json.last_session or {}) | tojson }}",
+        ic="mdi:history")
 
 
 def _sensor_options(value: Value) -> dict[str, Any]:

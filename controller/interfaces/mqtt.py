@@ -30,7 +30,8 @@ Why it is shaped like this:
   every reconnect.
 
 Topics, under ``{base_topic}/{device_id}/``: ``availability`` (retained ``online``/``offline``,
-also the last will), ``state`` (retained JSON of the hub's ``State``), ``event`` (JSON, not retained), ``cmd``
+also the last will), ``state`` (retained JSON of the hub's ``State``, noisy values
+held within deadbands: ``state_filter``), ``event`` (JSON, not retained), ``cmd``
 (JSON command in), ``cmd/result`` (``{"id", "ok", "error"[, "data"]}``); Home Assistant
 discovery on ``{discovery_prefix}/device/{device_id}/config`` (retained), re-sent when
 ``{discovery_prefix}/status`` says ``online``. ``controller.interfaces.discovery.topics`` spells them.
@@ -53,8 +54,8 @@ from controller.model.bounded_json import JsonRefused, loads as bounded_loads
 from controller.model.commands import MAX_COMMAND_DEPTH, CommandError, CommandResult, Source, parse_command
 from controller.model.config import MqttSettings
 from controller.interfaces.discovery import discovery_messages, topics
+from controller.interfaces.state_filter import StateFilter, changed
 from controller.machine.hub import MachineHub, Subscription
-from controller.model.state import State
 
 __all__ = ["Backoff", "MqttBridge", "TokenBucket", "client_options", "software_version"]
 
@@ -154,8 +155,10 @@ class MqttBridge:
     PROBE_TIMEOUT_S = 1.0
     #: a connection that held this long counts as good: the next backoff starts over
     GOOD_CONNECTION_S = 10.0
-    #: state goes out at most this often, however fast the machine ticks
+    #: state goes out at most this often during a session, however fast the machine ticks
     STATE_MIN_GAP_S = 0.5
+    #: and at most this often otherwise (idle, ended, fault): nothing there moves faster
+    STATE_IDLE_GAP_S = 1.0
     PUBLISH_TIMEOUT_S = 5.0
     CONNECT_TIMEOUT_S = 10.0
     #: commands waiting for the machine; the hub queue (64) keeps room for the panel and socket
@@ -185,7 +188,8 @@ class MqttBridge:
         self.topics = topics(settings)
         self.stats: dict[str, int] = dict.fromkeys(
             ("received", "accepted", "refused", "dropped_flood", "dropped_incoming", "dropped_results",
-             "published_state", "published_events", "published_results", "published_discovery",
+             "published_state", "published_state_bytes", "published_events", "published_results",
+             "published_discovery",
              "connections", "reconnects", "connect_failures", "probe_hits"), 0)
         #: set while connected and subscribed (tests and the CLI's status line read it)
         self.connected = asyncio.Event()
@@ -197,6 +201,8 @@ class MqttBridge:
         self._discovery_wanted = asyncio.Event()
         self._state_kick = asyncio.Event()
         self._unsent_event: dict | None = None
+        self._state_filter = StateFilter()
+        self._last_state: dict | None = None  # the last state payload published
         self._connected_at: float | None = None
         self.backoff = Backoff(self.BACKOFF_FIRST_S, self.BACKOFF_MAX_S)
         self._flood_unreported = 0
@@ -445,24 +451,36 @@ class MqttBridge:
             self._state_kick.set()  # Home Assistant restarted: give it the state right away too
 
     async def _state_loop(self, client: aiomqtt.Client) -> None:
-        """Publish on change (ignoring the tick counters), at most every STATE_MIN_GAP_S,
-        at least every ``state_interval_s``; the first one right after connecting."""
+        """Publish on a meaningful change (``StateFilter``: noise inside the deadbands is not
+        one), at most every ``STATE_MIN_GAP_S`` in a session and every ``STATE_IDLE_GAP_S``
+        otherwise, and at least every ``state_interval_s`` (the heartbeat); the first one
+        right after connecting."""
         interval = self.settings.state_interval_s
-        last_key: Any = object()
         last_sent = -math.inf
+        self._last_state = None
         while True:
             snapshot = self.hub.snapshot()
-            key = _comparable(snapshot)
+            payload = self._state_filter.payload(snapshot)
             now = self._now()
-            if self._state_kick.is_set() or key != last_key or now - last_sent >= interval:
+            if self._state_kick.is_set() or changed(payload, self._last_state) or now - last_sent >= interval:
                 self._state_kick.clear()
-                await self._publish(client, self.topics["state"], _to_json(snapshot.json_ready()), retain=True,
-                                    qos=0)
+                body = _to_json(payload)
+                await self._publish(client, self.topics["state"], body, retain=True, qos=0)
                 self.stats["published_state"] += 1
-                last_key, last_sent = key, now
-                await asyncio.sleep(self.STATE_MIN_GAP_S)
+                self.stats["published_state_bytes"] += len(body)
+                self._last_state, last_sent = payload, now
+                await self._state_gap(snapshot.mode)
                 continue
             await self._wait_for_state(interval - (now - last_sent))
+
+    async def _state_gap(self, mode) -> None:
+        """The pause after a state message; a change of mode (a start, a stop, a fault) ends
+        it at once, so a person sees what the machine does without the idle gap's delay."""
+        end = self._now() + (self.STATE_MIN_GAP_S if mode.in_session else self.STATE_IDLE_GAP_S)
+        while (left := end - self._now()) > 0:
+            if self.hub.snapshot().mode != mode:
+                return
+            await self.hub.wait_changed(left)
 
     async def _wait_for_state(self, timeout: float) -> None:
         waiters = [asyncio.ensure_future(self.hub.wait_changed(timeout)),
@@ -502,11 +520,6 @@ class MqttBridge:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-def _comparable(snapshot: State) -> State:
-    """A snapshot without the fields that change every tick whatever happens."""
-    return snapshot.model_copy(update={"seq": 0, "t_s": 0.0})
-
 
 def _as_bytes(payload: Any) -> bytes:
     """aiomqtt's payload as bytes (it is bytes off the wire; anything else is made text)."""

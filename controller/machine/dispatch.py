@@ -85,11 +85,19 @@ class CommandHandler:
                 return CommandResult.refused(cmd, "fault active: " + blocking[0].message + " — acknowledge it first")
             if self.technician.busy:
                 return CommandResult.refused(cmd, "a technician operation is running")
+            program = cmd.program or runner.selected_program
+            if program is None:
+                return CommandResult.refused(cmd, "no program chosen: name one, or choose one with select_program")
+            # what the command leaves out stays as the person set it on the machine
+            intensity = runner.intensity if cmd.intensity is None else cmd.intensity
+            heat = runner.heat_on if cmd.heat is None else cmd.heat
             self.manual.clear()
-            ok, reason, notes = runner.start(cmd.program, cmd.intensity, cmd.heat, now)
+            ok, reason, notes = runner.start(program, intensity, heat, now)
             if not ok:
                 return CommandResult.refused(cmd, reason)
             return CommandResult.accepted(cmd, {"intensity": runner.intensity, "notes": notes} if notes else None)
+        if isinstance(cmd, c.SelectProgram):
+            return self._select(cmd, now)
         if isinstance(cmd, c.Pause):
             return self._result(cmd, runner.pause(now))
         if isinstance(cmd, c.Resume):
@@ -138,6 +146,25 @@ class CommandHandler:
         if isinstance(cmd, (c.SelfTest, c.CalibratePressure, c.Autotune)):
             return self._service(cmd)
         return CommandResult.refused(cmd, f"command {cmd.command!r} is not supported")
+
+    def _select(self, cmd, now: float) -> CommandResult:
+        """Choose the program the next start starts, without starting anything. During a
+        session the choice is kept for the next start and the person is told so (a notice),
+        instead of being refused while the chooser silently jumps back."""
+        runner = self.runner
+        chosen = runner.programs.get(cmd.program)
+        if chosen is None:
+            known = ", ".join(sorted(runner.programs))
+            return CommandResult.refused(cmd, f"unknown program {cmd.program!r} (known: {known})")
+        runner.selected_program = chosen.id
+        running = runner.program if runner.mode.in_session else None
+        if running is None or running.id == chosen.id:
+            return CommandResult.accepted(cmd, {"selected_program": chosen.id})
+        note = (f"{chosen.name} is chosen for the next start; {running.name} goes on "
+                f"(stop it, then start, to change now)")
+        self.hub.publish_event({"type": "notice", "t_s": round(now, 3), "text": note,
+                                "selected_program": chosen.id})
+        return CommandResult.accepted(cmd, {"selected_program": chosen.id, "note": note})
 
     @staticmethod
     def _result(cmd, error: str | None) -> CommandResult:

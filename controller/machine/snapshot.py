@@ -74,4 +74,15 @@ def build_snapshot(seq: int, rec: TickRecord, runner, faults: list[Fault], locko
         "faults": [{"code": f.code, "severity": f.severity, "zone": f.zone, "t_s": round(f.t_s, _FAULT_T_DIGITS),
                     "message": f.message} for f in faults],
         "lockout": lockout,
+        "selected_program": runner.selected_program,
+        "last_session": _last_session(runner),
     })
+
+
+def _last_session(runner) -> dict | None:
+    ended = runner.sessions_ended
+    if not ended:
+        return None
+    last = ended[-1]
+    return {"program": last.program, "outcome": last.outcome, "minutes": round(last.elapsed_s / 60.0, 1),
+            "reason": last.reason}

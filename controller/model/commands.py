@@ -46,11 +46,29 @@ class _Cmd(BaseModel):
 Intensity = Annotated[int, Field(ge=1, le=5, strict=True)]
 
 
+ProgramId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+
+
 class Start(_Cmd):
+    """Start a program. What the command leaves out, the machine keeps as set: ``program``
+    None starts the chosen program (``select_program``, else the last one run), ``intensity``
+    and ``heat`` None keep the machine's current settings. (Defaults here used to override
+    them: heat switched off and intensity 1, then Start, came back with heat on at 3.)"""
+
     command: Literal["start"]
-    program: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
-    intensity: Intensity = 3
-    heat: bool = True
+    program: ProgramId | None = None
+    intensity: Intensity | None = None
+    heat: bool | None = None
+
+
+class SelectProgram(_Cmd):
+    """Choose the program that the next ``start`` without a program starts; starts nothing.
+
+    A choice is a setting, like intensity: a scene, an automation or a voice command may set
+    it at any time without starting therapy."""
+
+    command: Literal["select_program"]
+    program: ProgramId
 
 
 class Pause(_Cmd):
@@ -131,11 +149,11 @@ class SimInject(_Cmd):
 
 
 Command = Annotated[
-    Union[Start, Pause, Resume, Stop, SetIntensity, SetHeat, SetProfile, Ack,
+    Union[Start, SelectProgram, Pause, Resume, Stop, SetIntensity, SetHeat, SetProfile, Ack,
           ResetLockout, Manual, CalibratePressure, Autotune, SelfTest, SimInject],
     Field(discriminator="command"),
 ]
-COMMAND_NAMES = ("start", "pause", "resume", "stop", "set_intensity", "set_heat", "set_profile", "ack",
+COMMAND_NAMES = ("start", "select_program", "pause", "resume", "stop", "set_intensity", "set_heat", "set_profile", "ack",
                  "reset_lockout", "manual", "calibrate_pressure", "autotune", "selftest", "sim_inject")
 _adapter: TypeAdapter = TypeAdapter(Command)
 

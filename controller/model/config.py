@@ -6,12 +6,13 @@ is refused with the file, the field and the reason (``ConfigError``) before any 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from controller.model.bounded_json import MAX_TOML_BYTES, MAX_TOML_DEPTH, JsonRefused, check_bounds
 from controller.model.limits import SafetyLimits
@@ -178,12 +179,39 @@ class MqttSettings(_Strict):
     password: str | None = None
     password_file: str | None = None
     tls: TlsSettings | None = None
-    device_id: str = Field("legtherapy1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    #: names the MQTT topics and every Home Assistant id; see ``valid_device_id``
+    device_id: str = "legtherapy1"
     base_topic: str = "legtherapy"
     discovery_prefix: str = "homeassistant"
     state_interval_s: float = Field(5.0, gt=0.0, le=60.0)
     max_payload_bytes: int = Field(4096, ge=256, le=65536)
     max_commands_per_s: float = Field(20.0, gt=0.0, le=1000.0)
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, value: str) -> str:
+        return valid_device_id(value)
+
+
+#: lowercase letters and digits, words joined by single underscores: what a Home Assistant
+#: object id allows (no leading, trailing or doubled '_'), and safe in any MQTT topic level
+_DEVICE_ID = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+DEVICE_ID_MAX = 64
+
+
+def valid_device_id(value: str) -> str:
+    """The device id as given, or ``ValueError`` saying why not and what would do.
+
+    It is used verbatim in topics and ids, never rewritten: ``Leg-1`` and ``leg_1`` once
+    became the same Home Assistant unique ids, so two machines took over each other's entities."""
+    if len(value) > DEVICE_ID_MAX or not _DEVICE_ID.match(value):
+        suggestion = re.sub(r"_+", "_", re.sub(r"[^a-z0-9]", "_", value.lower())).strip("_")[:DEVICE_ID_MAX]
+        hint = f" (for example {suggestion!r})" if suggestion and _DEVICE_ID.match(suggestion) else ""
+        raise ValueError(
+            f"device id {value!r} must be 1-{DEVICE_ID_MAX} lowercase letters and digits, words joined by "
+            f"single underscores{hint}: it names the MQTT topics and the Home Assistant ids, where "
+            "'Leg-1' and 'leg_1' would be the same device")
+    return value
 
 
 class SocketSettings(_Strict):

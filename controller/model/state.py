@@ -110,6 +110,16 @@ class FaultState(_Part):
         return self.severity is not Severity.WARNING
 
 
+class SessionSummary(_Part):
+    """How the last session ended: which program, how (completed, stopped, fault), after how
+    many minutes of therapy (pauses excluded), and why it ended."""
+
+    program: str
+    outcome: Mode
+    minutes: float
+    reason: str | None
+
+
 class State(_Part):
     """One snapshot of the machine. Field order is the JSON's key order."""
 
@@ -133,6 +143,10 @@ class State(_Part):
     rollers: dict[str, RollerState]
     faults: tuple[FaultState, ...]
     lockout: bool
+    #: what a start without a program starts (the last one chosen or run)
+    selected_program: str | None = None
+    #: the last session since the daemon started (None before the first has ended)
+    last_session: SessionSummary | None = None
 
     @computed_field
     @property

@@ -101,7 +101,7 @@ MACHINE_VALUES = (
     Value("seq", "snapshot number", _ST),
     Value("t_s", "machine time", _ST, unit="s", digits=3),
     Value("mode", "Mode", _ST, entity="mode"),
-    Value("program", "Program", _S, entity="program"),
+    Value("program", "running program", _ST),
     Value("program_name", "program name", _ST),
     Value("phase", "program phase", _ST),
     Value("phase_index", "program phase number", _ST),
@@ -118,6 +118,8 @@ MACHINE_VALUES = (
     Value("rollers", "rollers", _ST),
     Value("faults", "active faults", _ST),
     Value("lockout", "locked out (needs a technician)", _ST),
+    Value("selected_program", "Program", _S, entity="program"),
+    Value("last_session", "Last session", _ST, entity="last_session"),
     Value("problem", "Fault", _ST, entity="problem"),
     Value("problem_text", "Problem", _ST, entity="problem_text", diagnostic=True),
 )

@@ -160,7 +160,7 @@ def test_unique_ids_are_unique_and_default_entity_ids_name_their_platform(compon
     assert len(unique_ids) == len(set(unique_ids))
     for key, c in components.items():
         assert re.fullmatch(rf"{c['p']}\.[a-z0-9_]+", c["def_ent_id"]), c["def_ent_id"]
-    other = discovery_messages(MqttSettings(device_id="second-machine"), config.pad_names, config.chamber_names,
+    other = discovery_messages(MqttSettings(device_id="second_machine"), config.pad_names, config.chamber_names,
                                config.roller_names, programs, "1.2.3")[0][1]["cmps"]
     assert not {c["uniq_id"] for c in other.values()} & set(unique_ids), "two machines never share ids"
 
@@ -220,7 +220,9 @@ def test_every_control_sends_a_command_the_machine_accepts_from_mqtt(components,
 
     for key, c in by_platform(components, "button").items():
         assert parses(c["payload_press"]).command == key
-    assert parses(controls["start"]["payload_press"]).program == programs[0]["id"]
+    start = parses(controls["start"]["payload_press"])
+    assert (start.program, start.intensity, start.heat) == (None, None, None), \
+        "Start starts the chosen program with the machine's own intensity and heat"
 
     heat = controls["heat"]
     assert parses(heat["payload_on"]).on is True and parses(heat["payload_off"]).on is False
@@ -232,7 +234,7 @@ def test_every_control_sends_a_command_the_machine_accepts_from_mqtt(components,
     assert select["command_template"].count("{{") == 1 and "{{ value }}" in select["command_template"]
     for option in select["options"]:
         cmd = parses(select["command_template"].replace("{{ value }}", option))
-        assert (cmd.command, cmd.program) == ("start", option)
+        assert (cmd.command, cmd.program) == ("select_program", option), "choosing never starts"
 
     number = controls["intensity"]
     assert (number["min"], number["max"], number["step"]) == (1, 5, 1)

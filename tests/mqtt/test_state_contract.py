@@ -24,7 +24,7 @@ from tests.machine.simrun import run_sim
 #: the state's keys, in the order they are published
 STATE_KEYS = ["seq", "t_s", "mode", "program", "program_name", "phase", "phase_index", "elapsed_s", "remaining_s",
               "intensity", "heat_on", "profile", "relay_closed", "pump_duty", "estop", "pads", "chambers", "rollers",
-              "faults", "lockout", "problem", "problem_text"]
+              "faults", "lockout", "selected_program", "last_session", "problem", "problem_text"]
 PAD_KEYS = ["temp_c", "temp2_c", "target_c", "duty"]
 CHAMBER_KEYS = ["pressure_mmhg", "target_mmhg", "fill_open", "vent_open"]
 ROLLER_KEYS = ["speed", "current_a"]
@@ -84,7 +84,7 @@ def test_the_published_json_of_one_tick_is_exactly_what_it_always_was(runner):
                     "message": "left calf pad sensor chip keeps failing"},
                    {"code": "from_a_newer_version", "severity": "warning", "zone": "left_thigh", "t_s": 110.123,
                     "message": "a warning"}],
-        "lockout": False, "problem": True,
+        "lockout": False, "selected_program": "quick_circulation", "last_session": None, "problem": True,
         "problem_text": "left thigh chamber did not fill; left calf pad sensor chip keeps failing",
     }
     assert list(published) == STATE_KEYS
