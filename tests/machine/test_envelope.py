@@ -17,7 +17,7 @@ from controller.model.config import load_config
 from controller.model.limits import heating_check
 from sim.params import PadParams, load_sim_params, shipped_plants
 from sim.thermal import PadThermal
-from tests.safety.test_safety_heat import DT, PAD, HeatRig
+from tests.safety.test_safety_heat import DT, PAD, heat_rig
 
 CFG = load_config()
 CHECK = heating_check(CFG.limits, None)
@@ -35,8 +35,8 @@ def corner_pad(mass: float, power: float, lag: float, room_c: float, **update) -
 def heat_at_full_power(pad: PadThermal, target_c: float, seconds: float, sensor=None):
     """Full duty toward ``target_c`` through the safety monitor; the first heater_no_gain (or None)
     and the pad. ``sensor(pad)`` gives what the sensors read (default: the pad's own sensors)."""
-    rig = HeatRig()
-    rig.targets[PAD] = target_c
+    rig = heat_rig()
+    rig.heat_targets[PAD] = target_c
     rig.duty[PAD] = 1.0
     rig.temps[PAD] = (pad.thermistor_c, pad.digital_c)
 

@@ -21,7 +21,7 @@ class Feed:
         self.t += 0.25
         readings = Readings(t_s=self.t, pads={PAD: PadReading(temp_c, temp_c, self.t)}, pressure_mmhg={CH: p},
                             pressure_t_s={CH: self.t}, roller_current_a={}, estop_tripped=False, thermal_fresh=True,
-                            errors=(), error_zones=())
+                            errors=())
         out = Outputs.safe([PAD], [CH], []).with_(fill_open={CH: filling}, vent_open={CH: target == 0.0})
         self.report(TickRecord(self.t, mode, readings, out, {PAD: heat_c}, {CH: target}, (), (),
                                phase_changed))
