@@ -17,8 +17,8 @@ short:
 
 The three constants were fitted on the simulated pad over the envelope's thermal corners (pad
 mass 0.5/1/3x, heater power 70/130 %, sensor lag 1/4x, room 15/30 °C; targets 38, 40 and
-42 °C): every corner reaches its target with overshoot ≤ 0.33 °C, settles within ±0.01 °C and
-rises within 1.18x its full-power time (tests/controllers/test_heat_envelope.py). The result is
+42 °C), measured by the same step the machine runs: every corner reaches its target with
+overshoot ≤ 0.26 °C, settles within ±0.005 °C and rises within 1.14x its full-power time (tests/controllers/test_heat_envelope.py). The result is
 held inside the gain bounds below (and HeatControl's own field bounds), so a wild measurement
 cannot produce a wild loop.
 """

@@ -57,7 +57,7 @@ REQUEST_MAX_DEPTH = 8
 #: a request line that has begun must end within this (a client dribbling bytes holds a slot)
 LINE_DEADLINE_S = 30.0
 #: self-test, autotune and calibration take minutes; everything else answers within a tick or two
-LONG_COMMANDS = ("selftest", "autotune", "calibrate_pressure")
+LONG_COMMANDS = ("selftest", "autotune", "calibrate_pressure", "commission")
 COMMAND_TIMEOUT_S = 30.0
 LONG_COMMAND_TIMEOUT_S = 2400.0  # autotune may take up to its own 30 min limit
 MAX_COMMAND_TIMEOUT_S = 3600.0
