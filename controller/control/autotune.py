@@ -59,8 +59,8 @@ UNCOMMISSIONED_OSCILLATION_S = 3600.0
 #: simulated pad: the relay's period follows the pad's lags, the cooling half its losses).
 WARMUP_MARGIN = 3.0
 OSCILLATION_PER_DEAD_TIME = 150.0
-WARMUP_BOUNDS_S = (300.0, 3600.0)
-OSCILLATION_BOUNDS_S = (600.0, 5400.0)
+WARMUP_BOUNDS_S = (300.0, 3000.0)
+OSCILLATION_BOUNDS_S = (600.0, 3600.0)  # both together stay inside the socket's 2 h wait
 
 
 def deadlines_from(rate_c_per_s: float | None, dead_time_s: float | None, start_c: float, target_c: float,

@@ -19,7 +19,8 @@ inside the measurement — and then handed back to its PID. From the trace:
 
 It is a heat control law (``update``/``finished``) so it runs on the same thermal ticks and
 through the same gate as the PID it replaces. It fails (``reason``) on a lost reading, on no
-rise of ``MIN_RISE_C`` within ``NO_RISE_S`` (a dead element or a sensor off its pad), on a
+rise of ``MIN_RISE_C`` over the last ``NO_RISE_S`` (a dead element or a sensor off its pad: every
+pad of the envelope gains more than twice that at full duty up to ``stop_c``), on a
 reading past ``stop_c`` + ``MAX_PAST_STOP_C``, or after ``timeout_s``.
 """
 
@@ -85,7 +86,8 @@ def _steepest(times: list[float], temps: list[float]) -> tuple[float, float, flo
     best = (-math.inf, 0.0, temps[0])
     j = 0
     for i in range(len(times)):
-        while times[i] - times[j] > SLOPE_WINDOW_S:
+        # j: the latest reading at least SLOPE_WINDOW_S before i (tick spacing need not divide it)
+        while j < i and times[i] - times[j + 1] >= SLOPE_WINDOW_S - 1e-9:
             j += 1
         if times[i] - times[j] < SLOPE_WINDOW_S - 1e-9:
             continue
@@ -125,6 +127,7 @@ class HeatResponseStep:
         self.reason: str | None = None
         self.response: HeatResponse | None = None
         self.trace: list[tuple[float, float]] = []
+        self._window_from = 0  # the reading NO_RISE_S back
         self._on_end = on_end
 
     @property
@@ -153,9 +156,15 @@ class HeatResponseStep:
             self.done = True
             self._ended()
             return 0.0
-        if elapsed >= NO_RISE_S and max(v for _, v in self.trace) - start_c < MIN_RISE_C:
-            return self._fail(f"rose {temp_c - start_c:+.1f} °C in {elapsed:.0f} s at {self.duty:.0%} duty: "
-                              "element open or weak, or the sensor is off the pad")
+        if elapsed >= NO_RISE_S:
+            # over the last NO_RISE_S: a dead element on a leg still drifts up toward the limb's
+            # temperature at first, so the rise since the start would pass it for a while
+            while self.trace[self._window_from + 1][0] <= now_s - NO_RISE_S:
+                self._window_from += 1
+            gained = temp_c - self.trace[self._window_from][1]
+            if gained < MIN_RISE_C:
+                return self._fail(f"gained {gained:+.1f} °C in the last {NO_RISE_S:g} s at {self.duty:.0%} duty "
+                                  f"(at {temp_c:.1f} °C): element open or weak, or the sensor is off the pad")
         if elapsed > self.timeout_s:
             return self._fail(f"did not reach {self.stop_c:g} °C within {self.timeout_s:g} s "
                               f"({temp_c:.1f} °C): heater too weak for this room")
