@@ -146,8 +146,9 @@ class HeatControl(_Strict):
 
     The defaults are the uncommissioned unit's: on every thermal corner of the variation
     envelope (mass 0.5-3x, power 70-130 %, sensor lag 1-4x, room 15-30 °C; targets 38-42 °C) they
-    overshoot ≤ 0.47 °C and settle within ±0.02 °C, and rise within 1.3x full power except on the
-    light pads in a warm room (up to 1.73x there: ~65 s against 37.5 s). No one gain set does all
+    overshoot ≤ 0.47 °C and settle within ±0.02 °C, and rise within 1.3x full power except on four
+    light (0.5x) pads — strong or in a warm room — where they take up to 1.73x (~65 s against
+    37.5 s at full power). No one gain set does all
     three on every corner — the look-ahead a heavy, laggy pad needs holds a light one back — so
     commissioning scales them to the pad (tests/controllers/test_heat_envelope.py)."""
 
