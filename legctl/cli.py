@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 
 DEFAULT_SOCKET = "/run/legtherapy/legtherapy.sock"
 COMMAND_TIMEOUT_S = 35.0  # a little over the daemon's own 30 s wait for the machine's answer
-LONG_TIMEOUT_S = 2400.0  # self-test, calibration, and autotune (its own limit is 30 min)
+LONG_TIMEOUT_S = 7200.0  # self-test, calibration, commissioning, autotune (its deadlines: up to ~1 h 50 min)
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 MAX_TIMEOUT_S = 24 * 3600.0
 #: the daemon caps its own wait for the machine at this (socket_api.MAX_COMMAND_TIMEOUT_S)
-DAEMON_MAX_TIMEOUT_S = 3600.0
+DAEMON_MAX_TIMEOUT_S = 7200.0
 MIN_INTERVAL_S, MAX_INTERVAL_S = 0.02, 60.0  # what the daemon accepts for a stream
 #: an answer line (a status, 500 fault-log rows) is far below this; a stream that never ends a
 #: line is not the daemon
@@ -125,7 +125,7 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="print the daemon's raw JSON instead of a table")
     parser.add_argument("--timeout", type=_number_in(0.0, MAX_TIMEOUT_S, low_open=True), metavar="S", default=d(None),
                         help=f"seconds to wait for an answer (default {COMMAND_TIMEOUT_S:g}; "
-                             f"{LONG_TIMEOUT_S:g} for selftest, autotune, calibrate)")
+                             f"{LONG_TIMEOUT_S:g} for selftest, autotune, calibrate, commission)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("pad", metavar="PAD", help="pad zone, e.g. left_calf")
     # finite here; the range (30-42 °C) is the daemon's to judge, so its reason reaches the person
     a.add_argument("--target-c", type=_number_in(-math.inf, math.inf), default=38.0, metavar="T", help="tuning temperature °C, 30-42 (default 38)")
+    add("commission", "measure this unit: each chamber's fill rate and leak-down, each pad's heating "
+                      "(takes up to ~20 min; pads heat to 37 °C); stored beside the gains, shown as a table")
     m = add("manual", "drive one output by hand, still through the interlocks (only while idle)")
     m.add_argument("output", metavar="OUTPUT", help="pump, heater:ZONE, fill:ZONE, vent:ZONE or roller:ZONE")
     m.add_argument("value", metavar="VALUE", type=_manual_value,
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
 
 
 def _run(args, io: _Out) -> int:
-    long_running = args.cmd in ("selftest", "autotune", "calibrate")
+    long_running = args.cmd in ("selftest", "autotune", "calibrate", "commission")
     timeout = args.timeout if args.timeout is not None else LONG_TIMEOUT_S if long_running else COMMAND_TIMEOUT_S
     if args.cmd == "watch":
         return _watch(args, io, timeout)
@@ -320,6 +322,8 @@ def _show_result(args, io: _Out, payload: dict, result: dict) -> int:
     else:
         if checks:
             io.print(*fmt.selftest_lines(checks))
+        elif result.get("ok") and payload["command"] == "commission":
+            io.print(_done_text(payload), *fmt.commission_lines(data))
         elif result.get("ok"):
             io.print(_done_text(payload), *fmt.data_lines(data))
     if not result.get("ok"):
@@ -343,7 +347,7 @@ def _done_text(payload: dict) -> str:
         return f"injected {payload['fault']}" + (f" on {payload['zone']}" if payload["zone"] else "")
     return {"pause": "paused", "resume": "resumed", "stop": "stopped", "ack": "acknowledged",
             "reset_lockout": "lockout reset", "calibrate_pressure": "pressure sensors calibrated",
-            "autotune": f"autotune of {payload.get('pad')} done"}.get(name, "ok")
+            "autotune": f"autotune of {payload.get('pad')} done", "commission": "commissioned"}.get(name, "ok")
 
 
 def _watch(args, io: _Out, timeout: float) -> int:

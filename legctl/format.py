@@ -148,6 +148,24 @@ def selftest_lines(checks: list[dict]) -> list[str]:
     return table(("check", "result", "detail"), rows) + ["", summary]
 
 
+def commission_lines(data: dict) -> list[str]:
+    """``legctl commission``: one table of the pads' heating, one of the chambers' fill and leak."""
+    pads = data.get("pads") or {}
+    chambers = data.get("chambers") or {}
+    out = table(("pad", "rate °C/s", "dead time s", "check window s", "rise °C", "kp", "ki", "kd"),
+                [(p, _num(r.get("rate_c_per_s"), 4), _num(r.get("dead_time_s")), _num(r.get("window_s"), 0),
+                  _num(r.get("rise_c"), 2), _num(r.get("kp"), 3), _num(r.get("ki"), 4), _num(r.get("kd"), 1))
+                 for p, r in pads.items()])
+    out += [""] + table(("chamber", "fill mmHg/s", "from-to mmHg", "leak mmHg/s", "at mmHg"),
+                        [(z, _num(r.get("fill_rate_mmhg_per_s"), 2),
+                          f"{_num(r.get('from_mmhg'), 0)}-{_num(r.get('to_mmhg'), 0)}",
+                          _num(r.get("leak_mmhg_per_s"), 3), _num(r.get("leak_at_mmhg"), 0))
+                         for z, r in chambers.items()])
+    if data.get("measured_at"):
+        out += ["", f"measured at {data['measured_at']}; kept in the state directory (commissioning.json)"]
+    return out
+
+
 def data_lines(data: dict | None) -> list[str]:
     """A command result's data as ``key: value`` lines (notes one per line)."""
     if not data:

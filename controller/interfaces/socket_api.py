@@ -56,11 +56,11 @@ MAX_STREAM_INTERVAL_S = 60.0
 REQUEST_MAX_DEPTH = 8
 #: a request line that has begun must end within this (a client dribbling bytes holds a slot)
 LINE_DEADLINE_S = 30.0
-#: self-test, autotune and calibration take minutes; everything else answers within a tick or two
-LONG_COMMANDS = ("selftest", "autotune", "calibrate_pressure")
+#: self-test, autotune, calibration and commissioning take minutes; everything else answers within a tick or two
+LONG_COMMANDS = ("selftest", "autotune", "calibrate_pressure", "commission")
 COMMAND_TIMEOUT_S = 30.0
-LONG_COMMAND_TIMEOUT_S = 2400.0  # autotune may take up to its own 30 min limit
-MAX_COMMAND_TIMEOUT_S = 3600.0
+LONG_COMMAND_TIMEOUT_S = 7200.0  # autotune: up to its warm-up (<= 50 min) and cycles (<= 60 min) deadlines
+MAX_COMMAND_TIMEOUT_S = 7200.0
 
 _TOO_LONG = object()  # marks a request line that was cut off for being over MAX_LINE_BYTES
 

@@ -143,7 +143,7 @@ class CommandHandler:
             except ValueError as err:
                 return CommandResult.refused(cmd, str(err))
             return CommandResult.accepted(cmd, {"fault": inj.name, "zone": inj.zone})
-        if isinstance(cmd, (c.SelfTest, c.CalibratePressure, c.Autotune)):
+        if isinstance(cmd, (c.SelfTest, c.CalibratePressure, c.Autotune, c.Commission)):
             return self._service(cmd)
         return CommandResult.refused(cmd, f"command {cmd.command!r} is not supported")
 

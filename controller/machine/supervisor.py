@@ -27,6 +27,7 @@ from controller.storage.fault_store import FaultStore
 from controller.model.faults import Fault, Severity
 from controller.model.manual import ManualOverrides
 from controller.safety.latch import FaultLatch
+from controller.storage.commissioning import Commissioning, load_commissioning
 from controller.storage.gains import load_gains
 from controller.safety.gate import gate
 from controller.control.heat import HeatController
@@ -56,7 +57,8 @@ class Supervisor:
         self.period_s = config.rates.period_s
         self.store = FaultStore(state_dir)
         self.latch = FaultLatch(self.store)
-        self.safety = SafetyMonitor(config)
+        self.commissioning = load_commissioning(state_dir, config.pad_names, config.chamber_names)
+        self.safety = SafetyMonitor(config, self.commissioning.heating())
         self.runner = Runner(config, programs)
         pads = config.pad_names
         default = (config.heat.kp, config.heat.ki, config.heat.kd)
@@ -71,7 +73,7 @@ class Supervisor:
         self.pressure_targets = {c: 0.0 for c in config.chamber_names}
         self.manual = ManualOverrides()  # technician overrides, idle only, still gated
         self.technician = Technician(config=config, board=board, heat=self.heat, manual=self.manual,
-                                     state_dir=state_dir)
+                                     state_dir=state_dir, on_commissioned=self._commissioned)
         self.tick_count = 0
         #: wall-clock cost of recent ticks (a metric for benchmarks and status, never for control)
         self.tick_cost_s: deque[float] = deque(maxlen=100_000)
@@ -92,6 +94,10 @@ class Supervisor:
         from programs.library import describe
 
         hub.program_lister = lambda: [describe(p) for p in programs.values()]
+
+    def _commissioned(self, record: Commissioning) -> None:
+        self.commissioning = record
+        self.safety.set_commissioning(record.heating())
 
     # ------------------------------------------------------------------ lifecycle
     def start_safe(self) -> None:

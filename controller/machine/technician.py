@@ -1,4 +1,4 @@
-"""Technician operations: self-test, pressure calibration, heater autotune.
+"""Technician operations: self-test, pressure calibration, heater autotune, commissioning.
 
 They run one at a time (``Technician``) as a task beside the scan cycle and are handed the
 parts they work with (``Workbench``), not the supervisor. Self-test and calibration drive
@@ -12,12 +12,15 @@ handed back to its PID at once, in the same tick, before the task itself has unw
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from controller.control.autotune import RelayAutotune
+from controller.control.autotune import RelayAutotune, deadlines_from
+from controller.control.heat_gains import gains_from_response
+from controller.control.heat_response import HeatResponseStep
 from controller.control.heat import HeatController
 from controller.machine.board import Board
 from controller.model import commands as c
@@ -26,6 +29,8 @@ from controller.model.config import MAX_PRESSURE_OFFSET_MMHG, MachineConfig
 from controller.model.manual import ManualOverrides, ManualTarget
 from controller.model.readings import Readings
 from controller.storage.calibration import save_pressure_offsets
+from controller.storage.commissioning import (ChamberRecord, Commissioning, PadRecord, load_commissioning,
+                                              save_commissioning)
 from controller.storage.gains import save_gains
 
 log = logging.getLogger("legtherapy.commands")
@@ -38,7 +43,16 @@ HEAT_DRIFT_S = 10.0
 HEAT_PROBE_RISE_C = 0.5  # over the unheated pads' drift in the same time
 ROLLER_PROBE_S = 1.0
 ROLLER_MIN_A = 0.15
-AUTOTUNE_TIMEOUT_S = 1800.0
+#: commissioning a chamber: from vented, pump at full duty, fill valve open, until FILL_TO_MMHG
+#: (below every program's pressures' upper reaches, far below the trip); then both valves shut
+#: for LEAK_HOLD_S, read after LEAK_SETTLE_S (valve and hose lag) — well inside the 60 s hold limit
+FILL_FROM_MMHG = 5.0
+FILL_TO_MMHG = 40.0
+FILL_TIMEOUT_S = 30.0
+LEAK_SETTLE_S = 1.0
+LEAK_HOLD_S = 10.0
+#: the pads' step may take a heavy pad in a cold room ~15 min to the top of the checked range
+HEAT_STEP_TIMEOUT_S = 1800.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,8 @@ class Workbench:
     manual: ManualOverrides  # outputs held by hand, laid over the controllers' before the gate
     state_dir: str  # where gains and offsets are kept
     latest: Callable[[], Readings | None]  # the newest scan's readings
+    #: told of a new commissioning (the safety monitor's heating checks take it from there)
+    on_commissioned: Callable[[Commissioning], None] | None = None
 
     @property
     def period_s(self) -> float:
@@ -61,9 +77,10 @@ class Technician:
     """One technician operation at a time, as a task beside the scan cycle."""
 
     def __init__(self, *, config: MachineConfig, board: Board, heat: HeatController, manual: ManualOverrides,
-                 state_dir: str) -> None:
+                 state_dir: str, on_commissioned: Callable[[Commissioning], None] | None = None) -> None:
         self._latest: Readings | None = None
-        self.bench = Workbench(config, board, heat, manual, state_dir, latest=lambda: self._latest)
+        self.bench = Workbench(config, board, heat, manual, state_dir, latest=lambda: self._latest,
+                               on_commissioned=on_commissioned)
         self._task: asyncio.Task | None = None
         self._called_off_by: str | None = None
 
@@ -77,7 +94,8 @@ class Technician:
 
     def start(self, cmd) -> asyncio.Future:
         """Start the operation ``cmd`` asks for; the future gets its result when it ends."""
-        op = {c.SelfTest: selftest, c.CalibratePressure: calibrate_pressure, c.Autotune: autotune}[type(cmd)]
+        op = {c.SelfTest: selftest, c.CalibratePressure: calibrate_pressure, c.Autotune: autotune,
+              c.Commission: commission}[type(cmd)]
         loop = asyncio.get_running_loop()
         result_future = loop.create_future()
         self._called_off_by = None
@@ -237,26 +255,168 @@ async def calibrate_pressure(bench: Workbench, cmd) -> CommandResult:
 async def autotune(bench: Workbench, cmd) -> CommandResult:
     """Relay autotune of one pad (as Klipper's PID_CALIBRATE); gains saved in the state dir.
 
+    Two deadlines, from the pad's commissioning when there is one (``deadlines_from``): the
+    warm-up to the target, and the oscillation, timed from the first time the pad reached the
+    target — so a heavy pad's long warm-up from a cold room is not counted against its cycles.
     The tune becomes the pad's control law for its duration and the PID is back when it ends,
-    fails, times out or is called off (the ``finally`` here; a fault or stop does it at once)."""
+    fails, or is called off (the ``finally`` here; a fault or stop does it at once). A failure
+    says what happened (the tune's own reason), never only "timed out"."""
     cfg = bench.config
     pad = cmd.pad
     if pad not in cfg.pad_names:
         return CommandResult.refused(cmd, f"unknown pad {pad!r} (known: {', '.join(cfg.pad_names)})")
     target = min(cmd.target_c, cfg.limits.max_heat_target_c)
+    record = load_commissioning(bench.state_dir, cfg.pad_names, cfg.chamber_names).pads.get(pad)
+    latest = bench.latest()
+    start_c = latest.pads[pad].temp_c if latest is not None and pad in latest.pads else math.nan
+    if record is None:
+        warmup_s, oscillation_s = deadlines_from(None, None, start_c, target)
+    else:
+        warmup_s, oscillation_s = deadlines_from(record.rate_c_per_s, record.dead_time_s, start_c, target,
+                                                 start_if_unknown_c=record.start_c)
     ended = asyncio.get_running_loop().create_future()
-    tuner = RelayAutotune(target, max_duty=bench.heat.max_duty, timeout_s=AUTOTUNE_TIMEOUT_S,
+    tuner = RelayAutotune(target, max_duty=bench.heat.max_duty, warmup_timeout_s=warmup_s, timeout_s=oscillation_s,
                           on_end=lambda _: ended.done() or ended.set_result(None))
     bench.heat.set_control(pad, tuner)
     try:
-        await asyncio.wait_for(ended, AUTOTUNE_TIMEOUT_S)
+        # the tune keeps its own deadlines on the thermal ticks; this one only guards a scan
+        # cycle that stopped feeding it
+        await asyncio.wait_for(ended, warmup_s + oscillation_s + 60.0)
     except TimeoutError:
         pass
     finally:
         bench.heat.restore_control((pad,))
     if not tuner.done:
-        return CommandResult.refused(cmd, f"autotune of {pad} failed: {tuner.reason or 'timed out'}")
+        reason = tuner.reason or (f"no thermal readings reached the tune within {warmup_s + oscillation_s + 60.0:g} s "
+                                  f"({len(tuner.peaks)} turning points seen)")
+        return CommandResult.refused(cmd, f"autotune of {pad} failed: {reason}")
     kp, ki, kd = tuner.result()
     save_gains(bench.state_dir, pad, (kp, ki, kd))
     bench.heat.set_gains(pad, kp, ki, kd)
     return CommandResult.accepted(cmd, {"pad": pad, "kp": kp, "ki": ki, "kd": kd})
+
+
+async def commission(bench: Workbench, cmd) -> CommandResult:
+    """Measure the unit: each chamber's fill rate and leak-down, then every pad's full-duty
+    heating step (all pads at once: each is measured on its own sensor). The records go to
+    ``commissioning.json``, each pad's gains from its step to the gains file, both in the state
+    directory; the safety monitor's heating checks take the new records at once. Any part that
+    fails refuses the whole (nothing is saved: a half-measured unit keeps its old record), with
+    every reason."""
+    cfg = bench.config
+    problems: list[str] = []
+    chambers: dict[str, ChamberRecord] = {}
+    for zone in cfg.chamber_names:
+        record, problem = await _commission_chamber(bench, zone)
+        if problem:
+            problems.append(f"{zone}: {problem}")
+        else:
+            chambers[zone] = record
+    bench.manual.clear()
+    pads, pad_problems = await _commission_pads(bench)
+    problems += pad_problems
+    if problems:
+        return CommandResult.refused(cmd, "commissioning failed (nothing saved): " + "; ".join(problems))
+    record = Commissioning(measured_at=_now_iso(), pads=pads, chambers=chambers)
+    save_commissioning(bench.state_dir, record)
+    gains = {}
+    for pad, rec in pads.items():
+        kp, ki, kd = gains_of(rec)
+        save_gains(bench.state_dir, pad, (kp, ki, kd))
+        bench.heat.set_gains(pad, kp, ki, kd)
+        gains[pad] = {"kp": kp, "ki": ki, "kd": kd}
+    if bench.on_commissioned is not None:
+        bench.on_commissioned(record)
+    return CommandResult.accepted(cmd, {
+        "measured_at": record.measured_at,
+        "pads": {p: {**asdict(r), **gains[p]} for p, r in pads.items()},
+        "chambers": {z: asdict(r) for z, r in chambers.items()}})
+
+
+def gains_of(record: PadRecord) -> tuple[float, float, float]:
+    """The pad's gains from its commissioned step (``controller.control.heat_gains``)."""
+    return gains_from_response(record.rate_c_per_s, record.dead_time_s, record.duty)
+
+
+async def _commission_chamber(bench: Workbench, zone: str) -> tuple[ChamberRecord | None, str | None]:
+    manual = bench.manual
+    await _vent_all(bench)
+    pump, fill, vent = ManualTarget.pump(), ManualTarget.fill(zone), ManualTarget.vent(zone)
+    loop = asyncio.get_running_loop()
+    manual.set(vent, 0.0)
+    manual.set(fill, 1.0)
+    manual.set(pump, bench.config.compression.pump_max_duty)
+    t_from: tuple[float, float] | None = None
+    t_to: tuple[float, float] | None = None
+    end = loop.time() + FILL_TIMEOUT_S
+    while loop.time() < end:
+        p = _pressures(bench).get(zone, math.nan)
+        now = loop.time()
+        if math.isfinite(p):
+            if t_from is None and p >= FILL_FROM_MMHG:
+                t_from = (now, p)
+            if t_from is not None and p >= FILL_TO_MMHG:
+                t_to = (now, p)
+                break
+        await asyncio.sleep(bench.period_s)
+    manual.release(pump)
+    manual.set(fill, 0.0)  # both valves shut: what leaves now is the leak
+    if t_to is None or t_from is None or t_to[0] <= t_from[0]:
+        manual.release(fill, vent)
+        p = _pressures(bench).get(zone, math.nan)
+        return None, (f"reached {p:.1f} mmHg in {FILL_TIMEOUT_S:g} s at full pump duty, not {FILL_TO_MMHG:g}: "
+                      "pump, fill valve, hose or a large leak")
+    await asyncio.sleep(LEAK_SETTLE_S)
+    p0, t0 = _pressures(bench).get(zone, math.nan), loop.time()
+    await asyncio.sleep(LEAK_HOLD_S)
+    p1, t1 = _pressures(bench).get(zone, math.nan), loop.time()
+    manual.release(fill, vent)
+    await asyncio.sleep(VENT_SETTLE_S)
+    if not (math.isfinite(p0) and math.isfinite(p1)):
+        return None, "lost its pressure reading"
+    fill_rate = (t_to[1] - t_from[1]) / (t_to[0] - t_from[0])
+    leak = max(0.0, (p0 - p1) / (t1 - t0))
+    return ChamberRecord(fill_rate_mmhg_per_s=round(fill_rate, 4), from_mmhg=round(t_from[1], 3),
+                         to_mmhg=round(t_to[1], 3), leak_mmhg_per_s=round(leak, 5),
+                         leak_at_mmhg=round(0.5 * (p0 + p1), 3)), None
+
+
+async def _commission_pads(bench: Workbench) -> tuple[dict[str, PadRecord], list[str]]:
+    cfg = bench.config
+    stop_c = cfg.limits.max_heat_target_c - cfg.limits.heating_check_margin_c
+    loop = asyncio.get_running_loop()
+    steps: dict[str, HeatResponseStep] = {}
+    pending = set(cfg.pad_names)
+    all_ended = loop.create_future()
+
+    def ended(pad: str) -> None:
+        pending.discard(pad)
+        if not pending and not all_ended.done():
+            all_ended.set_result(None)
+
+    for pad in cfg.pad_names:
+        steps[pad] = HeatResponseStep(stop_c, duty=bench.heat.max_duty, timeout_s=HEAT_STEP_TIMEOUT_S,
+                                      on_end=lambda _s, pad=pad: ended(pad))
+        bench.heat.set_control(pad, steps[pad])
+    try:
+        await asyncio.wait_for(all_ended, HEAT_STEP_TIMEOUT_S + 60.0)
+    except TimeoutError:
+        pass
+    finally:
+        bench.heat.restore_control()
+    records: dict[str, PadRecord] = {}
+    problems = []
+    for pad, step in steps.items():
+        if step.done and step.response is not None:
+            r = step.response
+            records[pad] = PadRecord(duty=r.duty, start_c=round(r.start_c, 3), rate_c_per_s=round(r.rate_c_per_s, 5),
+                                     dead_time_s=round(r.dead_time_s, 2), window_s=round(r.window_s, 1),
+                                     rise_c=round(r.rise_c, 3), duration_s=round(r.duration_s, 1))
+        else:
+            problems.append(f"{pad}: {step.reason or 'no thermal readings reached the measurement'}")
+    return records, problems
+
+
+def _now_iso() -> str:
+    """The record's date, for people reading it (wall clock: a label, never used for control)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -136,6 +136,14 @@ class Autotune(_Cmd):
     local_only: bool = Field(True, exclude=True)
 
 
+class Commission(_Cmd):
+    """Measure this unit (each pad's heating step, each chamber's fill and leak-down) and keep
+    it in the state directory; technicians on the local socket only."""
+
+    command: Literal["commission"]
+    local_only: bool = Field(True, exclude=True)
+
+
 class SelfTest(_Cmd):
     command: Literal["selftest"]
     local_only: bool = Field(True, exclude=True)
@@ -150,11 +158,12 @@ class SimInject(_Cmd):
 
 Command = Annotated[
     Union[Start, SelectProgram, Pause, Resume, Stop, SetIntensity, SetHeat, SetProfile, Ack,
-          ResetLockout, Manual, CalibratePressure, Autotune, SelfTest, SimInject],
+          ResetLockout, Manual, CalibratePressure, Autotune, SelfTest, SimInject, Commission],
     Field(discriminator="command"),
 ]
 COMMAND_NAMES = ("start", "select_program", "pause", "resume", "stop", "set_intensity", "set_heat", "set_profile", "ack",
-                 "reset_lockout", "manual", "calibrate_pressure", "autotune", "selftest", "sim_inject")
+                 "reset_lockout", "manual", "calibrate_pressure", "autotune", "selftest", "sim_inject",
+                 "commission")
 _adapter: TypeAdapter = TypeAdapter(Command)
 
 

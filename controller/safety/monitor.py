@@ -18,9 +18,11 @@ relay means no heater, pump or valve power, and an unpowered vent is open (norma
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from controller.model.config import MachineConfig
 from controller.model.faults import Fault, Severity
+from controller.model.limits import PadCommissioning, heating_check
 from controller.model.outputs import Outputs
 from controller.model.readings import ErrorZone, Readings
 from controller.safety.context import NAN, SafetyContext, ZoneNames, pad_reading, pressure_of, plausible_c, Powered
@@ -38,18 +40,28 @@ OVERTEMP_CLEAR_MARGIN_C = 2.0
 class SafetyMonitor:
     """All interlocks, checked every tick before anything is written."""
 
-    def __init__(self, config: MachineConfig) -> None:
+    def __init__(self, config: MachineConfig, commissioning: Mapping[str, PadCommissioning] | None = None) -> None:
+        """``commissioning``: pad -> what commissioning measured (from the state directory); the
+        heating check of each pad in it takes its window and required gain from it."""
         self.config = config
         self.limits = config.limits
         names = ZoneNames(config)
         self.overtemp = OverTemperature(config, names)
         self.plausibility = TemperaturePlausibility(config, names)
-        self.heaters = HeaterVerification(config, names)
+        self.heaters = HeaterVerification(config, names, commissioning)
         self.pressure = PressureLimits(config, names)
         self.valves = ValveChecks(config, names)
         self.rollers = RollerCurrent(config, names)
         self.machine = MachineChecks(config)
         self.chips = ChipErrors(config, names)
+
+    def set_commissioning(self, commissioning: Mapping[str, PadCommissioning]) -> None:
+        """A new commissioning (``legctl commission``, machine idle): the pads' heating checks
+        use it from now on. Only the checks' bounds change; their history (the heating-while-off
+        windows) is kept, so a heater that is warming while off is not forgotten."""
+        for pad, record in commissioning.items():
+            if pad in self.heaters.heating:
+                self.heaters.heating[pad] = heating_check(self.limits, record)
 
     def check(self, readings: Readings, last_outputs: Outputs | None, now_s: float,
               context: SafetyContext | None = None) -> list[Fault]:

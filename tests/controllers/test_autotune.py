@@ -75,13 +75,14 @@ def test_ultimate_gain_follows_the_relay_amplitude():
 
 
 def test_a_heater_that_does_not_heat_fails_with_a_reason_at_the_timeout():
-    tuner = RelayAutotune(40.0, timeout_s=600.0)
+    tuner = RelayAutotune(40.0, warmup_timeout_s=600.0)
     t = 0.0
     while not tuner.failed and t < 1000.0:
         assert tuner.step(22.0, t) in (0.0, 1.0)
         t += DT_S
     assert tuner.failed and not tuner.done
-    assert "did not reach the target" in tuner.reason
+    assert t == pytest.approx(600.0 + 2 * DT_S)  # failed on the first reading past the deadline (t then stepped)
+    assert "did not reach 40 °C within 600 s" in tuner.reason and "from 22.0 °C" in tuner.reason
     assert tuner.step(22.0, t) == 0.0  # failed: heater off
     with pytest.raises(RuntimeError):
         tuner.result()
@@ -126,3 +127,65 @@ def test_a_failed_tune_hands_the_pad_back_too_and_says_so_once():
     assert heat.control(PAD) is own
     heat.step({PAD: 30.0}, {}, 0.5)
     assert ended == [tuner]
+
+
+# ---------------------------------------------------------------- the envelope (issue §2)
+from tests.controllers.test_heat_envelope import commission, pad_params, warm_up as envelope_warm_up  # noqa: E402
+from controller.control.autotune import deadlines_from  # noqa: E402
+
+ENVELOPE_PADS = [(3.0, 0.7, 4.0, 15.0), (3.0, 1.3, 4.0, 30.0), (0.5, 1.3, 4.0, 30.0), (1.0, 1.3, 4.0, 30.0),
+                 (0.5, 0.7, 1.0, 15.0)]
+
+
+def tune_from_room(params: PadParams, room_c: float, target_c: float, **kw) -> tuple[RelayAutotune, float]:
+    pad = PadThermal(params, room_c)
+    tuner = RelayAutotune(target_c, **kw)
+    t = 0.0
+    while not tuner.finished:
+        pad.step(DT_S, tuner.step(pad.thermistor_c, t))
+        t += DT_S
+    return tuner, t
+
+
+@pytest.mark.parametrize("mass, power, lag, room_c", ENVELOPE_PADS)
+def test_autotuned_gains_meet_the_bar_where_the_defaults_do_not(mass, power, lag, room_c):
+    """Tuned at 38 °C from the room, with the deadlines from the pad's commissioning; then
+    warm-ups to 38, 40, 42 °C: overshoot ≤ 0.5 °C, ±0.2 °C steady, rise ≤ 1.3x full power."""
+    params = pad_params(mass, power, lag, room_c)
+    measured = commission(params, room_c)
+    warmup_s, oscillation_s = deadlines_from(measured.rate_c_per_s, measured.dead_time_s, room_c, 38.0)
+    tuner, _ = tune_from_room(params, room_c, 38.0, warmup_timeout_s=warmup_s, timeout_s=oscillation_s)
+    assert tuner.done, tuner.reason
+    for target_c in (38.0, 40.0, 42.0):
+        fig = envelope_warm_up(params, room_c, target_c, tuner.result())
+        assert fig["overshoot_c"] <= 0.5 and fig["steady_error_c"] <= 0.2 and fig["rise_vs_full"] <= 1.3, \
+            (target_c, fig)
+
+
+def test_a_heavy_pad_from_a_cold_room_is_tuned_its_warm_up_not_counted_against_the_cycles():
+    """The 3x pad in a 15 °C room needs ~16 min to reach 38 °C and ~25 min of cycles: over the
+    old 30-minute limit in all, inside both of its own deadlines."""
+    tuner, took_s = tune_from_room(pad_params(3.0, 0.7, 4.0, 15.0), 15.0, 38.0)
+    assert tuner.done, tuner.reason
+    assert took_s > 1800.0
+
+
+def test_a_tune_that_never_settles_says_so_with_the_turning_points_it_saw():
+    tuner = RelayAutotune(40.0, timeout_s=100.0)
+    tuner.step(30.0, 0.0)
+    tuner.step(40.0, 10.0)  # reached the target: the oscillation's clock starts here
+    t = 10.0
+    while not tuner.failed:
+        t += DT_S
+        tuner.step(40.5, t)  # never cools back: no second turning point
+    assert t == pytest.approx(110.0 + DT_S)
+    assert "no steady oscillation within 100 s of reaching 40 °C (1 of 14 turning points)" in tuner.reason
+
+
+def test_deadlines_come_from_the_commissioned_step_inside_their_bounds():
+    assert deadlines_from(None, None, 22.0, 40.0) == (2400.0, 3600.0)
+    warm, osc = deadlines_from(0.05, 20.0, 22.0, 40.0)
+    assert warm == pytest.approx(3.0 * (20.0 + 18.0 / 0.05))
+    assert osc == pytest.approx(150.0 * 20.0)
+    assert deadlines_from(10.0, 0.1, 39.0, 40.0) == (300.0, 600.0)  # a quick pad: the floors
+    assert deadlines_from(0.001, 100.0, 15.0, 42.0) == (3000.0, 3600.0)  # the ceilings
