@@ -40,6 +40,12 @@ class RollerController:
         # looked up again only when the spec (another object) or the intensity changes
         self._pattern_key: tuple | None = None
         self._pattern: tuple[float, float | None, dict[str, bool]] = (0.0, None, {})
+        self._spared: frozenset[str] = frozenset()  # rollers the person's profile keeps still
+
+    def set_spared(self, zones: frozenset[str]) -> None:
+        """Rollers on a leg the profile spares (a wound): they stay still."""
+        self._spared = frozenset(zones)
+        self._pattern_key = None
 
     def set_program(self, spec, intensity: int, now_s: float) -> None:
         """A phase's rollers (None or "off": ramp to a stop)."""
@@ -71,7 +77,8 @@ class RollerController:
 
             speed = roller_speed(spec.pattern, self._intensity)
             period_s = roller_period_s(spec.pattern)
-            used = {zone: position in spec.positions for zone, position in self._position_of.items()}
+            used = {zone: position in spec.positions and zone not in self._spared
+                    for zone, position in self._position_of.items()}
             self._pattern, self._pattern_key = (speed, period_s, used), key
         return self._pattern
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from controller.model.faults import FAULT_CODES, Severity
+from controller.model.notice import Notice
 
 
 class Mode(StrEnum):
@@ -133,6 +134,12 @@ class State(_Part):
     rollers: dict[str, RollerState]
     faults: tuple[FaultState, ...]
     lockout: bool
+    # the person's profile: confirmed once at the machine; a remote relax waiting for the panel
+    # (``{flag: false}``, None when nothing waits); the notices in force, the newest as ``notice``
+    profile_confirmed: bool = False
+    profile_pending: dict[str, bool] | None = None
+    notice: Notice | None = None
+    notices: tuple[Notice, ...] = ()
 
     @computed_field
     @property

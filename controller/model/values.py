@@ -118,6 +118,10 @@ MACHINE_VALUES = (
     Value("rollers", "rollers", _ST),
     Value("faults", "active faults", _ST),
     Value("lockout", "locked out (needs a technician)", _ST),
+    Value("profile_confirmed", "Profile confirmed", _S, entity="profile_confirmed"),
+    Value("profile_pending", "Profile change waiting for the panel", _ST, entity="profile_pending"),
+    Value("notice", "Notice", _ST, entity="notice"),
+    Value("notices", "notices in force", _ST),
     Value("problem", "Fault", _ST, entity="problem"),
     Value("problem_text", "Problem", _ST, entity="problem_text", diagnostic=True),
 )

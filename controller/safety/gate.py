@@ -13,18 +13,34 @@ by property tests and cannot be bypassed by state. What it enforces:
 - always, fault or not: values clamped (duty 0..1, speed -1..1, NaN → off), only configured
   zones pass (an unknown zone never reaches a pin, a missing vent is open), a chamber's fill
   and vent are never open together (the vent wins), and the pump never runs with every fill
-  closed (dead-heading the diaphragm against closed valves).
+  closed (dead-heading the diaphragm against closed valves);
+- always, the person's profile cut (``ZoneCut``, from ``controller.safety.profile_cut``): a leg
+  with a wound gets no heat, no air (fill closed, vent open) and no rollers, a numb leg no heat,
+  whatever a program, a command or a technician's manual override asks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from controller.model.faults import Fault, Severity
 from controller.model.outputs import Outputs
 
 
-def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers) -> Outputs:
+@dataclass(frozen=True, slots=True)
+class ZoneCut:
+    """Zones the person's profile keeps off: pads without heat, chambers without air, rollers still."""
+
+    pads: frozenset[str] = frozenset()
+    chambers: frozenset[str] = frozenset()
+    rollers: frozenset[str] = frozenset()
+
+
+NO_CUT = ZoneCut()
+
+
+def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers, cut: ZoneCut = NO_CUT) -> Outputs:
     cutting = [f for f in faults if f.severity is not Severity.WARNING]
     families: set[str] = set()
     if cutting:  # (most ticks have none: the wanted outputs are only clamped and checked)
@@ -47,8 +63,17 @@ def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers) -> O
         vent, fill = {}, {}
         for c in chambers:
             vent[c] = is_vent = want_vent.get(c, True) is not False
+            if c in cut.chambers:
+                vent[c] = is_vent = True
             fill[c] = is_fill = want_fill.get(c, False) is True and not is_vent
             any_fill = any_fill or is_fill
+    if cut is not NO_CUT:
+        for pad in cut.pads:
+            if pad in heater:
+                heater[pad] = 0.0
+        for roller in cut.rollers:
+            if roller in speed:
+                speed[roller] = 0.0
     return Outputs(
         heater_duty=heater,
         fill_open=fill,
