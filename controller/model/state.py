@@ -153,6 +153,13 @@ class State(_Part):
         """What is wrong, in the faults' own words ("" when nothing is)."""
         return "; ".join(f.message for f in self.faults if f.stops)
 
+    @computed_field
+    @property
+    def notice_text(self) -> str:
+        """The newest notice in the guide's words ("" when there is none): for templates that
+        cannot follow a null ``notice``."""
+        return self.notice.text if self.notice is not None else ""
+
     @property
     def locked_out(self) -> bool:
         return self.mode is Mode.LOCKOUT or self.lockout
