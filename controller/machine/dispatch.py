@@ -99,8 +99,9 @@ class CommandHandler:
                 return CommandResult.refused(cmd, blocked.text)
             self.manual.clear()
             ok, reason, notes = runner.start(cmd.program, cmd.intensity, cmd.heat, now)
-            if runner.last_decision is not None:
-                self.notices.post(runner.last_decision.notices, now)
+            if runner.last_decision is not None:  # refused: only why (no cap applies to what never ran)
+                self.notices.post([n for n in runner.last_decision.notices
+                                   if ok or n.code == NoticeCode.PROGRAM_REFUSED], now)
             if not ok:
                 return CommandResult.refused(cmd, reason)
             return CommandResult.accepted(cmd, {"intensity": runner.intensity, "notes": notes} if notes else None)
