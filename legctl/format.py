@@ -183,6 +183,8 @@ def data_lines(data: dict | None) -> list[str]:
     for k, v in data.items():
         if isinstance(v, list) and all(isinstance(x, str) for x in v):
             out += [f"{k}: {x}" for x in v] if v else []
+        elif isinstance(v, dict) and v and all(isinstance(x, bool) for x in v.values()):  # flags: those set
+            out.append(f"{k}: " + (", ".join(name for name, on in v.items() if on) or "none set"))
         else:
             out.append(f"{k}: {v}")
     return out
