@@ -115,17 +115,25 @@ def test_a_manual_override_cannot_drive_a_spared_leg(tmp_path):
 
 def test_a_wound_raised_mid_session_spares_the_leg_at_once(tmp_path):
     async def script(sup, out):
-        await send(sup, {"command": "start", "program": "quick_circulation", "intensity": 2})
+        await send(sup, {"command": "start", "program": "full_leg", "intensity": 2})
         await asyncio.sleep(20.0)
         out["raise"] = await send(sup, {"command": "set_profile", "wound_or_infection_right": True}, Source.MQTT)
         await asyncio.sleep(0.1)
         out["mode"] = sup.runner.mode
         out["right"] = {c: sup.compression.target_of(c) for c in CHAMBERS if c.startswith("right")}
+        loop_now = asyncio.get_running_loop().time()
+        out["roller_wants"] = sup.rollers.targets(loop_now)  # what the controller asks, before the gate
+        out["heat_wants"] = dict(sup.heat_targets)
         out["outputs"] = sup.last_outputs
 
     out, _, _ = drive(tmp_path, script)
     assert out["raise"].ok and out["mode"] == "running"
     assert all(v == 0.0 for v in out["right"].values())
+    # the controllers themselves want nothing there (the gate's cut is the second layer)
+    assert all(v == 0.0 for z, v in out["roller_wants"].items() if z.startswith("right"))
+    assert all(v != 0.0 for z, v in out["roller_wants"].items() if z.startswith("left"))
+    assert all(v is None for z, v in out["heat_wants"].items() if z.startswith("right"))
+    assert all(v is not None for z, v in out["heat_wants"].items() if z.startswith("left"))
     o = out["outputs"]
     assert all(not o.fill_open[c] and o.vent_open[c] for c in CHAMBERS if c.startswith("right"))
     assert all(o.heater_duty[p] == 0.0 for p in PADS if p.startswith("right"))
