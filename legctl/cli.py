@@ -169,6 +169,25 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("output", metavar="OUTPUT", help="pump, heater:ZONE, fill:ZONE, vent:ZONE or roller:ZONE")
     m.add_argument("value", metavar="VALUE", type=_manual_value,
                    help="0..1 (rollers -1..1; valves 0 closed, 1 open), or 'release' to hand it back")
+    pr = add("profile", "show or change the person's profile (conditions that make some therapy unsafe)")
+    prsub = pr.add_subparsers(dest="profile_cmd", required=True, metavar="ACTION")
+    prs = prsub.add_parser("show", help="the conditions set, whether confirmed, what waits for the panel")
+    _common(prs, suppress=True)
+    prset = prsub.add_parser(
+        "set", help="set conditions (and confirm the profile); with none, confirm it as it is",
+        description="Set conditions, e.g. legctl profile set varicose_veins wound_or_infection_left. "
+                    "With no condition, confirm the profile as it is (on a new machine: 'no conditions'). "
+                    "Conditions: varicose_veins, suspected_clot, pregnancy, unsure_or_recent_surgery, "
+                    "wound_or_infection[_left|_right], numbness_or_poor_circulation[_left|_right] "
+                    "(without a leg: both legs).")
+    _common(prset, suppress=True)
+    prset.add_argument("flags", nargs="*", metavar="CONDITION")
+    prclr = prsub.add_parser("clear", help="clear conditions (a person at the machine only: the socket is local)",
+                             description="Clear conditions, e.g. legctl profile clear varicose_veins; "
+                                         "--all clears every one.")
+    _common(prclr, suppress=True)
+    prclr.add_argument("flags", nargs="*", metavar="CONDITION")
+    prclr.add_argument("--all", action="store_true", help="clear every condition")
     pl = add("plot", "draw a trace CSV (legtherapy run --trace) as a PNG; needs no daemon")
     pl.add_argument("trace", metavar="TRACE.csv", help="trace file written by legtherapy run --trace")
     pl.add_argument("-o", "--output", required=True, metavar="FILE.png", help="the PNG to write")
@@ -262,7 +281,25 @@ def _run(args, io: _Out) -> int:
     timeout = args.timeout if args.timeout is not None else LONG_TIMEOUT_S if long_running else COMMAND_TIMEOUT_S
     if args.cmd == "watch":
         return _watch(args, io, timeout)
+    if args.cmd == "profile" and args.profile_cmd != "show":
+        try:
+            _profile_payload(args)  # a misspelt condition is a usage error, before any connection
+        except ValueError as err:
+            io.error(str(err))
+            return EXIT_USAGE
     with Client(args.socket, timeout) as client:
+        if args.cmd == "profile" and args.profile_cmd == "show":
+            answer = client.request({"request": "status"})
+            if not answer.get("ok"):
+                io.error(f"the daemon said: {answer.get('error', 'no reason given')}")
+                return EXIT_REFUSED
+            state = _state(answer.get("state"), args.socket)
+            if args.json:
+                io.print(json.dumps({"profile": state.profile, "profile_confirmed": state.profile_confirmed,
+                                     "profile_pending": state.profile_pending}, indent=2))
+            else:
+                io.print(*fmt.profile_lines(state), *fmt.notice_lines(state))
+            return EXIT_OK
         if args.cmd in ("status", "programs", "faults", "ping"):
             answer = client.request({"request": args.cmd})
             return _show_data(args, io, answer)
@@ -288,10 +325,30 @@ def _command_payload(args) -> dict[str, Any]:
         return {"command": "autotune", "pad": args.pad, "target_c": args.target_c}
     if cmd == "manual":
         return {"command": "manual", "output": args.output, "value": args.value}
+    if cmd == "profile":
+        return _profile_payload(args)
     if cmd == "sim":
         name, _, zone = args.fault.partition(":")
         return {"command": "sim_inject", "fault": name, "zone": zone or None}
     return {"command": cmd}  # pause, resume, stop, ack, selftest
+
+
+def _profile_payload(args) -> dict[str, Any]:
+    """``profile set`` / ``profile clear`` as a command; ``ValueError`` names an unknown condition."""
+    from controller.model.profile import ALL_KEYS, FIELDS
+
+    unknown = [f for f in args.flags if f not in ALL_KEYS]
+    if unknown:
+        raise ValueError(f"unknown condition(s): {', '.join(unknown)} (known: {', '.join(ALL_KEYS)})")
+    if args.profile_cmd == "set":
+        if not args.flags:
+            return {"command": "confirm_profile"}
+        return {"command": "set_profile", **dict.fromkeys(args.flags, True)}
+    if args.all:
+        return {"command": "set_profile", **dict.fromkeys(FIELDS, False)}
+    if not args.flags:
+        raise ValueError("name the conditions to clear, or --all")
+    return {"command": "set_profile", **dict.fromkeys(args.flags, False)}
 
 
 def _show_data(args, io: _Out, answer: dict) -> int:
@@ -343,6 +400,10 @@ def _done_text(payload: dict) -> str:
     if name == "manual":
         v = payload["value"]
         return f"{payload['output']} released" if v is None else f"{payload['output']} set to {v:g}"
+    if name == "set_profile":
+        return "profile changed"
+    if name == "confirm_profile":
+        return "profile confirmed"
     if name == "sim_inject":
         return f"injected {payload['fault']}" + (f" on {payload['zone']}" if payload["zone"] else "")
     return {"pause": "paused", "resume": "resumed", "stop": "stopped", "ack": "acknowledged",

@@ -84,9 +84,7 @@ def status_lines(s: State) -> list[str]:
     lines.append(f"intensity   {_cell(s.intensity)}   heat {'on' if heat else 'off' if heat is not None else '-'}")
     relay = s.relay_closed
     lines.append(f"power relay {'closed' if relay else 'open'}   pump {_pct(s.pump_duty)}")
-    flags = [k for k, v in s.profile.items() if v]
-    if flags:
-        lines.append("profile     " + ", ".join(flags))
+    lines += profile_lines(s, brief=True)
 
     for family, title in ((Zone.PAD, "heat pads"), (Zone.CHAMBER, "chambers"), (Zone.ROLLER, "rollers")):
         zones = getattr(s, family.value)
@@ -95,7 +93,36 @@ def status_lines(s: State) -> list[str]:
     lines += [""] + fault_lines([f.model_dump(mode="json") for f in s.faults])
     if s.problem_text:
         lines.append(f"problem     {s.problem_text}")
+    lines += notice_lines(s)
     return lines
+
+
+def profile_lines(s: State, *, brief: bool = False) -> list[str]:
+    """The person's profile: the conditions set (a leg flag by its leg), whether it was confirmed
+    at the machine, and a remote change waiting for the panel. ``brief``: nothing when there is
+    nothing to say (no conditions, confirmed, nothing waiting)."""
+    from controller.model.profile import FIELDS, describe_key
+
+    set_ = [describe_key(k) for k in FIELDS if s.profile.get(k)]
+    if not set_ and "wound_or_infection_left" not in s.profile:  # an older daemon: person-level keys only
+        set_ = [k for k, v in s.profile.items() if v]
+    if brief and not set_ and s.profile_confirmed and not s.profile_pending:
+        return []
+    lines = ["profile     " + (", ".join(set_) if set_ else "no conditions")
+             + ("" if s.profile_confirmed else "   (NOT CONFIRMED: hold program + heat 2 s at the panel, "
+                                               "or legctl profile set)")]
+    if s.profile_pending:
+        waiting = ", ".join(describe_key(k) for k in s.profile_pending)
+        lines.append(f"waiting     a remote request to clear {waiting}: confirm at the panel (hold program + heat 2 s)")
+    return lines
+
+
+def notice_lines(s: State) -> list[str]:
+    """The notices in force, newest last: why something was refused or capped."""
+    if not s.notices:
+        return []
+    return ["", "notices"] + [f"  {_num(n.t_s)} s  [{n.code}, panel code {n.panel_code}]  {n.text}"
+                              for n in s.notices]
 
 
 def zone_table(values: Sequence[Value], zones: dict[str, Any]) -> list[str]:
@@ -174,6 +201,8 @@ def data_lines(data: dict | None) -> list[str]:
     for k, v in data.items():
         if isinstance(v, list) and all(isinstance(x, str) for x in v):
             out += [f"{k}: {x}" for x in v] if v else []
+        elif isinstance(v, dict) and v and all(isinstance(x, bool) for x in v.values()):  # flags: those set
+            out.append(f"{k}: " + (", ".join(name for name, on in v.items() if on) or "none set"))
         else:
             out.append(f"{k}: {v}")
     return out

@@ -27,6 +27,7 @@ from controller.machine.hub import MachineHub
 from controller.model.commands import CommandResult
 from controller.model.faults import Severity
 from controller.model.state import ChamberState, FaultState, Mode, PadState, RollerState, State
+from controller.model.profile import Profile
 
 PADS = ("left_foot", "left_calf", "right_foot", "right_calf")
 CHAMBERS = ("left_foot", "left_calf", "left_thigh", "right_foot", "right_calf", "right_thigh")
@@ -41,7 +42,7 @@ PROGRAMS = (
 )
 FAULT_LOG = [{"time": "2024-05-01T10:00:00", "code": "over_temp", "severity": "lockout", "zone": "left_calf",
               "message": "left_calf pad at 45.3 °C"}]
-PROFILE = {"varicose_veins": False, "wound_or_infection": False, "suspected_clot": False, "pregnancy": False}
+PROFILE = Profile().flags()  # every flag off
 
 
 def fault(code: str, severity: str | Severity = Severity.STOP, zone: str | None = None, t_s: float = 1.0,

@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device-id", help="device id in MQTT topics")
     run.add_argument("--no-mqtt", action="store_true", help="do not connect to MQTT")
     run.add_argument("--socket", help="technician socket path (default: config; with --sim: STATE_DIR/legtherapy.sock)")
+    run.add_argument("--require-profile", action="store_true",
+                     help="with --sim: like real hardware, refuse programs until a profile is confirmed at the "
+                          "panel or set with legctl profile set (default with --sim: start as if 'no conditions' "
+                          "had been confirmed, unless a profile is saved in the state directory)")
     run.add_argument("--max-runtime", type=number_in(0.0, MAX_RUNTIME_S, low_open=True),
                      help="stop after this many seconds of machine time")
     run.add_argument("--log-level", default="INFO", type=str.upper,
@@ -186,7 +190,7 @@ def _run(args) -> int:
                       heat=not args.no_heat, injections=args.inject, exit_when_done=args.exit_when_done,
                       report=args.report, trace=args.trace, trace_every=args.trace_every, mqtt=use_mqtt,
                       socket_path=socket_path, sim_params=args.sim_params, max_runtime_s=args.max_runtime,
-                      sim_params_override=sim_params)
+                      sim_params_override=sim_params, require_profile=True if args.require_profile else None)
     loop = new_loop(args.speed if args.sim else 1.0)
     try:
         result = loop.run_until_complete(run_machine(opts))

@@ -46,6 +46,9 @@ class RunOptions:
     max_runtime_s: float | None = None  # machine-time cap (tests, benchmarks)
     extra_programs: dict = field(default_factory=dict)  # programs built in code (benchmarks, tests)
     sim_params_override: object | None = None  # a sim.params.SimParams (e.g. a slower pad)
+    #: a program needs a profile confirmed once at the machine (None: on real hardware yes; on the
+    #: simulator no, it starts as if "no conditions" had been confirmed, unless a profile is saved)
+    require_profile: bool | None = None
 
 
 @dataclass
@@ -83,8 +86,9 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
     from controller.app.systemd_notify import SystemdNotifier
 
     notifier = SystemdNotifier()  # a no-op unless systemd gave us $NOTIFY_SOCKET
+    require_profile = opts.require_profile if opts.require_profile is not None else not opts.sim
     sup = Supervisor(cfg, board, hub, programs, state_dir=opts.state_dir, observers=observers, sim=sim,
-                     notifier=notifier)
+                     notifier=notifier, require_profile_confirmation=require_profile)
     exit_code = 0
 
     async def starter() -> None:

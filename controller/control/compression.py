@@ -264,6 +264,7 @@ class CompressionController:
         self._intensity = 5
         self._factor = 1.0
         self._turn: str | None = None  # alternate: whose cycle it is
+        self._spared: frozenset[str] = frozenset()  # legs the person's profile spares (a wound)
         self._serving: tuple[str, _Chamber] | None = None  # ("fill" | "top_up", chamber)
         self._boost = 0.0
         self._last_s: float | None = None
@@ -295,7 +296,7 @@ class CompressionController:
         positions = sorted((p for p in spec.chambers if p in spec.pressure_mmhg), key=CHAMBER_ORDER.index)
         for leg in self._legs.values():
             by_position = {c.position: c for c in leg.chambers}
-            leg.configure([by_position[p] for p in positions if p in by_position])
+            leg.configure([] if leg.name in self._spared else [by_position[p] for p in positions if p in by_position])
         self._retarget()
         self._turn = next(iter(self._legs)) if spec.legs == "alternate" else None
         for leg in self._legs.values():
@@ -304,6 +305,17 @@ class CompressionController:
                 continue
             pressurized = any(c.state in _CLOSED_STATES or c.p > EMPTY_MMHG for c in leg.chambers)
             leg.vent(spec.rest_s if pressurized else 0.0)
+
+    def set_spared_legs(self, legs: frozenset[str], now_s: float) -> None:
+        """Legs that get no air at all (the profile: a wound or infection). Their chambers have
+        no target and their turn of an alternating wave passes empty; the rest runs on."""
+        legs = frozenset(legs)
+        if legs == self._spared:
+            return
+        self._spared = legs
+        spec, self._spec = self._spec, None
+        if spec is not None:
+            self.set_program(spec, self._intensity, now_s)
 
     def set_intensity(self, intensity: int) -> None:
         from programs.intensity import pressure_factor  # the programs package owns the scale

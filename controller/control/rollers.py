@@ -36,6 +36,11 @@ class RollerController:
         self._intensity = 5
         self._started_s = 0.0
         self._last_s: float | None = None
+        self._spared: frozenset[str] = frozenset()  # rollers the person's profile keeps still
+
+    def set_spared(self, zones: frozenset[str]) -> None:
+        """Rollers on a leg the profile spares (a wound): they stay still."""
+        self._spared = frozenset(zones)
 
     def set_program(self, spec, intensity: int, now_s: float) -> None:
         """A phase's rollers (None or "off": ramp to a stop)."""
@@ -69,7 +74,7 @@ class RollerController:
         if period_s:
             half_cycles = math.floor(max(0.0, now_s - self._started_s) / period_s)
             direction = -1.0 if half_cycles % 2 else 1.0
-        return {zone: (direction * speed if position in spec.positions else 0.0)
+        return {zone: (direction * speed if position in spec.positions and zone not in self._spared else 0.0)
                 for zone, position in self._position_of.items()}
 
     def step(self, now_s: float) -> dict[str, float]:

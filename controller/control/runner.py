@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from controller.model.config import MachineConfig
 from controller.model.state import ENDED_MODES, Mode
-from programs.profile import Profile, check_profile
+from programs.profile import Profile, ProfileDecision, check_profile
 from programs.schema import Program
 
 # Short names kept for the modules that import them (dispatch, technician, supervisor).
@@ -56,6 +56,10 @@ class Runner:
         self.heat_on = True
         self.profile = Profile()
         self.max_heat_c: float | None = None
+        # the profile's per-leg decisions for the session: legs given nothing, legs without heat
+        self.spared_legs: frozenset[str] = frozenset()
+        self.no_heat_legs: frozenset[str] = frozenset()
+        self.last_decision: ProfileDecision | None = None  # of the last start or change (its notices)
         self.phase_index = 0
         self._phase_started_elapsed = 0.0
         self._elapsed_before_pause = 0.0
@@ -87,19 +91,22 @@ class Runner:
 
     # ------------------------------------------------------------------ commands
     def start(self, program_id: str, intensity: int, heat: bool, now_s: float) -> tuple[bool, str | None, list[str]]:
+        self.last_decision = None
         if self.mode.in_session:
             return False, f"a session is already {self.mode}: stop it first", []
         program = self.programs.get(program_id)
         if program is None:
             known = ", ".join(sorted(self.programs))
             return False, f"unknown program {program_id!r} (known: {known})", []
-        decision = check_profile(program, intensity, self.profile)
+        decision = self.last_decision = check_profile(program, intensity, self.profile)
         if not decision.allowed:
-            return False, "; ".join(decision.reasons), []
+            return False, "; ".join(r for r, n in zip(decision.reasons, decision.notices)
+                                    if n.code == "program_refused"), []
         self.program = program
         self.selected_program = program.id
         self.intensity = decision.intensity
         self.max_heat_c = decision.max_heat_c
+        self.spared_legs, self.no_heat_legs = decision.spared_legs, decision.no_heat_legs
         self.heat_on = heat
         self.mode = Mode.RUNNING
         self.phase_index = 0
@@ -151,23 +158,30 @@ class Runner:
     def set_intensity(self, intensity: int) -> tuple[int, list[str]]:
         """Change intensity, capped by the profile; returns the intensity applied and why."""
         if self.program is not None and self.mode.in_session:
-            decision = check_profile(self.program, intensity, self.profile)
+            decision = self.last_decision = check_profile(self.program, intensity, self.profile)
             self.intensity = decision.intensity
-            return self.intensity, [r for r in decision.reasons if "intensity" in r]
+            return self.intensity, [n.text for n in decision.notices if n.code == "intensity_capped"]
         self.intensity = intensity
         return intensity, []
 
     def set_profile(self, **flags: bool) -> list[str]:
-        """Change profile flags; a running session that is no longer allowed is stopped."""
-        current = self.profile.model_dump()
-        current.update({k: v for k, v in flags.items() if v is not None})
-        self.profile = Profile(**current)
+        """Change profile flags (None: unchanged); see ``apply_profile``."""
+        return self.apply_profile(self.profile.with_changes(flags))
+
+    def apply_profile(self, profile: Profile) -> list[str]:
+        """Take a new profile; returns why a running session is no longer allowed (the caller
+        stops it), else []. A session that may go on takes the new caps and spared legs at once
+        (the phase is reloaded so the controllers drop a newly spared leg)."""
+        self.profile = profile
         if self.program is not None and self.mode.in_session:
-            decision = check_profile(self.program, self.intensity, self.profile)
+            decision = self.last_decision = check_profile(self.program, self.intensity, self.profile)
             if not decision.allowed:
-                return decision.reasons
+                return [n.text for n in decision.notices if n.code == "program_refused"]
             self.intensity = decision.intensity
             self.max_heat_c = decision.max_heat_c
+            if (decision.spared_legs, decision.no_heat_legs) != (self.spared_legs, self.no_heat_legs):
+                self.spared_legs, self.no_heat_legs = decision.spared_legs, decision.no_heat_legs
+                self._phase_dirty = True
         return []
 
     def _end(self, now_s: float, outcome: Mode, reason: str) -> None:
@@ -214,21 +228,21 @@ class Runner:
 
     def _heat_targets(self, heat_c: dict[str, float]) -> dict[str, float | None]:
         """Each pad's target (a new dict each call). It depends only on the phase's ``heat_c``,
-        ``heat_on`` and ``max_heat_c`` (config and limits are fixed): while they are the same
+        ``heat_on``, ``max_heat_c`` and ``no_heat_legs`` (config and limits are fixed): while they are the same
         objects as last time, the last result is copied instead of worked out again."""
         cached = self._heat_cache
         if (cached is not None and cached[0] is heat_c and cached[1] is self.heat_on
-                and cached[2] is self.max_heat_c):
+                and cached[2] is self.max_heat_c and cached[4] is self.no_heat_legs):
             return dict(cached[3])
         out: dict[str, float | None] = {}
         for pad in self.config.pads:
-            target = heat_c.get(pad.position) if self.heat_on else None
+            target = heat_c.get(pad.position) if self.heat_on and pad.leg not in self.no_heat_legs else None
             if target is not None:
                 target = min(target, self.config.limits.max_heat_target_c)
                 if self.max_heat_c is not None:
                     target = min(target, self.max_heat_c)
             out[pad.zone] = target
-        self._heat_cache = (heat_c, self.heat_on, self.max_heat_c, out)
+        self._heat_cache = (heat_c, self.heat_on, self.max_heat_c, out, self.no_heat_legs)
         return dict(out)
 
     def phase_elapsed_s(self, now_s: float) -> float:

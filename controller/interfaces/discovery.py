@@ -26,6 +26,7 @@ import re
 from typing import Any, Iterable
 
 from controller.model.config import MqttSettings
+from controller.model.profile import FIELDS as PROFILE_FIELDS, describe_key
 from controller.model.values import BY_KEY, ZONE_VALUES, Kind, Value, Zone
 
 ORIGIN_NAME = "legtherapy"
@@ -158,6 +159,27 @@ def discovery_messages(
         pl_on=_cmd(command="set_heat", on=True), pl_off=_cmd(command="set_heat", on=False),
         stat_t=t["state"], val_tpl="{{ 'ON' if value_json.heat_on else 'OFF' }}",
         stat_on="ON", stat_off="OFF", ic="mdi:heat-wave")
+
+    # The person's profile: one switch per condition. Turning one on applies at once; turning
+    # one off only asks (``set_profile`` from MQTT): it waits for a person at the machine to
+    # confirm at the panel, and the switch stays on until then.
+    for key in PROFILE_FIELDS:
+        add(f"profile_{key}", "switch", f"Profile: {describe_key(key)}", cmd_t=t["cmd"],
+            pl_on=_cmd(command="set_profile", **{key: True}), pl_off=_cmd(command="set_profile", **{key: False}),
+            stat_t=t["state"], val_tpl=f"{{{{ 'ON' if value_json.profile.{key} else 'OFF' }}}}",
+            stat_on="ON", stat_off="OFF", ic="mdi:account-alert")
+    confirmed, pending, notice = (BY_KEY[k] for k in ("profile_confirmed", "profile_pending", "notice_text"))
+    add(confirmed.entity, "binary_sensor", confirmed.label, stat_t=t["state"],
+        val_tpl="{{ 'ON' if value_json.profile_confirmed else 'OFF' }}", pl_on="ON", pl_off="OFF",
+        ic="mdi:account-check")
+    add(pending.entity, "binary_sensor", pending.label, stat_t=t["state"],
+        val_tpl="{{ 'ON' if value_json.profile_pending else 'OFF' }}", pl_on="ON", pl_off="OFF",
+        ic="mdi:account-clock", json_attr_t=t["state"],
+        json_attr_tpl='{{ {"profile_pending": value_json.profile_pending} | tojson }}')
+    sensor(notice.entity, notice.label,
+           "{{ (value_json.notice_text or 'None')[:255] }}",
+           ic="mdi:message-alert-outline", json_attr_t=t["state"],
+           json_attr_tpl='{{ {"notice": value_json.notice, "notices": value_json.notices} | tojson }}')
 
     payload = {
         "dev": {

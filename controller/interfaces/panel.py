@@ -31,6 +31,12 @@ What the buttons do, as a person at the couch would expect:
   limit gives the refused chirp.
 * **heat** (on press): toggles heat — ``set_heat`` during a session, otherwise the selection
   (shown on the heat LED by ``PanelOutputs`` when it is given ``panel.selection()``).
+* **program + heat held together** for ``confirm_hold_s`` (2 s): confirm the person's profile
+  (``confirm_profile``): the profile as it stands ("no conditions" on a new machine), and any
+  remote request to relax it that is waiting for a person at the machine (the heat and pause
+  LEDs blink in turn while one waits). Whichever of the two buttons went down first has its own
+  effect undone (the program selection, or the heat toggle) when the second joins it: a chord
+  is one gesture, not two presses. A long beep says it was confirmed.
 * **power**: hold for ``long_press_s`` → stop any session and go to standby
   (``panel.standby``): every button but stop and power is ignored. In standby, pressing power
   wakes the panel at once (no need to hold).
@@ -51,13 +57,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from controller.model.commands import Ack, CommandResult, Pause, Resume, SetHeat, SetIntensity, Source, Start, Stop
+from controller.model.commands import (Ack, CommandResult, ConfirmProfile, Pause, Resume, SetHeat, SetIntensity, Source,
+                                       Start, Stop)
 from controller.model.state import Mode, State
 
 log = logging.getLogger(__name__)
 
 BUTTON_NAMES = ("power", "start_pause", "stop", "program", "intensity_up", "intensity_down", "heat")
 MIN_INTENSITY, MAX_INTENSITY = 1, 5
+#: the two buttons held together to confirm the profile (a chord no single press can make)
+CONFIRM_CHORD = ("program", "heat")
 
 
 class ButtonLike(Protocol):
@@ -95,7 +104,7 @@ class _Button:
 class Panel:
     def __init__(self, hub, buttons: dict[str, ButtonLike], *, loop: asyncio.AbstractEventLoop | None = None,
                  debounce_s: float = 0.03, long_press_s: float = 1.5, repeat_delay_s: float = 0.8,
-                 repeat_s: float = 0.4, outputs: FeedbackSink | None = None) -> None:
+                 repeat_s: float = 0.4, outputs: FeedbackSink | None = None, confirm_hold_s: float = 2.0) -> None:
         unknown = sorted(set(buttons) - set(BUTTON_NAMES))
         if unknown:
             raise ValueError(f"unknown panel button(s) {', '.join(unknown)} (known: {', '.join(BUTTON_NAMES)}; "
@@ -106,6 +115,8 @@ class Panel:
         self.long_press_s = long_press_s
         self.repeat_delay_s = repeat_delay_s
         self.repeat_s = repeat_s
+        self.confirm_hold_s = confirm_hold_s
+        self._before_chord: tuple | None = None  # (button, program, heat, in session) before its press
         self.standby = False
         self.intensity = 3
         self.heat = True
@@ -228,6 +239,12 @@ class Panel:
         if self.standby:
             log.info("panel in standby: %s ignored (press power to wake)", name)
             return
+        if name in CONFIRM_CHORD:
+            other = self._buttons.get(CONFIRM_CHORD[1 - CONFIRM_CHORD.index(name)])
+            if other is not None and other.pressed:
+                self._begin_confirm(b, other)
+                return
+            self._before_chord = (name, self._program, self.heat, self._mode().in_session)
         if name == "start_pause":
             self._start_pause()
         elif name == "program":
@@ -238,6 +255,29 @@ class Panel:
                 self._after_hold(b, self.repeat_delay_s, lambda: self._repeat(b, step))
         elif name == "heat":
             self._toggle_heat()
+
+    def _begin_confirm(self, b: _Button, other: _Button) -> None:
+        """The second chord button went down: undo the first one's press, then confirm the
+        profile once both have been held ``confirm_hold_s``."""
+        before, self._before_chord = self._before_chord, None
+        if before is not None and before[0] == other.name:
+            _, program, heat, in_session = before
+            if other.name == "program":
+                self._program = program
+            elif self.heat != heat:
+                self.heat = heat
+                if in_session:
+                    self._send(SetHeat(command="set_heat", on=heat), chirp=False)
+
+        def confirm() -> None:
+            if other.pressed and not self.standby:
+                task = self._send(ConfirmProfile(command="confirm_profile"))
+                task.add_done_callback(self._confirmed)
+        self._after_hold(b, self.confirm_hold_s, confirm)
+
+    def _confirmed(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is None and task.result().ok:
+            self._feedback({"type": "profile_confirmed"})
 
     def _repeat(self, b: _Button, step: int) -> None:
         try:

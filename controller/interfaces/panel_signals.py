@@ -12,6 +12,11 @@ lockout       fault LED steady + pause LED blinking 1 Hz (needs a technician; di
 heat          heat LED steady while a pad has a target > 0, or heat is on in a running session;
               when idle it flashes with the run LED if the panel's selection has heat on
 standby       only fault/lockout indications (and active heat) stay lit
+notice        fault LED: N short flashes (0.15 s on, 0.35 s off) every 4 s, for 60 s after the
+              notice (always while "a profile is needed" or "profile unreadable" is in force);
+              N is the notice's ``panel_code`` (README: "Notices"); a fault or lockout shows instead
+profile wait  heat and pause LEDs blink in turn at 2 Hz while a remote request to relax the
+              profile waits for the panel gesture (hold program + heat 2 s)
 ============  =========================================================================
 
 A fault or lockout shows over whatever the runner reports (safety first); warnings do not
@@ -21,7 +26,8 @@ The buzzer (an active buzzer: on or off only) plays patterns given as data, a tu
 ``(on, duration_s)`` steps. ``on_event`` queues the pattern for a hub event (or the panel's
 own feedback); ``update`` drives the buzzer from it by time. Call ``update`` at least every
 50 ms: the shortest step is 0.1 s. Priority decides overlaps: a lockout preempts everything, a
-fault preempts session beeps, panel feedback (refused chirp, selection count) replaces older
+fault preempts session beeps, a notice plays one long beep then N short ones (its
+``panel_code``), panel feedback (refused chirp, selection count) replaces older
 feedback and is dropped while a fault or lockout sounds. Patterns that queue behind another
 start after a ``GAP_S`` pause, so two beeps in a row never merge into one long one.
 """
@@ -35,6 +41,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from controller.model.faults import Severity
+from controller.model.notice import NoticeCode
 from controller.model.state import Mode, State
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,11 @@ LED_NAMES = ("run", "pause", "fault", "heat")
 IDLE_PERIOD_S, IDLE_FLASH_S = 2.0, 0.2  # 0.5 Hz short flash
 FAULT_PERIOD_S = 0.5  # 2 Hz, half on
 LOCKOUT_PERIOD_S = 1.0  # pause LED, 1 Hz, half on
+NOTICE_PERIOD_S, NOTICE_FLASH_S, NOTICE_GAP_S = 4.0, 0.15, 0.35  # N flashes, then dark to 4 s
+NOTICE_SHOW_S = 60.0  # a notice's LED code shows this long after it was raised
+#: notices about the profile's own state: their LED code shows for as long as they are in force
+LASTING_NOTICES = frozenset({NoticeCode.PROFILE_NEEDED, NoticeCode.PROFILE_UNREADABLE})
+PENDING_PERIOD_S = 0.5  # heat and pause LEDs in turn, 2 Hz
 
 
 def beeps(n: int, on_s: float = 0.15, off_s: float = 0.25) -> Pattern:
@@ -63,6 +75,7 @@ SESSION_STOPPED: Pattern = ((True, 0.2),)
 FAULT: Pattern = ((True, 0.8), (False, 0.4), (True, 0.8), (False, 0.4), (True, 0.8))
 LOCKOUT: Pattern = ((True, 1.0), (False, 1.0)) * 5  # 10 s
 REFUSED: Pattern = ((True, 0.1), (False, 0.1), (True, 0.1))  # short double chirp
+PROFILE_CONFIRMED: Pattern = ((True, 0.6),)  # one long beep: the panel gesture was taken
 GAP_S = 0.3  # silence between queued patterns, so two of them never merge into one
 
 FEEDBACK, INFO, ALARM, LOCKOUT_PRIORITY = 0, 1, 2, 3
@@ -74,6 +87,12 @@ class LedLike(Protocol):
 
 class BuzzerLike(Protocol):
     def set(self, on: bool) -> None: ...
+
+
+def notice_pattern(panel_code: int) -> Pattern:
+    """One long beep, a pause, then ``panel_code`` short beeps: told apart from a refused chirp
+    (two very short ones) and from a count (short beeps only)."""
+    return ((True, 0.6), (False, 0.3)) + beeps(panel_code)
 
 
 def duration_s(pattern: Pattern) -> float:
@@ -103,6 +122,11 @@ def pattern_for(event: dict) -> tuple[Pattern, int] | None:
         return LOCKOUT, LOCKOUT_PRIORITY
     if kind == "refused":
         return REFUSED, FEEDBACK
+    if kind == "notice":
+        count = event.get("panel_code")
+        return (notice_pattern(min(count, 10)), INFO) if isinstance(count, int) and count > 0 else None
+    if kind == "profile_confirmed":
+        return PROFILE_CONFIRMED, FEEDBACK
     if kind == "selection":
         count = int(event.get("count") or 0)
         return (beeps(min(count, 10)), FEEDBACK) if count > 0 else None
@@ -144,7 +168,31 @@ def led_pattern(snapshot: State, now_s: float, selection: dict | None = None) ->
         leds["heat"] = True
     elif mode.ready and not (lockout or fault or standby) and selection.get("heat"):
         leds["heat"] = leds["run"]  # selected, not yet heating: flash with the ready flash
+
+    if not (lockout or fault):
+        if snapshot.profile_pending:
+            first_half = _phase(now_s, PENDING_PERIOD_S, PENDING_PERIOD_S / 2)
+            leds["heat"], leds["pause"] = first_half, not first_half
+        code = notice_code_showing(snapshot, now_s)
+        if code:
+            leds["fault"] = _notice_flash(now_s, code)
     return leds
+
+
+def notice_code_showing(snapshot: State, now_s: float) -> int:
+    """The ``panel_code`` the fault LED is flashing for the newest notice now (0: none)."""
+    notice = snapshot.notice
+    if notice is None or notice.t_s is None:
+        return 0
+    if notice.code not in LASTING_NOTICES and not 0.0 <= now_s - notice.t_s < NOTICE_SHOW_S:
+        return 0
+    return notice.panel_code
+
+
+def _notice_flash(now_s: float, count: int) -> bool:
+    t = now_s % NOTICE_PERIOD_S
+    step = NOTICE_FLASH_S + NOTICE_GAP_S
+    return t < count * step and (t % step) < NOTICE_FLASH_S
 
 
 @dataclass

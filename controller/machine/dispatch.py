@@ -17,12 +17,16 @@ from controller.control.compression import CompressionController
 from controller.control.rollers import RollerController
 from controller.control.runner import PAUSED, RUNNING, Runner
 from controller.machine.hub import MachineHub
+from controller.machine.notices import NoticeBoard
+from controller.machine.profile_keeper import ProfileKeeper, ProfileOutcome
 from controller.machine.technician import Technician
 from controller.model import commands as c
 from controller.model.commands import CommandResult
 from controller.model.config import MachineConfig
 from controller.model.faults import Severity
 from controller.model.manual import ManualOverrides, ManualTarget
+from controller.model.notice import NoticeCode
+from controller.model.profile import describe_key
 from controller.model.readings import Readings
 from controller.safety.latch import FaultLatch
 from controller.safety.monitor import SafetyMonitor
@@ -33,7 +37,8 @@ log = logging.getLogger("legtherapy.commands")
 class CommandHandler:
     def __init__(self, *, config: MachineConfig, hub: MachineHub, runner: Runner, latch: FaultLatch,
                  safety: SafetyMonitor, compression: CompressionController, rollers: RollerController,
-                 manual: ManualOverrides, technician: Technician, sim=None) -> None:
+                 manual: ManualOverrides, technician: Technician, profiles: ProfileKeeper, notices: NoticeBoard,
+                 sim=None) -> None:
         self.config = config
         self.hub = hub
         self.runner = runner
@@ -43,6 +48,8 @@ class CommandHandler:
         self.rollers = rollers
         self.manual = manual
         self.technician = technician
+        self.profiles = profiles  # who may change the person's profile, and its record on disk
+        self.notices = notices  # refusals and caps, told to the person
         self.sim = sim  # the simulator, for injected faults (None on real hardware)
         self._readings: Readings | None = None
 
@@ -85,6 +92,11 @@ class CommandHandler:
                 return CommandResult.refused(cmd, "fault active: " + blocking[0].message + " — acknowledge it first")
             if self.technician.busy:
                 return CommandResult.refused(cmd, "a technician operation is running")
+            self.notices.clear_session_notices()
+            blocked = self.profiles.start_refusal()
+            if blocked is not None:
+                self.notices.post([blocked], now)
+                return CommandResult.refused(cmd, blocked.text)
             program = cmd.program or runner.selected_program
             if program is None:
                 return CommandResult.refused(cmd, "no program chosen: name one, or choose one with select_program")
@@ -93,6 +105,9 @@ class CommandHandler:
             heat = runner.heat_on if cmd.heat is None else cmd.heat
             self.manual.clear()
             ok, reason, notes = runner.start(program, intensity, heat, now)
+            if runner.last_decision is not None:  # refused: only why (no cap applies to what never ran)
+                self.notices.post([n for n in runner.last_decision.notices
+                                   if ok or n.code == NoticeCode.PROGRAM_REFUSED], now)
             if not ok:
                 return CommandResult.refused(cmd, reason)
             return CommandResult.accepted(cmd, {"intensity": runner.intensity, "notes": notes} if notes else None)
@@ -113,19 +128,16 @@ class CommandHandler:
             applied, notes = runner.set_intensity(cmd.intensity)
             self.compression.set_intensity(applied)
             self.rollers.set_intensity(applied)
+            if notes and runner.last_decision is not None:
+                self.notices.post([n for n in runner.last_decision.notices if n.code == NoticeCode.INTENSITY_CAPPED], now)
             return CommandResult.accepted(cmd, {"intensity": applied, "notes": notes} if notes else None)
         if isinstance(cmd, c.SetHeat):
             runner.heat_on = cmd.on
             return CommandResult.accepted(cmd)
         if isinstance(cmd, c.SetProfile):
-            flags = cmd.model_dump(exclude={"command", "id"})
-            problems = runner.set_profile(**flags)
-            if problems:
-                runner.stop(now, "; ".join(problems))
-                return CommandResult.accepted(cmd, {"note": "session stopped: " + "; ".join(problems)})
-            self.compression.set_intensity(runner.intensity)
-            self.rollers.set_intensity(runner.intensity)
-            return CommandResult.accepted(cmd, {"profile": runner.profile.model_dump()})
+            return self._profile_changed(cmd, self.profiles.request(cmd.changes(), source, now), now)
+        if isinstance(cmd, c.ConfirmProfile):
+            return self._profile_changed(cmd, self.profiles.confirm(now), now)
         if isinstance(cmd, c.Ack):
             return self._ack(cmd, now)
         if isinstance(cmd, c.ResetLockout):
@@ -165,6 +177,39 @@ class CommandHandler:
         self.hub.publish_event({"type": "notice", "t_s": round(now, 3), "text": note,
                                 "selected_program": chosen.id})
         return CommandResult.accepted(cmd, {"selected_program": chosen.id, "note": note})
+
+    def _profile_changed(self, cmd, outcome: ProfileOutcome, now: float) -> CommandResult:
+        """After a profile request or confirmation: tell the runner, stop a session the new
+        profile no longer allows, and say what was applied and what waits for the panel."""
+        if not outcome.ok:
+            return CommandResult.refused(cmd, outcome.error)
+        keeper, runner = self.profiles, self.runner
+        self.notices.post(outcome.notices, now)
+        if keeper.confirmed:
+            self.notices.drop(NoticeCode.PROFILE_NEEDED, NoticeCode.PROFILE_UNREADABLE)
+        if keeper.pending is None:
+            self.notices.drop(NoticeCode.PROFILE_CHANGE_WAITING)
+        data = {"profile": keeper.profile.flags(), "confirmed": keeper.confirmed,
+                "applied": list(outcome.applied), "waiting_for_confirmation": list(outcome.waiting)}
+        if outcome.waiting:
+            data["note"] = outcome.notices[0].text if outcome.notices else "waiting for a panel confirmation"
+        elif outcome.error:
+            data["note"] = outcome.error
+        problems = runner.apply_profile(keeper.profile)
+        if problems:
+            runner.stop(now, "; ".join(problems))
+            if runner.last_decision is not None:
+                self.notices.post([n for n in runner.last_decision.notices if n.code == NoticeCode.PROGRAM_REFUSED], now)
+            data["note"] = "session stopped: " + "; ".join(problems)
+            return CommandResult.accepted(cmd, data)
+        self.compression.set_intensity(runner.intensity)
+        self.rollers.set_intensity(runner.intensity)
+        if outcome.applied and runner.mode.in_session and runner.last_decision is not None:
+            self.notices.post(runner.last_decision.notices, now)
+        if outcome.applied:
+            log.info("profile changed (%s): %s", ", ".join(describe_key(k) for k in outcome.applied),
+                     ", ".join(describe_key(k) for k, v in keeper.profile.stored().items() if v) or "no conditions")
+        return CommandResult.accepted(cmd, data)
 
     @staticmethod
     def _result(cmd, error: str | None) -> CommandResult:

@@ -36,8 +36,9 @@ class TickRecord:
 
 
 def build_snapshot(seq: int, rec: TickRecord, runner, faults: list[Fault], lockout: bool,
-                   program_name: str | None) -> State:
-    """The published state for this tick (``runner``: the ``controller.control.runner.Runner``)."""
+                   program_name: str | None, *, profiles=None, notices=None) -> State:
+    """The published state for this tick (``runner``: the ``controller.control.runner.Runner``;
+    ``profiles``: the ``ProfileKeeper``, ``notices``: the ``NoticeBoard``, when there are)."""
     r, o = rec.readings, rec.outputs
     in_session = Mode(rec.mode).in_session
     phase = runner.phase
@@ -56,7 +57,7 @@ def build_snapshot(seq: int, rec: TickRecord, runner, faults: list[Fault], locko
         "remaining_s": num(runner.remaining_s(rec.t_s), machine["remaining_s"]),
         "intensity": runner.intensity,
         "heat_on": runner.heat_on,
-        "profile": runner.profile.model_dump(),
+        "profile": runner.profile.flags(),
         "relay_closed": o.relay_closed,
         "pump_duty": num(o.pump_duty, machine["pump_duty"]),
         "estop": r.estop_tripped,
@@ -76,6 +77,10 @@ def build_snapshot(seq: int, rec: TickRecord, runner, faults: list[Fault], locko
         "lockout": lockout,
         "selected_program": runner.selected_program,
         "last_session": _last_session(runner),
+        "profile_confirmed": profiles.confirmed if profiles is not None else False,
+        "profile_pending": profiles.pending_flags() if profiles is not None else None,
+        "notice": notices.latest if notices is not None else None,
+        "notices": tuple(notices.in_force) if notices is not None else (),
     })
 
 

@@ -20,6 +20,8 @@ from typing import Callable, Iterable
 
 from controller.machine.board import Board
 from controller.machine.dispatch import CommandHandler
+from controller.machine.notices import NoticeBoard
+from controller.machine.profile_keeper import ProfileKeeper
 from controller.machine.technician import Technician
 from controller.control.compression import CompressionController
 from controller.model.config import MachineConfig
@@ -29,7 +31,9 @@ from controller.model.manual import ManualOverrides
 from controller.safety.latch import FaultLatch
 from controller.storage.commissioning import Commissioning, load_commissioning
 from controller.storage.gains import load_gains
-from controller.safety.gate import gate
+from controller.safety.gate import NO_CUT, ZoneCut, gate
+from controller.safety.profile_cut import profile_cut
+from controller.model.notice import NoticeCode, make as make_notice
 from controller.control.heat import HeatController
 from controller.machine.hub import MachineHub
 from controller.model.outputs import Outputs
@@ -46,7 +50,7 @@ SNAPSHOT_EVERY_N_TICKS = 10  # 5 Hz at 50 Hz: plenty for people and hubs; change
 class Supervisor:
     def __init__(self, config: MachineConfig, board: Board, hub: MachineHub, programs: dict,
                  *, state_dir: str, observers: Iterable[Callable[[TickRecord], None]] = (),
-                 sim=None, notifier=None) -> None:
+                 sim=None, notifier=None, require_profile_confirmation: bool = True) -> None:
         self.config = config
         self.board = board
         self.hub = hub
@@ -60,6 +64,12 @@ class Supervisor:
         self.commissioning = load_commissioning(state_dir, config.pad_names, config.chamber_names)
         self.safety = SafetyMonitor(config, self.commissioning.heating())
         self.runner = Runner(config, programs)
+        # the person's profile, kept in the state directory like a lockout
+        self.profiles = ProfileKeeper(state_dir, require_confirmation=require_profile_confirmation)
+        self.runner.apply_profile(self.profiles.profile)
+        self.notices = NoticeBoard(hub.publish_event)
+        self._cut: ZoneCut = NO_CUT
+        self._cut_for = None  # the profile object _cut was worked out for
         pads = config.pad_names
         default = (config.heat.kp, config.heat.ki, config.heat.kd)
         self.heat = HeatController(pads, load_gains(state_dir, pads, default), config.heat)
@@ -89,7 +99,8 @@ class Supervisor:
         self._last_mode = None
         self.commands = CommandHandler(config=config, hub=hub, runner=self.runner, latch=self.latch,
                                        safety=self.safety, compression=self.compression, rollers=self.rollers,
-                                       manual=self.manual, technician=self.technician, sim=sim)
+                                       manual=self.manual, technician=self.technician, profiles=self.profiles,
+                                       notices=self.notices, sim=sim)
         hub.fault_log_reader = self.fault_log
         from programs.library import describe
 
@@ -107,6 +118,8 @@ class Supervisor:
             log.warning("latched from before the restart: %s", fault.message)
         if self.latch.has_lockout:
             self.runner.fault(0.0, "lockout latched before restart")
+        if self.profiles.problem is not None:
+            self.notices.post([make_notice(NoticeCode.PROFILE_UNREADABLE, self.profiles.problem)], 0.0)
 
     async def run(self) -> None:
         """Run until ``stopping`` is set; outputs go to the safe state however it ends."""
@@ -199,6 +212,10 @@ class Supervisor:
         self.technician.observe(readings)
 
         commands_handled = self.commands.process_pending(now, readings)
+        expired = self.profiles.expire(now)
+        if expired is not None:
+            self.notices.drop(NoticeCode.PROFILE_CHANGE_WAITING)
+            self.notices.post([expired], now)
 
         # 2. safety: every tick, before anything is written
         ctx = SafetyContext(
@@ -243,7 +260,7 @@ class Supervisor:
         wanted = self.manual.apply(wanted)  # still through the gate below
 
         # 5. the gate, 6. write, heartbeat
-        out = gate(wanted, active, cfg.pad_names, cfg.chamber_names, cfg.roller_names)
+        out = gate(wanted, active, cfg.pad_names, cfg.chamber_names, cfg.roller_names, self._profile_cut())
         await self.board.write(out)
         self.board.toggle_heartbeat()
         self.last_outputs = out
@@ -257,16 +274,29 @@ class Supervisor:
         if mode != self._last_mode:
             self._on_mode_change(self._last_mode, mode, now)
             self._last_mode = mode
-        if new_faults or commands_handled or targets.phase_changed or self.tick_count % SNAPSHOT_EVERY_N_TICKS == 1:
+        notices_changed, self.notices.changed = self.notices.changed, False
+        if (new_faults or commands_handled or notices_changed or targets.phase_changed
+                or self.tick_count % SNAPSHOT_EVERY_N_TICKS == 1):
             self.publish(record, active)
 
     def publish(self, record: TickRecord, active: list[Fault]) -> None:
         self.seq += 1
         prog = self.runner.program.name if self.runner.program is not None else None
-        self.hub.publish_state(build_snapshot(self.seq, record, self.runner, active, self.latch.has_lockout, prog))
+        self.hub.publish_state(build_snapshot(self.seq, record, self.runner, active, self.latch.has_lockout, prog,
+                                              profiles=self.profiles, notices=self.notices))
+
+    def _profile_cut(self) -> ZoneCut:
+        """The gate's per-leg cut for the profile in force (worked out again when it changes)."""
+        profile = self.profiles.profile
+        if profile is not self._cut_for:
+            self._cut, self._cut_for = profile_cut(profile, self.config), profile
+        return self._cut
 
     def _load_phase(self, targets, now: float) -> None:
         intensity = self.runner.intensity
+        spared = self.runner.spared_legs  # the controllers want nothing there (and the gate cuts it)
+        self.compression.set_spared_legs(spared, now)
+        self.rollers.set_spared(frozenset(r.zone for r in self.config.rollers if r.leg in spared))
         self.compression.set_program(targets.compression, intensity, now)
         self.rollers.set_program(targets.rollers, intensity, now)
 

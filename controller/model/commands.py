@@ -16,8 +16,10 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from controller.model.bounded_json import JsonRefused, loads as bounded_loads, nesting_depth
+from controller.model.profile import ALL_KEYS
 
-PROFILE_FLAGS = ("varicose_veins", "wound_or_infection", "suspected_clot", "pregnancy")
+#: every key ``set_profile`` takes (``controller.model.profile.ALL_KEYS``)
+PROFILE_FLAGS = ALL_KEYS
 
 
 class Source(str, Enum):
@@ -94,11 +96,34 @@ class SetHeat(_Cmd):
 
 
 class SetProfile(_Cmd):
+    """Change profile flags (None: unchanged). Raising a flag applies from any source; relaxing
+    one needs a person at the machine: from a remote source it waits for a panel confirmation.
+    ``wound_or_infection`` and ``numbness_or_poor_circulation`` without a leg mean both legs."""
+
     command: Literal["set_profile"]
     varicose_veins: bool | None = None
     wound_or_infection: bool | None = None
     suspected_clot: bool | None = None
     pregnancy: bool | None = None
+    numbness_or_poor_circulation: bool | None = None
+    unsure_or_recent_surgery: bool | None = None
+    wound_or_infection_left: bool | None = None
+    wound_or_infection_right: bool | None = None
+    numbness_or_poor_circulation_left: bool | None = None
+    numbness_or_poor_circulation_right: bool | None = None
+
+    def changes(self) -> dict[str, bool]:
+        """The flags this command sets, by key (those left out are unchanged)."""
+        return {k: getattr(self, k) for k in ALL_KEYS if getattr(self, k) is not None}
+
+
+class ConfirmProfile(_Cmd):
+    """A person at the machine confirms the profile as it is (and any remote change waiting
+    for confirmation). The panel sends it on its confirmation gesture; the technician socket
+    may too."""
+
+    command: Literal["confirm_profile"]
+    local_only: bool = Field(True, exclude=True)
 
 
 class Ack(_Cmd):
@@ -157,13 +182,13 @@ class SimInject(_Cmd):
 
 
 Command = Annotated[
-    Union[Start, SelectProgram, Pause, Resume, Stop, SetIntensity, SetHeat, SetProfile, Ack,
+    Union[Start, SelectProgram, Pause, Resume, Stop, SetIntensity, SetHeat, SetProfile, ConfirmProfile, Ack,
           ResetLockout, Manual, CalibratePressure, Autotune, SelfTest, SimInject, Commission],
     Field(discriminator="command"),
 ]
-COMMAND_NAMES = ("start", "select_program", "pause", "resume", "stop", "set_intensity", "set_heat", "set_profile", "ack",
-                 "reset_lockout", "manual", "calibrate_pressure", "autotune", "selftest", "sim_inject",
-                 "commission")
+COMMAND_NAMES = ("start", "select_program", "pause", "resume", "stop", "set_intensity", "set_heat", "set_profile",
+                 "confirm_profile", "ack", "reset_lockout", "manual", "calibrate_pressure", "autotune", "selftest",
+                 "sim_inject", "commission")
 _adapter: TypeAdapter = TypeAdapter(Command)
 
 

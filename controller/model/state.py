@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from controller.model.faults import FAULT_CODES, Severity
+from controller.model.notice import Notice
 
 
 class Mode(StrEnum):
@@ -147,6 +148,12 @@ class State(_Part):
     selected_program: str | None = None
     #: the last session since the daemon started (None before the first has ended)
     last_session: SessionSummary | None = None
+    # the person's profile: confirmed once at the machine; a remote relax waiting for the panel
+    # (``{flag: false}``, None when nothing waits); the notices in force, the newest as ``notice``
+    profile_confirmed: bool = False
+    profile_pending: dict[str, bool] | None = None
+    notice: Notice | None = None
+    notices: tuple[Notice, ...] = ()
 
     @computed_field
     @property
@@ -159,6 +166,13 @@ class State(_Part):
     def problem_text(self) -> str:
         """What is wrong, in the faults' own words ("" when nothing is)."""
         return "; ".join(f.message for f in self.faults if f.stops)
+
+    @computed_field
+    @property
+    def notice_text(self) -> str:
+        """The newest notice in the guide's words ("" when there is none): for templates that
+        cannot follow a null ``notice``."""
+        return self.notice.text if self.notice is not None else ""
 
     @property
     def locked_out(self) -> bool:

@@ -120,8 +120,13 @@ MACHINE_VALUES = (
     Value("lockout", "locked out (needs a technician)", _ST),
     Value("selected_program", "Program", _S, entity="program"),
     Value("last_session", "Last session", _ST, entity="last_session"),
+    Value("profile_confirmed", "Profile confirmed", _S, entity="profile_confirmed"),
+    Value("profile_pending", "Profile change waiting for the panel", _ST, entity="profile_pending"),
+    Value("notice", "newest notice (a refusal or cap, and why)", _ST),
+    Value("notices", "notices in force", _ST),
     Value("problem", "Fault", _ST, entity="problem"),
     Value("problem_text", "Problem", _ST, entity="problem_text", diagnostic=True),
+    Value("notice_text", "Notice", _ST, entity="notice"),
 )
 
 BY_KEY: dict[str, Value] = {v.key: v for v in MACHINE_VALUES}

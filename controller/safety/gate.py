@@ -13,19 +13,35 @@ by property tests and cannot be bypassed by state. What it enforces:
 - always, fault or not: values clamped (duty 0..1, speed -1..1, NaN → off), only configured
   zones pass (an unknown zone never reaches a pin, a missing vent is open), a chamber's fill
   and vent are never open together (the vent wins), and the pump never runs with every fill
-  closed (dead-heading the diaphragm against closed valves).
+  closed (dead-heading the diaphragm against closed valves);
+- always, the person's profile cut (``ZoneCut``, from ``controller.safety.profile_cut``): a leg
+  with a wound gets no heat, no air (fill closed, vent open) and no rollers, a numb leg no heat,
+  whatever a program, a command or a technician's manual override asks.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from controller.model.faults import Fault, Severity
 from controller.model.outputs import Outputs
 
 
-def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers) -> Outputs:
+@dataclass(frozen=True)
+class ZoneCut:
+    """Zones the person's profile keeps off: pads without heat, chambers without air, rollers still."""
+
+    pads: frozenset[str] = frozenset()
+    chambers: frozenset[str] = frozenset()
+    rollers: frozenset[str] = frozenset()
+
+
+NO_CUT = ZoneCut()
+
+
+def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers, cut: ZoneCut = NO_CUT) -> Outputs:
     pads, chambers, rollers = list(pads), list(chambers), list(rollers)
     cutting = [f for f in faults if f.severity is not Severity.WARNING]
     if any(f.severity is Severity.LOCKOUT or f.relay_off or f.code == "estop" for f in cutting):
@@ -45,6 +61,11 @@ def gate(wanted: Outputs, faults: Iterable[Fault], pads, chambers, rollers) -> O
         vent = {c: wanted.vent_open.get(c, True) is not False for c in chambers}
         fill = {c: wanted.fill_open.get(c, False) is True and not vent[c] for c in chambers}
         pump = _clamp(wanted.pump_duty, 0.0, 1.0)
+    # The profile cut wins over every controller, command and manual override.
+    heater.update({p: 0.0 for p in cut.pads if p in heater})
+    speed.update({r: 0.0 for r in cut.rollers if r in speed})
+    for c in cut.chambers & set(chambers):
+        vent[c], fill[c] = True, False
     if not any(fill.values()):
         pump = 0.0  # never against closed fills (dead-heading)
     return Outputs(

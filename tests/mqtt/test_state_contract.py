@@ -24,7 +24,8 @@ from tests.machine.simrun import run_sim
 #: the state's keys, in the order they are published
 STATE_KEYS = ["seq", "t_s", "mode", "program", "program_name", "phase", "phase_index", "elapsed_s", "remaining_s",
               "intensity", "heat_on", "profile", "relay_closed", "pump_duty", "estop", "pads", "chambers", "rollers",
-              "faults", "lockout", "selected_program", "last_session", "problem", "problem_text"]
+              "faults", "lockout", "selected_program", "last_session", "profile_confirmed", "profile_pending",
+              "notice", "notices", "problem", "problem_text", "notice_text"]
 PAD_KEYS = ["temp_c", "temp2_c", "target_c", "duty"]
 CHAMBER_KEYS = ["pressure_mmhg", "target_mmhg", "fill_open", "vent_open"]
 ROLLER_KEYS = ["speed", "current_a"]
@@ -69,7 +70,9 @@ def test_the_published_json_of_one_tick_is_exactly_what_it_always_was(runner):
         "program_name": "Quick circulation", "phase": "upward strokes", "phase_index": 0,
         "elapsed_s": 12.3, "remaining_s": 167.7, "intensity": 4, "heat_on": True,
         "profile": {"varicose_veins": False, "wound_or_infection": False, "suspected_clot": False,
-                    "pregnancy": False},
+                    "pregnancy": False, "numbness_or_poor_circulation": False, "unsure_or_recent_surgery": False,
+                    "wound_or_infection_left": False, "wound_or_infection_right": False,
+                    "numbness_or_poor_circulation_left": False, "numbness_or_poor_circulation_right": False},
         "relay_closed": True, "pump_duty": 0.612, "estop": False,
         "pads": {"left_foot": {"temp_c": 36.46, "temp2_c": 36.12, "target_c": 40.0, "duty": 0.457},
                  "left_calf": {"temp_c": None, "temp2_c": 36.0, "target_c": None, "duty": 0.0}},
@@ -84,8 +87,11 @@ def test_the_published_json_of_one_tick_is_exactly_what_it_always_was(runner):
                     "message": "left calf pad sensor chip keeps failing"},
                    {"code": "from_a_newer_version", "severity": "warning", "zone": "left_thigh", "t_s": 110.123,
                     "message": "a warning"}],
-        "lockout": False, "selected_program": "quick_circulation", "last_session": None, "problem": True,
+        "lockout": False, "selected_program": "quick_circulation", "last_session": None,
+        "profile_confirmed": False, "profile_pending": None, "notice": None, "notices": [],
+        "problem": True,
         "problem_text": "left thigh chamber did not fill; left calf pad sensor chip keeps failing",
+        "notice_text": "",
     }
     assert list(published) == STATE_KEYS
     json.dumps(published, allow_nan=False)  # strict JSON as it is

@@ -37,7 +37,8 @@ def test_varicose_veins_reason_reads_as_a_sentence(library):
     assert decision.reasons == ["deep_tissue is refused: deep massage is not safe with varicose veins"]
 
 
-@pytest.mark.parametrize("flag", ["varicose_veins", "wound_or_infection", "pregnancy"])
+@pytest.mark.parametrize("flag", ["varicose_veins", "wound_or_infection_left", "pregnancy",
+                                  "numbness_or_poor_circulation"])
 def test_any_flag_caps_intensity_but_allows_gentle_programs(library, flag):
     decision = check_profile(library["quick_circulation"], 5, Profile(**{flag: True}))
     assert decision.allowed
@@ -91,3 +92,19 @@ def test_profile_refuses_unknown_flags_and_non_bools():
 def test_check_profile_refuses_an_impossible_intensity(library, bad):
     with pytest.raises(ValueError):
         check_profile(library["warm_up"], bad, Profile())
+
+
+def test_the_old_person_level_wound_flag_means_both_legs_and_nothing_can_be_given(library):
+    """A wound on both legs: every output of both legs would be cut, so the program is refused."""
+    profile = Profile(wound_or_infection=True)
+    assert profile.wound_or_infection_left and profile.wound_or_infection_right
+    decision = check_profile(library["quick_circulation"], 2, profile)
+    assert not decision.allowed
+    assert any("both legs" in r for r in decision.reasons)
+
+
+def test_unsure_or_recent_surgery_refuses_every_program(library):
+    for program in library.values():
+        decision = check_profile(program, 1, Profile(unsure_or_recent_surgery=True))
+        assert not decision.allowed, program.id
+        assert any("ask a doctor first" in r for r in decision.reasons)
