@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections import deque
 from typing import Callable
-
-from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from sim.chips.ads1115 import FakeADS1115
 from sim.chips.ina219 import FakeINA219
 from sim.chips.mcp23017 import FakeMCP23017
 from sim.chips.mcp9808 import FakeMCP9808
+from sim.gpio import SimPin, SimPinFactory  # noqa: F401 (SimPin: re-exported)
 from sim.faults import FaultSchedule, Injection, make_injection, parse_injection
 from sim.i2c_bus import FakeSMBus
 from sim.motor import RollerPhysics
@@ -37,36 +35,6 @@ LEAK_CONDUCTANCE_FACTOR = 300.0  # leak: a torn sleeve or loose hose: the pump c
 PRESSURE_NOISE_MMHG = 0.15  # sensor + ADC noise (1 sigma); a frozen sensor is bit-identical instead
 
 
-class SimPin(MockPWMPin):
-    """A mock pin that tells the simulation before its state changes, and keeps no history.
-
-    ``_change_state`` is where gpiozero's own mock pins hook a change (MockConnectedPin,
-    MockChargingPin). MockPin appends every change to ``states``; at 50 Hz that grows without
-    bound in a long simulated run, so here ``states`` keeps the latest entry only.
-    """
-
-    def clear_states(self):
-        super().clear_states()
-        self.states = deque(self.states, maxlen=1)
-
-    def _change_state(self, value):
-        if self.state == value:
-            return False
-        if self.factory.before_change is not None:
-            self.factory.before_change()
-        super()._change_state(value)
-        if self.factory.after_change is not None:
-            self.factory.after_change(self)
-        return True
-
-
-class SimPinFactory(MockFactory):
-    def __init__(self) -> None:
-        super().__init__(pin_class=SimPin)
-        self.before_change: Callable[[], None] | None = None
-        self.after_change: Callable[[SimPin], None] | None = None
-
-
 class SimulatedMachine:
     """Physics + chips + pins for one machine config."""
 
@@ -78,7 +46,7 @@ class SimulatedMachine:
         self.t0_s = now()
         self.t_s = self.t0_s
         b = config.board
-        self.pin_factory = SimPinFactory()
+        self.pin_factory = SimPinFactory(now)
         self.pin_factory.before_change = self.advance
         self.pin_factory.after_change = self._pin_changed
         self._noise = random.Random(1234)  # seeded: runs repeat exactly
@@ -108,7 +76,7 @@ class SimulatedMachine:
         self._roller_wiring = [(r.zone, self.rollers[r.zone], r.pwm_pin, r.dir_pin) for r in config.rollers]
         # The output pins the physics reads. The drivers claim the same pin objects later
         # (the mock factory hands out one object per pin); until then a pin is an input.
-        outputs = [b.relay_pin, b.heartbeat_pin, b.pump_pin, *(p.heater_pin for p in config.pads)]
+        outputs = [b.relay_pin, b.heartbeat_pin, b.pump_pin, b.buzzer_pin, *(p.heater_pin for p in config.pads)]
         outputs += [pin for r in config.rollers for pin in (r.pwm_pin, r.dir_pin)]
         self._pins = {number: self.pin_factory.pin(number) for number in outputs}
 
@@ -245,9 +213,29 @@ class SimulatedMachine:
 
     # ------------------------------------------------------------------ pins
     def _pin_value(self, number: int) -> float:
-        """What an output pin drives (0..1); an input (unclaimed, or closed) drives nothing."""
-        pin = self._pins[number]
-        return float(pin.state) if pin.function == "output" else 0.0
+        """What a pin puts on its MOSFET gate or coil driver at the physics' time (0..1): a
+        driven level, a PWM pin's applied duty, an input's pull (floating counts as on)."""
+        return self._pins[number].drive(self.t_s)
+
+    def pin_level(self, number: int) -> str:
+        """``high``, ``low`` or ``floating``: what the pin does electrically now."""
+        return self.pin_factory.level(number)
+
+    def output_levels(self) -> dict[str, str]:
+        """Every output pin of the board by its function (``relay``, ``heater:left_foot``,
+        ``motor_pwm:left_calf``, ...) and its level now: for the power-up, stop and crash tests."""
+        b = self.config.board
+        pins = {"relay": b.relay_pin, "heartbeat": b.heartbeat_pin, "pump": b.pump_pin, "buzzer": b.buzzer_pin}
+        pins |= {f"heater:{p.zone}": p.heater_pin for p in self.config.pads}
+        for r in self.config.rollers:
+            pins |= {f"motor_pwm:{r.zone}": r.pwm_pin, f"motor_dir:{r.zone}": r.dir_pin}
+        return {name: self.pin_level(number) for name, number in pins.items()}
+
+    def crash(self) -> None:
+        """The controller's process dies: the kernel frees every GPIO line it held (no gpiozero
+        close runs); each becomes an input keeping the pull it had."""
+        self.advance()
+        self.pin_factory.kernel_release_all()
 
     def _pin_changed(self, pin) -> None:
         if pin is self._pins[self.config.board.heartbeat_pin]:

@@ -113,8 +113,8 @@ class Board:
         # Outputs first, each created in its unpowered (safe) state: relay open, duties 0.
         self.relay = MasterRelay(b.relay_pin, pin_factory=pin_factory)
         self.heartbeat = Heartbeat(b.heartbeat_pin, pin_factory=pin_factory)
-        self.heaters = {p.zone: Heater(p.heater_pin, period_s=b.heater_period_s, pin_factory=pin_factory)
-                        for p in config.pads}
+        self.heaters = {p.zone: Heater(p.heater_pin, period_s=b.heater_period_s, step_s=config.rates.period_s,
+                                       pin_factory=pin_factory) for p in config.pads}
         self.pump = Pump(b.pump_pin, frequency_hz=b.pump_pwm_hz, pin_factory=pin_factory)
         self.motors = {r.zone: RollerMotor(r.pwm_pin, r.dir_pin, frequency_hz=b.motor_pwm_hz,
                                            pin_factory=pin_factory) for r in config.rollers}
@@ -243,6 +243,7 @@ class Board:
             duty = out.heater_duty.get(zone, 0.0)
             if last is None or last.heater_duty.get(zone) != duty:
                 heater.set_duty(duty)
+            heater.step()  # time-proportioning: one slot of the heater window per tick
         if last is None or last.pump_duty != out.pump_duty:
             self.pump.set_duty(out.pump_duty)
         for zone, motor in self.motors.items():
@@ -283,7 +284,7 @@ class Board:
         """Everything off, relay open, every valve de-energised (vents open). Never raises."""
         self._relay_closed = None  # unknown until opened below; the next write sets it again
         steps = [self._open_relay, lambda: self.pump.set_duty(0.0)]
-        steps += [lambda h=h: h.set_duty(0.0) for h in self.heaters.values()]
+        steps += [h.off for h in self.heaters.values()]
         steps += [lambda m=m: m.set_speed(0.0) for m in self.motors.values()]
         steps += [lambda v=v: v.set_open(False) for v in self.fill_valves.values()]
         steps += [lambda v=v: v.set_open(True) for v in self.vent_valves.values()]

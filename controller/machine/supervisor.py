@@ -216,6 +216,7 @@ class Supervisor:
         if thermal:
             temps = {z: pr.temp_c for z, pr in readings.pads.items()}
             self.heat.step(temps, targets.heat_c, now)
+        self.heat.cut_untargeted(targets.heat_c)  # a stop or fault cuts the heat this tick
         self.heat_targets = targets.heat_c
         comp = self.compression.step(readings.pressure_mmhg, now)
         self.pressure_targets = comp.target_mmhg
