@@ -35,8 +35,11 @@ class RollerMotor:
             # Same direction: only change the duty. gpiozero's forward()/backward() switch
             # enable off first, which at 50 Hz updates would chop the PWM every tick.
             self._motor.enable_device.value = abs(s)
+        elif s == 0.0:
+            self._motor.enable_device.off()  # stopped: both pins low (phase low too: no pin
+            self._motor.phase_device.off()  # left high for a released line to inherit)
         else:
-            self._motor.value = s  # stop, or enable off -> set phase -> enable on
+            self._motor.value = s  # enable off -> set phase -> enable on
 
     @property
     def speed(self) -> float:

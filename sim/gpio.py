@@ -6,8 +6,10 @@ exactly those differences:
 
 - **Boot pulls.** Until something claims it, GPIO 0-8 are pulled high and 9-27 pulled low
   (BCM2711 datasheet, table 5-1 "Pull" column at reset; RP1 keeps the same defaults).
-- **Released pins float.** gpiozero's ``close()`` on lgpio re-claims the pin as an input with
-  its bias disabled (``SET_PULL_NONE``): the pin no longer drives and no longer pulls.
+- **Claimed and released pins float.** gpiozero's LGPIOPin claims a pin as an input with its
+  bias disabled (``SET_PULL_NONE``) when the process first asks the factory for it, and again
+  on ``close()``: the pin no longer drives and no longer pulls. Claiming an output leaves the
+  bias as it is.
 - **A freed line keeps its bias.** When a process exits or crashes the kernel frees its lines:
   each becomes an input (bcm2835 pinctrl's free) and keeps the pull it had.
 - **lgpio's PWM is software PWM with an end-of-cycle update.** A new duty applies only when the
@@ -61,6 +63,11 @@ class SimPin(MockPWMPin):
         self.states = deque(self.states, maxlen=1)
 
     # -- lgpio semantics ---------------------------------------------------------------------
+    def claimed_by_process(self) -> None:
+        """LGPIOPin.__init__: ``gpio_claim_input(..., SET_PULL_NONE)``: an input, floating."""
+        self._function = "input"
+        self._pull = "floating"
+
     def close(self):
         """gpiozero's LGPIOPin.close(): an input with its bias disabled: floating."""
         super().close()
@@ -146,12 +153,29 @@ class SimPinFactory(MockFactory):
         self.now = now
         self.before_change: Callable[[], None] | None = None
         self.after_change: Callable[[SimPin], None] | None = None
+        self._claimed: set[SimPin] = set()  # the pins the controller's process has claimed
+
+    def pin(self, name):
+        """gpiozero's way in (the controller's process): the first time a pin is asked for, it
+        is claimed as lgpio does, an input with its bias disabled."""
+        pin = super().pin(name)
+        if pin not in self._claimed:
+            self._claimed.add(pin)
+            pin.claimed_by_process()
+        return pin
+
+    def line(self, number: int) -> SimPin:
+        """The simulation's way in: the pin as the hardware holds it, without claiming it."""
+        return super().pin(number)
 
     def level(self, number: int) -> str:
-        return self.pin(number).level()
+        return self.line(number).level()
 
     def kernel_release_all(self) -> None:
         """Every line freed by the kernel, as when the controller's process exits or crashes
         without gpiozero closing anything."""
         for pin in list(self.pins.values()):
             pin.kernel_release()
+        self._claimed.clear()  # a new process claims them afresh
+        with self._res_lock:
+            self._reservations.clear()  # the devices that held them died with the process

@@ -78,7 +78,7 @@ class SimulatedMachine:
         # (the mock factory hands out one object per pin); until then a pin is an input.
         outputs = [b.relay_pin, b.heartbeat_pin, b.pump_pin, b.buzzer_pin, *(p.heater_pin for p in config.pads)]
         outputs += [pin for r in config.rollers for pin in (r.pwm_pin, r.dir_pin)]
-        self._pins = {number: self.pin_factory.pin(number) for number in outputs}
+        self._pins = {number: self.pin_factory.line(number) for number in outputs}
 
         # --- chips on the fake bus ---
         self.expander = FakeMCP23017()
@@ -112,7 +112,7 @@ class SimulatedMachine:
 
         # The e-stop is a normally-closed contact to GND: intact = low. Claim the pin as a
         # pull-up input now so the test/CLI can drive it; the driver re-opens the same pin.
-        self.estop_pin = self.pin_factory.pin(b.buttons.estop)
+        self.estop_pin = self.pin_factory.line(b.buttons.estop)
         self.estop_pin.drive_low()
 
     # ------------------------------------------------------------------ time
@@ -199,10 +199,10 @@ class SimulatedMachine:
             self.estop_pin.drive_low()
 
     def press_button(self, name: str) -> None:
-        self.pin_factory.pin(getattr(self.config.board.buttons, name)).drive_low()
+        self.pin_factory.line(getattr(self.config.board.buttons, name)).drive_low()
 
     def release_button(self, name: str) -> None:
-        self.pin_factory.pin(getattr(self.config.board.buttons, name)).drive_high()
+        self.pin_factory.line(getattr(self.config.board.buttons, name)).drive_high()
 
     def release_estop(self) -> None:
         self.faults.clear("estop")
