@@ -32,6 +32,7 @@ from sim.thermal import PadThermal
 MAX_STEP_S = 0.02  # physics sub-step: stable for every model at this size
 DRIFT_C_PER_S = 0.05  # temp_sensor_drift: the thermistor reads this much lower each second
 LEAK_CONDUCTANCE_FACTOR = 300.0  # leak: a torn sleeve or loose hose: the pump cannot keep up
+BUS_HANG_S = 0.5  # bus_hang: how long each transfer waits before ETIMEDOUT (a Pi's is 1 s; 0.5 keeps runs short)
 PRESSURE_NOISE_MMHG = 0.15  # sensor + ADC noise (1 sigma); a frozen sensor is bit-identical instead
 
 
@@ -105,7 +106,8 @@ class SimulatedMachine:
             self.chip_address[f"pad:{pad.zone}"] = pad.digital_sensor_address
         for r in config.rollers:
             self.bus.attach(r.current_sensor_address,
-                            FakeINA219(self._current_input(r.zone), shunt_ohm=b.roller_shunt_ohm))
+                            FakeINA219(self._current_input(r.zone), shunt_ohm=b.roller_shunt_ohm,
+                                       ripple=self._motor_pwm(r.pwm_pin)))
             self.chip_address[f"roller:{r.zone}"] = r.current_sensor_address
         for ch in config.chambers:
             self.chip_address[f"chamber:{ch.zone}"] = b.adcs[ch.pressure.adc].address
@@ -170,7 +172,16 @@ class SimulatedMachine:
         if inj.name == "chip_missing":
             self.bus.set_missing(self._chip_address_for(inj.zone), True)
         elif inj.name == "bus_hang":
-            self.bus.set_hang(True, stall=self._stall)
+            self.bus.set_hang(True, stall=self._stall, stall_s=BUS_HANG_S)
+        elif inj.name == "bus_hang_eio":
+            self.bus.set_hang_kind("pi4_clock_stretch", stall=self._stall)
+        elif inj.name == "bus_hang_eagain":
+            self.bus.set_hang_kind("pi5_busy", stall=self._stall)
+        elif inj.name == "sda_stuck_low":
+            self.bus.set_sda_stuck_low(True)
+        elif inj.name == "expander_reset":
+            self.advance()
+            self.expander.reset()
         elif inj.name == "estop":
             self.estop_pin.drive_high()
         elif inj.name == "pressure_sensor_frozen":
@@ -314,6 +325,14 @@ class SimulatedMachine:
             self.advance()
             return self.pads[zone].digital_c
         return temp
+
+    def _motor_pwm(self, pwm_pin: int) -> Callable[[], tuple[float, float]]:
+        """The enable pin's applied duty and PWM frequency: the current's ripple (the motor draws
+        from the supply only while the bridge is enabled)."""
+        def ripple() -> tuple[float, float]:
+            pin = self._pins[pwm_pin]
+            return pin.drive(self.t_s), pin.frequency or 0.0
+        return ripple
 
     def _current_input(self, zone: str) -> Callable[[], float]:
         def amps() -> float:

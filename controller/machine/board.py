@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from errno import ETIMEDOUT
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -21,7 +20,7 @@ from controller.model.readings import ErrorZone, PadReading, ReadingError, Readi
 from drivers.ads1115 import ADS1115
 from drivers.buttons import EStopInput, PanelButton
 from drivers.buzzer import PanelBuzzer
-from drivers.errors import BusError, DriverError
+from drivers.errors import DriverError, ExpanderReset, is_bus_hang
 from drivers.heartbeat import Heartbeat
 from drivers.heater import Heater
 from drivers.i2c import I2CBus
@@ -38,6 +37,11 @@ from drivers.valve import Valve
 
 log = logging.getLogger("legtherapy.board")
 NAN = math.nan
+EXPANDER = ErrorZone("machine", "expander")
+EXPANDER_CHECK_S = 1.0  # read the expander's registers back this often
+#: after a reset the expander zone stays failing (relay held open) this long: longer than the
+#: safety layer's stale-reading time, so a reset always latches a chip_error fault
+EXPANDER_RESET_HOLD_S = 2.0
 
 
 @dataclass
@@ -60,13 +64,14 @@ class _AnalogInput:
 class _TickReads:
     """One tick's driver calls: each failure becomes a ``ReadingError`` for its zone.
 
-    A hung bus costs the kernel's whole timeout per transaction: after the first timeout in a
-    tick, the rest of the tick's calls fail at once with it instead of each waiting again.
+    A hung bus costs the kernel's timeout per transaction (35 ms for a Pi 4's EIO, 1 s for
+    ETIMEDOUT): after the first hang in a tick, whichever way the adapter reported it, the rest
+    of the tick's calls fail at once with it instead of each waiting again.
     """
 
     def __init__(self, errors: list[ReadingError]) -> None:
         self.errors = errors
-        self._hung: BusError | None = None
+        self._hung: DriverError | None = None
 
     def value(self, zone: ErrorZone, read: Callable[..., float], *args) -> float:
         """``read(*args)``, or NaN if it failed."""
@@ -91,7 +96,7 @@ class _TickReads:
 
     def _failed(self, zone: ErrorZone, err: DriverError) -> None:
         self.errors.append(ReadingError(zone, str(err)))
-        if self._hung is None and isinstance(err, BusError) and err.errno == ETIMEDOUT:
+        if self._hung is None and is_bus_hang(err):  # EIO, ETIMEDOUT, EAGAIN, conversion timeout, stuck SDA
             self._hung = err
 
 
@@ -128,7 +133,12 @@ class Board:
         self.vent_valves = {c.zone: Valve(self.expander, c.vent_pin, normally_open=True) for c in config.chambers}
         self.leds = {name: ExpanderLed(self.expander, pin) for name, pin in b.leds.model_dump().items()}
         self._startup_errors: list[ReadingError] = []  # reported with the first readings
-        self._try(lambda: self.expander.configure_outputs(expander_pins), ErrorZone("machine", "expander"))
+        self._expander_pins = expander_pins
+        self._try(lambda: self.expander.configure_outputs(expander_pins), EXPANDER)
+        self._reads_done = 0
+        self._expander_check_every = max(1, round(EXPANDER_CHECK_S / config.rates.period_s))
+        self._expander_reset_ticks = 0  # ticks left of a reset's hold
+        self._expander_reset_text = ""
 
         self.adcs = {name: ADS1115(self.i2c, a.address, fs_v=a.fs_v, data_rate_sps=a.data_rate_sps)
                      for name, a in b.adcs.items()}
@@ -184,6 +194,12 @@ class Board:
         out = _ReadResult(errors=self._startup_errors)
         self._startup_errors = []
         reads = _TickReads(out.errors)
+        self._reads_done += 1
+        if self._expander_reset_ticks > 0:
+            self._expander_reset_ticks -= 1
+            out.errors.append(ReadingError(EXPANDER, self._expander_reset_text))
+        elif self._reads_done % self._expander_check_every == 0:
+            reads.done(EXPANDER, self._verify_expander)
         volts: dict[ErrorZone, float] = {}  # each analog input's volts (NaN: not read)
         for round_ in (self._adc_rounds_thermal if thermal else self._adc_rounds):
             started = [inp for inp in round_ if reads.done(inp.zone, inp.adc.start, inp.channel)]
@@ -202,8 +218,24 @@ class Board:
                 t2 = reads.value(zone, self.digital_sensors[p.zone].read_temp_c)
                 out.pads[p.zone] = (t1, t2)
         for zone, sensor in self.current_sensors.items():
-            out.current[zone] = reads.value(ErrorZone("roller", zone), sensor.read_current_a)
+            running = self.motors[zone].speed != 0.0
+            out.current[zone] = reads.value(ErrorZone("roller", zone), lambda s=sensor, r=running: s.read_current_a(running=r))
         return out
+
+    def _verify_expander(self) -> None:
+        """Once a second: the expander still holds what we wrote. A reset let every valve go
+        limp and ``flush()`` (changed bytes only) would never notice: re-configure it, hold the
+        relay open and report the zone failing for EXPANDER_RESET_HOLD_S."""
+        try:
+            self.expander.verify()
+        except ExpanderReset as err:
+            log.error("%s", err)
+            self._expander_reset_text = str(err)
+            self._expander_reset_ticks = round(EXPANDER_RESET_HOLD_S / self.config.rates.period_s)
+            self._open_relay()
+            self._last_written = None  # every valve is written again at the next write
+            self.expander.configure_outputs(self._expander_pins)
+            raise
 
     async def read(self, now_s: float, thermal: bool) -> Readings:
         if self._io_in_thread:
@@ -256,19 +288,20 @@ class Board:
                 valve.set_open(fill.get(zone, False))
             for zone, valve in self.vent_valves.items():
                 valve.set_open(vent.get(zone, True))
-        if out.relay_closed != self._relay_closed:
-            if out.relay_closed:
+        relay_closed = out.relay_closed and self._expander_reset_ticks == 0
+        if relay_closed != self._relay_closed:
+            if relay_closed:
                 self.relay.close()
             else:
                 self.relay.open()
-            self._relay_closed = out.relay_closed
+            self._relay_closed = relay_closed
         try:
             self.expander.flush()
         except DriverError as err:
             # Valves we cannot command: drop the relay so every valve de-energises and vents.
             self.relay.open()
             self._relay_closed = False
-            self.write_errors.append(ReadingError(ErrorZone("machine", "expander"), str(err)))
+            self.write_errors.append(ReadingError(EXPANDER, str(err)))
         self._last_written = out
 
     async def write(self, out: Outputs) -> None:
