@@ -12,8 +12,10 @@ machine config object passed in; sim/ does not import it (duck typing keeps the 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
+import threading
 from typing import Callable
 
 from sim.chips.ads1115 import FakeADS1115
@@ -54,6 +56,13 @@ class SimulatedMachine:
         self.bus = FakeSMBus(b.i2c_bus)
         self.faults = FaultSchedule()
         self.pending_stall_s = 0.0  # bus_hang: time the kernel would spend before timing out
+        # A hang on a worker thread blocks that thread for the hang's time on the loop's clock,
+        # as the kernel blocks the Pi's I/O thread; on the loop's own thread it is handed to the
+        # board as pending_stall_s instead (blocking there would stop the clock too).
+        owner = getattr(now, "__self__", None)
+        self.loop: asyncio.AbstractEventLoop | None = owner if isinstance(owner, asyncio.AbstractEventLoop) else None
+        self._loop_thread = threading.get_ident()
+        self._physics_lock = threading.RLock()  # the I/O thread and the loop both move pins
 
         room = self.params.ambient_c if start_c is None else start_c
         self.pads = {p.zone: PadThermal(self.params.pads, room) for p in config.pads}
@@ -127,11 +136,12 @@ class SimulatedMachine:
         t_end = self._now()
         if t_end <= self.t_s + 1e-12:
             return  # already integrated up to now (several chips are read in one instant)
-        while self.t_s < t_end - 1e-12:
-            dt = min(MAX_STEP_S, t_end - self.t_s)
-            self._step(dt)
-            self.t_s += dt
-            self._start_due_faults()
+        with self._physics_lock:
+            while self.t_s < t_end - 1e-12:
+                dt = min(MAX_STEP_S, t_end - self.t_s)
+                self._step(dt)
+                self.t_s += dt
+                self._start_due_faults()
 
     def _start_due_faults(self) -> None:
         for inj in self.faults.due(self.t_s - self.t0_s):
@@ -194,7 +204,15 @@ class SimulatedMachine:
             self.pneumatics.pump_efficiency = 0.0
 
     def _stall(self, seconds: float) -> None:
-        self.pending_stall_s += seconds
+        loop = self.loop
+        if loop is None or threading.get_ident() == self._loop_thread or loop.is_closed():
+            self.pending_stall_s += seconds
+            return
+        # A worker thread, as on a Pi: block it until the loop's clock has moved on `seconds`
+        # (bounded in real time too, so a loop that stopped cannot strand the thread).
+        done = threading.Event()
+        loop.call_soon_threadsafe(loop.call_later, seconds, done.set)
+        done.wait(timeout=seconds + 2.0)
 
     def take_stall_s(self) -> float:
         """Bus time lost to a hang since the last call (the board waits it out on the loop)."""

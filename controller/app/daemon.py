@@ -46,6 +46,7 @@ class RunOptions:
     max_runtime_s: float | None = None  # machine-time cap (tests, benchmarks)
     extra_programs: dict = field(default_factory=dict)  # programs built in code (benchmarks, tests)
     sim_params_override: object | None = None  # a sim.params.SimParams (e.g. a slower pad)
+    sim_io_thread: bool = False  # the simulated board's I/O in a worker thread, as on a Pi
 
 
 @dataclass
@@ -72,7 +73,8 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
         sim = make_simulator(cfg, loop.time, params=params)
         for spec in opts.injections:
             sim.inject(spec)
-    board = build_board(cfg, sim=sim, pressure_offsets=load_pressure_offsets(opts.state_dir, cfg.chamber_names))
+    board = build_board(cfg, sim=sim, pressure_offsets=load_pressure_offsets(opts.state_dir, cfg.chamber_names),
+                        sim_io_in_thread=opts.sim_io_thread)
     hub = MachineHub()
     report = ReportBuilder(cfg.pad_names, cfg.chamber_names)
     observers = [report]

@@ -114,6 +114,7 @@ class Board:
         self._relay_closed: bool | None = None  # what the relay pin was last set to (None: unknown)
         self.write_errors: list[ReadingError] = []
         self._last_safe_state_error = ""  # the watchdog may force the safe state 50 times a second
+        self._safe_generation = 0  # counts safe states: a write that overlapped one keeps nothing
 
         # Outputs first, each created in its unpowered (safe) state: relay open, duties 0.
         self.relay = MasterRelay(b.relay_pin, pin_factory=pin_factory)
@@ -270,6 +271,7 @@ class Board:
     # ------------------------------------------------------------------ writing
     def _write_sync(self, out: Outputs) -> None:
         """Write what changed since the last write (everything after a safe state)."""
+        generation = self._safe_generation
         last = self._last_written
         for zone, heater in self.heaters.items():
             duty = out.heater_duty.get(zone, 0.0)
@@ -302,7 +304,8 @@ class Board:
             self.relay.open()
             self._relay_closed = False
             self.write_errors.append(ReadingError(EXPANDER, str(err)))
-        self._last_written = out
+        if generation == self._safe_generation:  # a safe state meanwhile: write everything next time
+            self._last_written = out
 
     async def write(self, out: Outputs) -> None:
         if self._io_in_thread:
@@ -314,14 +317,34 @@ class Board:
         self.heartbeat.toggle()
 
     def safe_state(self) -> None:
-        """Everything off, relay open, every valve de-energised (vents open). Never raises."""
+        """Everything off, relay open, every valve de-energised (vents open). Never raises.
+
+        Touches the I2C bus (the valve expander): not for the event-loop thread while the I/O
+        thread may be stuck on a hung bus; the watchdog uses ``gpio_safe_state``."""
         self._relay_closed = None  # unknown until opened below; the next write sets it again
-        steps = [self._open_relay, lambda: self.pump.set_duty(0.0)]
-        steps += [h.off for h in self.heaters.values()]
-        steps += [lambda m=m: m.set_speed(0.0) for m in self.motors.values()]
+        steps = self._gpio_safe_steps()
         steps += [lambda v=v: v.set_open(False) for v in self.fill_valves.values()]
         steps += [lambda v=v: v.set_open(True) for v in self.vent_valves.values()]
         steps += [self.expander.flush]
+        self._run_safe_steps(steps)
+
+    def gpio_safe_state(self) -> None:
+        """The watchdog's safe state: header GPIO only (relay open, heaters, pump, motors off),
+        never the I2C bus nor the expander's lock, which the I/O thread holds while it waits out
+        a hung bus (on a Pi, up to the kernel's 1 s timeout a transfer, again and again). Opening
+        the relay already de-energises every valve (vents open, fills shut); the valves' own
+        commands go out from the I/O side with the next write, which writes everything. Never
+        raises."""
+        self._run_safe_steps(self._gpio_safe_steps())
+
+    def _gpio_safe_steps(self) -> list[Callable[[], None]]:
+        steps = [self._open_relay, lambda: self.pump.set_duty(0.0)]
+        steps += [h.off for h in self.heaters.values()]
+        steps += [lambda m=m: m.set_speed(0.0) for m in self.motors.values()]
+        return steps
+
+    def _run_safe_steps(self, steps: list[Callable[[], None]]) -> None:
+        self._safe_generation += 1
         for step in steps:
             try:
                 step()
@@ -359,14 +382,16 @@ def _side_by_side(inputs: list[_AnalogInput]) -> list[list[_AnalogInput]]:
     return [[q[k] for q in queues.values() if k < len(q)] for k in range(depth)]
 
 
-def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, float] | None = None) -> Board:
+def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, float] | None = None,
+                sim_io_in_thread: bool = False) -> Board:
     """Real hardware, or the simulator when ``sim`` (a sim.machine.SimulatedMachine) is given.
 
-    The only switch point between the two.
+    The only switch point between the two. ``sim_io_in_thread``: the simulated board's I/O runs
+    in a worker thread as on a Pi, and a simulated bus hang blocks that thread (not the loop).
     """
     if sim is not None:
-        board = Board(config, sim.bus, sim.pin_factory, io_in_thread=False, stall_source=sim.take_stall_s,
-                      pressure_offsets=pressure_offsets)
+        board = Board(config, sim.bus, sim.pin_factory, io_in_thread=sim_io_in_thread,
+                      stall_source=sim.take_stall_s, pressure_offsets=pressure_offsets)
         sim.settle_inputs()
         return board
     import smbus2  # only on real hardware
