@@ -394,9 +394,12 @@ def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, 
                       stall_source=sim.take_stall_s, pressure_offsets=pressure_offsets)
         sim.settle_inputs()
         return board
+    from drivers.pin_factory import make_pin_factory
+
+    pin_factory = make_pin_factory()  # first: lgpio, or PinFactoryError saying what is missing
     import smbus2  # only on real hardware
 
-    return Board(config, smbus2.SMBus(config.board.i2c_bus), None, io_in_thread=True,
+    return Board(config, smbus2.SMBus(config.board.i2c_bus), pin_factory, io_in_thread=True,
                  pressure_offsets=pressure_offsets)
 
 
