@@ -372,9 +372,10 @@ class Board:
 
 def _side_by_side(inputs: list[_AnalogInput]) -> list[list[_AnalogInput]]:
     """The analog reads in rounds: each round starts one conversion on every ADS1115 with an
-    input due, then collects them, so the chips convert side by side. On the Pi at 400 kHz a
-    pressure tick then takes ~7 ms of bus time instead of ~13 ms, and a thermal tick ~11 ms
-    instead of ~22 ms, which would not fit the 20 ms period."""
+    input due, then collects them, so the chips convert side by side. On a Pi at 400 kHz a
+    pressure tick then takes an estimated ~8-9 ms of bus time and a thermal tick ~12-13 ms
+    (docs/hardware.md); one conversion at a time, a thermal tick would not fit the 20 ms
+    period."""
     queues: dict[int, list[_AnalogInput]] = {}  # each chip's inputs in order, by its I2C address
     for inp in inputs:
         queues.setdefault(inp.adc.address, []).append(inp)
