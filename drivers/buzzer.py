@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from gpiozero import Buzzer
+from .gpio_output import LowReleasingOutput
 
 
 class PanelBuzzer:
     def __init__(self, pin: int, pin_factory=None) -> None:
-        self._device = Buzzer(pin, initial_value=False, pin_factory=pin_factory)
+        self._output = LowReleasingOutput(pin, pin_factory=pin_factory)
 
     def set(self, on: bool) -> None:
-        if on:
-            self._device.on()
-        else:
-            self._device.off()
+        self._output.set(bool(on))
 
     @property
     def is_on(self) -> bool:
-        return bool(self._device.is_active)
+        return self._output.is_on
 
     def close(self) -> None:
-        self._device.close()
+        self._output.close()

@@ -6,19 +6,19 @@ out and the relay drops within ~200 ms with no software involved.
 
 from __future__ import annotations
 
-from gpiozero import DigitalOutputDevice
+from .gpio_output import LowReleasingOutput
 
 
 class Heartbeat:
     def __init__(self, pin: int, pin_factory=None) -> None:
-        self._device = DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory)
+        self._output = LowReleasingOutput(pin, pin_factory=pin_factory)
 
     def toggle(self) -> None:
-        self._device.toggle()
+        self._output.toggle()
 
     @property
     def value(self) -> bool:
-        return bool(self._device.value)
+        return self._output.is_on
 
     def close(self) -> None:
-        self._device.close()
+        self._output.close()

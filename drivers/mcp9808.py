@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import DriverError
+from .errors import DriverError, StuckBusReading
 from .i2c import I2CBus
 
 CHIP = "MCP9808"
@@ -56,4 +56,11 @@ class MCP9808:
             )
 
     def read_temp_c(self) -> float:
-        return decode_t_a(self._bus.read_u16_be(CHIP, self.address, REG_T_A))
+        """°C. 0x0000 (exactly 0.0 °C, no flags) and 0xFFFF are what a bus with SDA held low or
+        floating returns, not a pad's temperature: refused, so 0.0 °C cannot pass the 0-85 °C
+        plausibility range as a reading."""
+        raw = self._bus.read_u16_be(CHIP, self.address, REG_T_A)
+        if raw in (0x0000, 0xFFFF):
+            raise StuckBusReading(CHIP, self.address, self._bus.bus_number, None,
+                                  f"read all {'zeros' if raw == 0 else 'ones'} (SDA held low or floating?)")
+        return decode_t_a(raw)

@@ -5,7 +5,8 @@
 The firmware applies config.txt before Linux starts, so these lines hold from power-on until
 the controller claims its pins: every output pin driven low (heaters, pump, motors, relay
 coil, heartbeat off: nothing floats into a half-on MOSFET during the ~20 s boot), I2C bus 1 on
-at 400 kHz, and SPI0 and the UART off because buttons sit on their pins (GPIO 7-11, 14, 15).
+at 400 kHz, and SPI0 and the UART off because buttons, heaters and the heartbeat sit on their
+pins (GPIO 7-11, 14, 15).
 Stdlib only (tomllib): it runs at package build time, before any dependency is installed.
 """
 
@@ -49,7 +50,8 @@ def boot_block(board_config: dict) -> str:
         "# I2C bus 1: sensors, ADCs, expander; 400 kHz so a thermal tick's reads fit the scan period.",
         "dtparam=i2c_arm=on",
         "dtparam=i2c_arm_baudrate=400000",
-        "# Buttons on GPIO 7-11 and 14-15: SPI0 would hold 7 and 8, the UART would drive 14 (TX).",
+        "# Buttons on GPIO 7, 8, 14, 15, heaters and heartbeat on 9-11: SPI0 would hold 7 and 8,",
+        "# the UART would drive 14 (TX).",
         "dtparam=spi=off",
         "enable_uart=0",
         "# Every output pin low from power-on until the controller takes over.",

@@ -17,7 +17,11 @@ FAULTS: dict[str, str | None] = {
     "temp_sensor_short": "pad",  # thermistor shorted: divider reads 0 V
     "temp_sensor_drift": "pad",  # thermistor ageing / detaching: reads ever lower
     "chip_missing": "chip",  # NACK on every access (EREMOTEIO)
-    "bus_hang": None,  # SDA held low: every access times out after the kernel timeout
+    "bus_hang": None,  # a chip stretches the clock forever: every access times out (ETIMEDOUT)
+    "bus_hang_eio": None,  # Pi 4: each access fails with EIO after the 35 ms clock-stretch timeout
+    "bus_hang_eagain": None,  # Pi 5: each access fails with EAGAIN
+    "sda_stuck_low": None,  # a chip holds SDA low: reads return zeros, writes vanish, no error
+    "expander_reset": None,  # the MCP23017 resets once (brown-out): every pin back to an input
     "fill_valve_stuck_open": "chamber",
     "vent_valve_stuck_closed": "chamber",
     "leak": "chamber",  # torn sleeve or loose hose

@@ -1,9 +1,11 @@
 """An smbus2.SMBus stand-in that routes transactions to register-level chip models.
 
 A chip model has read(register, length) -> list[int] and write(register, data). Faults are
-injected here, at the bus, where Linux reports them: a missing chip NACKs (EREMOTEIO) and a
-hung bus times out (ETIMEDOUT) after the adapter's timeout, which the simulation spends on its
-virtual clock through the stall callback instead of sleeping.
+injected here, at the bus, where Linux reports them: a missing chip NACKs (EREMOTEIO); a hung
+bus fails each transfer the way the Pi's adapter does, after its timeout (``HANGS``); a chip
+holding SDA low makes every read return zeros and every write look acknowledged (SDA low is an
+ACK), with no error at all. The hang's time is spent through the stall callback: on a virtual
+clock, or by blocking the calling thread as the kernel would (see sim/machine.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,20 @@ from typing import Callable, NoReturn, Protocol
 
 EREMOTEIO = getattr(errno, "EREMOTEIO", 121)
 ETIMEDOUT = errno.ETIMEDOUT
+EIO = errno.EIO
+EAGAIN = errno.EAGAIN
 EBADF = errno.EBADF
+
+#: How a hung bus fails a transfer on each Pi: (errno, seconds the transfer takes to fail).
+#: i2c-bcm2835 (Pi 4): EIO when a clock stretch passes the driver's 35 ms clock-stretch
+#: timeout, ETIMEDOUT when the 1 s adapter timeout runs out first; RP1's designware (Pi 5):
+#: ETIMEDOUT after 1 s, or EAGAIN (taken as the same 1 s: the worst case).
+HANGS: dict[str, tuple[int, float]] = {
+    "pi4_adapter_timeout": (ETIMEDOUT, 1.0),
+    "pi4_clock_stretch": (EIO, 0.035),
+    "pi5_timeout": (ETIMEDOUT, 1.0),
+    "pi5_busy": (EAGAIN, 1.0),
+}
 _SMBUS_BLOCK_MAX = 32  # I2C_SMBUS_BLOCK_MAX: smbus2 refuses longer block transfers
 
 
@@ -44,6 +59,8 @@ class FakeSMBus:
         self._answering: dict[int, Chip] = {}
         self._blocked = False
         self._hung = False
+        self._hang_errno = ETIMEDOUT
+        self._sda_low = False
         self._stall: Callable[[float], None] | None = None
         self._stall_s = 0.5
         self._closed = False
@@ -79,13 +96,26 @@ class FakeSMBus:
         hung: bool,
         stall: Callable[[float], None] | None = None,
         stall_s: float = 0.5,
+        errno_code: int = ETIMEDOUT,
     ) -> None:
-        """Every transfer stalls for stall_s (via `stall`, e.g. a virtual clock) then times out."""
+        """Every transfer stalls for stall_s (via `stall`) then fails with `errno_code`."""
         with self._lock:
             self._hung = hung
             self._stall = stall
             self._stall_s = stall_s
-            self._blocked = self._closed or hung
+            self._hang_errno = errno_code
+            self._blocked = self._closed or hung or self._sda_low
+
+    def set_hang_kind(self, kind: str, stall: Callable[[float], None] | None = None) -> None:
+        """A hang as one Pi's adapter reports it (a key of ``HANGS``)."""
+        code, seconds = HANGS[kind]
+        self.set_hang(True, stall=stall, stall_s=seconds, errno_code=code)
+
+    def set_sda_stuck_low(self, stuck: bool) -> None:
+        """A chip holds SDA low: reads return zeros, writes look acknowledged, nothing fails."""
+        with self._lock:
+            self._sda_low = stuck
+            self._blocked = self._closed or self._hung or stuck
 
     # -- the smbus2 surface ----------------------------------------------------------------
 
@@ -97,7 +127,7 @@ class FakeSMBus:
         if self._hung:
             if self._stall is not None:
                 self._stall(self._stall_s)
-            raise _oserror(ETIMEDOUT)
+            raise _oserror(self._hang_errno)
         raise _oserror(EREMOTEIO)
 
     def read_i2c_block_data(
@@ -109,6 +139,8 @@ class FakeSMBus:
             self.transactions += 1
             chip = self._answering.get(i2c_addr)
             if chip is None or self._blocked:
+                if self._sda_low and not (self._closed or self._hung):
+                    return [0x00] * length  # every bit read is the low SDA
                 self._refuse(i2c_addr)
             data = list(chip.read(register, length))
         if len(data) != length:
@@ -131,6 +163,8 @@ class FakeSMBus:
             self.writes += 1
             chip = self._answering.get(i2c_addr)
             if chip is None or self._blocked:
+                if self._sda_low and not (self._closed or self._hung):
+                    return  # every ACK bit reads low: the write looks accepted, and is lost
                 self._refuse(i2c_addr)
             chip.write(register, list(data))
 

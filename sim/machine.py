@@ -12,17 +12,17 @@ machine config object passed in; sim/ does not import it (duck typing keeps the 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
-from collections import deque
+import threading
 from typing import Callable
-
-from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from sim.chips.ads1115 import FakeADS1115
 from sim.chips.ina219 import FakeINA219
 from sim.chips.mcp23017 import FakeMCP23017
 from sim.chips.mcp9808 import FakeMCP9808
+from sim.gpio import SimPin, SimPinFactory  # noqa: F401 (SimPin: re-exported)
 from sim.faults import FaultSchedule, Injection, make_injection, parse_injection
 from sim.i2c_bus import FakeSMBus
 from sim.motor import RollerPhysics
@@ -34,37 +34,8 @@ from sim.thermal import PadThermal
 MAX_STEP_S = 0.02  # physics sub-step: stable for every model at this size
 DRIFT_C_PER_S = 0.05  # temp_sensor_drift: the thermistor reads this much lower each second
 LEAK_CONDUCTANCE_FACTOR = 300.0  # leak: a torn sleeve or loose hose: the pump cannot keep up
+BUS_HANG_S = 0.5  # bus_hang: how long each transfer waits before ETIMEDOUT (a Pi's is 1 s; 0.5 keeps runs short)
 PRESSURE_NOISE_MMHG = 0.15  # sensor + ADC noise (1 sigma); a frozen sensor is bit-identical instead
-
-
-class SimPin(MockPWMPin):
-    """A mock pin that tells the simulation before its state changes, and keeps no history.
-
-    ``_change_state`` is where gpiozero's own mock pins hook a change (MockConnectedPin,
-    MockChargingPin). MockPin appends every change to ``states``; at 50 Hz that grows without
-    bound in a long simulated run, so here ``states`` keeps the latest entry only.
-    """
-
-    def clear_states(self):
-        super().clear_states()
-        self.states = deque(self.states, maxlen=1)
-
-    def _change_state(self, value):
-        if self.state == value:
-            return False
-        if self.factory.before_change is not None:
-            self.factory.before_change()
-        super()._change_state(value)
-        if self.factory.after_change is not None:
-            self.factory.after_change(self)
-        return True
-
-
-class SimPinFactory(MockFactory):
-    def __init__(self) -> None:
-        super().__init__(pin_class=SimPin)
-        self.before_change: Callable[[], None] | None = None
-        self.after_change: Callable[[SimPin], None] | None = None
 
 
 class SimulatedMachine:
@@ -78,13 +49,20 @@ class SimulatedMachine:
         self.t0_s = now()
         self.t_s = self.t0_s
         b = config.board
-        self.pin_factory = SimPinFactory()
+        self.pin_factory = SimPinFactory(now)
         self.pin_factory.before_change = self.advance
         self.pin_factory.after_change = self._pin_changed
         self._noise = random.Random(1234)  # seeded: runs repeat exactly
         self.bus = FakeSMBus(b.i2c_bus)
         self.faults = FaultSchedule()
         self.pending_stall_s = 0.0  # bus_hang: time the kernel would spend before timing out
+        # A hang on a worker thread blocks that thread for the hang's time on the loop's clock,
+        # as the kernel blocks the Pi's I/O thread; on the loop's own thread it is handed to the
+        # board as pending_stall_s instead (blocking there would stop the clock too).
+        owner = getattr(now, "__self__", None)
+        self.loop: asyncio.AbstractEventLoop | None = owner if isinstance(owner, asyncio.AbstractEventLoop) else None
+        self._loop_thread = threading.get_ident()
+        self._physics_lock = threading.RLock()  # the I/O thread and the loop both move pins
 
         room = self.params.ambient_c if start_c is None else start_c
         self.pads = {p.zone: PadThermal(self.params.pads, room) for p in config.pads}
@@ -108,9 +86,9 @@ class SimulatedMachine:
         self._roller_wiring = [(r.zone, self.rollers[r.zone], r.pwm_pin, r.dir_pin) for r in config.rollers]
         # The output pins the physics reads. The drivers claim the same pin objects later
         # (the mock factory hands out one object per pin); until then a pin is an input.
-        outputs = [b.relay_pin, b.heartbeat_pin, b.pump_pin, *(p.heater_pin for p in config.pads)]
+        outputs = [b.relay_pin, b.heartbeat_pin, b.pump_pin, b.buzzer_pin, *(p.heater_pin for p in config.pads)]
         outputs += [pin for r in config.rollers for pin in (r.pwm_pin, r.dir_pin)]
-        self._pins = {number: self.pin_factory.pin(number) for number in outputs}
+        self._pins = {number: self.pin_factory.line(number) for number in outputs}
 
         # --- chips on the fake bus ---
         self.expander = FakeMCP23017()
@@ -137,14 +115,15 @@ class SimulatedMachine:
             self.chip_address[f"pad:{pad.zone}"] = pad.digital_sensor_address
         for r in config.rollers:
             self.bus.attach(r.current_sensor_address,
-                            FakeINA219(self._current_input(r.zone), shunt_ohm=b.roller_shunt_ohm))
+                            FakeINA219(self._current_input(r.zone), shunt_ohm=b.roller_shunt_ohm,
+                                       ripple=self._motor_pwm(r.pwm_pin)))
             self.chip_address[f"roller:{r.zone}"] = r.current_sensor_address
         for ch in config.chambers:
             self.chip_address[f"chamber:{ch.zone}"] = b.adcs[ch.pressure.adc].address
 
         # The e-stop is a normally-closed contact to GND: intact = low. Claim the pin as a
         # pull-up input now so the test/CLI can drive it; the driver re-opens the same pin.
-        self.estop_pin = self.pin_factory.pin(b.buttons.estop)
+        self.estop_pin = self.pin_factory.line(b.buttons.estop)
         self.estop_pin.drive_low()
 
     # ------------------------------------------------------------------ time
@@ -157,11 +136,12 @@ class SimulatedMachine:
         t_end = self._now()
         if t_end <= self.t_s + 1e-12:
             return  # already integrated up to now (several chips are read in one instant)
-        while self.t_s < t_end - 1e-12:
-            dt = min(MAX_STEP_S, t_end - self.t_s)
-            self._step(dt)
-            self.t_s += dt
-            self._start_due_faults()
+        with self._physics_lock:
+            while self.t_s < t_end - 1e-12:
+                dt = min(MAX_STEP_S, t_end - self.t_s)
+                self._step(dt)
+                self.t_s += dt
+                self._start_due_faults()
 
     def _start_due_faults(self) -> None:
         for inj in self.faults.due(self.t_s - self.t0_s):
@@ -202,7 +182,16 @@ class SimulatedMachine:
         if inj.name == "chip_missing":
             self.bus.set_missing(self._chip_address_for(inj.zone), True)
         elif inj.name == "bus_hang":
-            self.bus.set_hang(True, stall=self._stall)
+            self.bus.set_hang(True, stall=self._stall, stall_s=BUS_HANG_S)
+        elif inj.name == "bus_hang_eio":
+            self.bus.set_hang_kind("pi4_clock_stretch", stall=self._stall)
+        elif inj.name == "bus_hang_eagain":
+            self.bus.set_hang_kind("pi5_busy", stall=self._stall)
+        elif inj.name == "sda_stuck_low":
+            self.bus.set_sda_stuck_low(True)
+        elif inj.name == "expander_reset":
+            self.advance()
+            self.expander.reset()
         elif inj.name == "estop":
             self.estop_pin.drive_high()
         elif inj.name == "pressure_sensor_frozen":
@@ -215,7 +204,15 @@ class SimulatedMachine:
             self.pneumatics.pump_efficiency = 0.0
 
     def _stall(self, seconds: float) -> None:
-        self.pending_stall_s += seconds
+        loop = self.loop
+        if loop is None or threading.get_ident() == self._loop_thread or loop.is_closed():
+            self.pending_stall_s += seconds
+            return
+        # A worker thread, as on a Pi: block it until the loop's clock has moved on `seconds`
+        # (bounded in real time too, so a loop that stopped cannot strand the thread).
+        done = threading.Event()
+        loop.call_soon_threadsafe(loop.call_later, seconds, done.set)
+        done.wait(timeout=seconds + 2.0)
 
     def take_stall_s(self) -> float:
         """Bus time lost to a hang since the last call (the board waits it out on the loop)."""
@@ -231,10 +228,10 @@ class SimulatedMachine:
             self.estop_pin.drive_low()
 
     def press_button(self, name: str) -> None:
-        self.pin_factory.pin(getattr(self.config.board.buttons, name)).drive_low()
+        self.pin_factory.line(getattr(self.config.board.buttons, name)).drive_low()
 
     def release_button(self, name: str) -> None:
-        self.pin_factory.pin(getattr(self.config.board.buttons, name)).drive_high()
+        self.pin_factory.line(getattr(self.config.board.buttons, name)).drive_high()
 
     def release_estop(self) -> None:
         self.faults.clear("estop")
@@ -245,9 +242,29 @@ class SimulatedMachine:
 
     # ------------------------------------------------------------------ pins
     def _pin_value(self, number: int) -> float:
-        """What an output pin drives (0..1); an input (unclaimed, or closed) drives nothing."""
-        pin = self._pins[number]
-        return float(pin.state) if pin.function == "output" else 0.0
+        """What a pin puts on its MOSFET gate or coil driver at the physics' time (0..1): a
+        driven level, a PWM pin's applied duty, an input's pull (floating counts as on)."""
+        return self._pins[number].drive(self.t_s)
+
+    def pin_level(self, number: int) -> str:
+        """``high``, ``low`` or ``floating``: what the pin does electrically now."""
+        return self.pin_factory.level(number)
+
+    def output_levels(self) -> dict[str, str]:
+        """Every output pin of the board by its function (``relay``, ``heater:left_foot``,
+        ``motor_pwm:left_calf``, ...) and its level now: for the power-up, stop and crash tests."""
+        b = self.config.board
+        pins = {"relay": b.relay_pin, "heartbeat": b.heartbeat_pin, "pump": b.pump_pin, "buzzer": b.buzzer_pin}
+        pins |= {f"heater:{p.zone}": p.heater_pin for p in self.config.pads}
+        for r in self.config.rollers:
+            pins |= {f"motor_pwm:{r.zone}": r.pwm_pin, f"motor_dir:{r.zone}": r.dir_pin}
+        return {name: self.pin_level(number) for name, number in pins.items()}
+
+    def crash(self) -> None:
+        """The controller's process dies: the kernel frees every GPIO line it held (no gpiozero
+        close runs); each becomes an input keeping the pull it had."""
+        self.advance()
+        self.pin_factory.kernel_release_all()
 
     def _pin_changed(self, pin) -> None:
         if pin is self._pins[self.config.board.heartbeat_pin]:
@@ -326,6 +343,14 @@ class SimulatedMachine:
             self.advance()
             return self.pads[zone].digital_c
         return temp
+
+    def _motor_pwm(self, pwm_pin: int) -> Callable[[], tuple[float, float]]:
+        """The enable pin's applied duty and PWM frequency: the current's ripple (the motor draws
+        from the supply only while the bridge is enabled)."""
+        def ripple() -> tuple[float, float]:
+            pin = self._pins[pwm_pin]
+            return pin.drive(self.t_s), pin.frequency or 0.0
+        return ripple
 
     def _current_input(self, zone: str) -> Callable[[], float]:
         def amps() -> float:

@@ -196,7 +196,11 @@ def _run(args) -> int:
         result = loop.run_until_complete(run_machine(opts))
     except Exception as err:
         from controller.app.pi_checks import explain_gpio_busy
+        from drivers.pin_factory import PinFactoryError
 
+        if isinstance(err, PinFactoryError):
+            print(f"legtherapy: {err}", file=sys.stderr)
+            return EXIT_FAILED
         if args.sim or (hint := explain_gpio_busy(err)) is None:
             raise
         print(f"legtherapy: {hint}", file=sys.stderr)
@@ -253,15 +257,23 @@ def _safe_state(args) -> int:
 
 
 def _gpio_only_safe_state(cfg) -> int:
+    """Every output pin low, then released pulled down (never floating), on lgpio only."""
     from drivers.heater import Heater
+    from drivers.pin_factory import PinFactoryError, make_pin_factory
     from drivers.pump import Pump
     from drivers.relay import MasterRelay
     from drivers.roller_motor import RollerMotor
 
+    try:
+        pins = make_pin_factory()
+    except PinFactoryError as err:
+        print(f"legtherapy safe-state: {err}", file=sys.stderr)
+        return EXIT_FAILED
     ok = True
-    steps = [lambda: MasterRelay(cfg.board.relay_pin).release(), lambda: Pump(cfg.board.pump_pin).close()]
-    steps += [lambda p=p: Heater(p.heater_pin).close() for p in cfg.pads]
-    steps += [lambda r=r: RollerMotor(r.pwm_pin, r.dir_pin).close() for r in cfg.rollers]
+    steps = [lambda: MasterRelay(cfg.board.relay_pin, pin_factory=pins).release(),
+             lambda: Pump(cfg.board.pump_pin, pin_factory=pins).close()]
+    steps += [lambda p=p: Heater(p.heater_pin, pin_factory=pins).close() for p in cfg.pads]
+    steps += [lambda r=r: RollerMotor(r.pwm_pin, r.dir_pin, pin_factory=pins).close() for r in cfg.rollers]
     for step in steps:
         try:
             step()

@@ -49,6 +49,7 @@ class RunOptions:
     #: a program needs a profile confirmed once at the machine (None: on real hardware yes; on the
     #: simulator no, it starts as if "no conditions" had been confirmed, unless a profile is saved)
     require_profile: bool | None = None
+    sim_io_thread: bool = False  # the simulated board's I/O in a worker thread, as on a Pi
 
 
 @dataclass
@@ -75,7 +76,8 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
         sim = make_simulator(cfg, loop.time, params=params)
         for spec in opts.injections:
             sim.inject(spec)
-    board = build_board(cfg, sim=sim, pressure_offsets=load_pressure_offsets(opts.state_dir, cfg.chamber_names))
+    board = build_board(cfg, sim=sim, pressure_offsets=load_pressure_offsets(opts.state_dir, cfg.chamber_names),
+                        sim_io_in_thread=opts.sim_io_thread)
     hub = MachineHub()
     report = ReportBuilder(cfg.pad_names, cfg.chamber_names)
     observers = [report]

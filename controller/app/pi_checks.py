@@ -1,8 +1,8 @@
 """Start-up check on a Raspberry Pi: no GPIO pin of the config is taken by a kernel setting.
 
 Boot settings decide who owns a header pin before the controller starts. The default board has
-buttons on SPI0's pins (GPIO 7-11) and the UART's (14, 15): with SPI on, the kernel claims GPIO
-7 and 8 as chip selects and lgpio answers a bare "GPIO busy"; with the serial console on, the
+buttons, heaters and the heartbeat on SPI0's pins (GPIO 7-11) and buttons on the UART's (14,
+15): with SPI on, the kernel claims GPIO 7 and 8 as chip selects and lgpio answers a bare "GPIO busy"; with the serial console on, the
 UART drives TX (GPIO 14) at boot and a pressed button shorts it. This check names the pins and
 the setting to change before any pin is claimed.
 

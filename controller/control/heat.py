@@ -117,6 +117,18 @@ class HeatController:
         self.duty = dict(duty)
         return duty
 
+    def cut_untargeted(self, targets_c: Mapping[str, float | None]) -> None:
+        """Every tick, not only the slow ones: a pad under its PID whose target is gone (a stop,
+        a fault, heat switched off) holds duty 0 from this tick on, instead of its last duty
+        until the next thermal tick. A temporary law (autotune) has no runner target and is
+        left alone; it is called off through ``restore_control``."""
+        for pad, law in self._control.items():
+            if law is self._pid[pad] and self.duty[pad] != 0.0:
+                target = targets_c.get(pad)
+                if target is None or not math.isfinite(target):
+                    self.duty[pad] = 0.0
+                    law.pid.reset()
+
     def _known(self, pad: str) -> str:
         if pad not in self._pid:
             raise KeyError(f"unknown pad {pad!r} (known: {', '.join(self.pads)})")

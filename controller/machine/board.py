@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from errno import ETIMEDOUT
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -21,7 +20,7 @@ from controller.model.readings import ErrorZone, PadReading, ReadingError, Readi
 from drivers.ads1115 import ADS1115
 from drivers.buttons import EStopInput, PanelButton
 from drivers.buzzer import PanelBuzzer
-from drivers.errors import BusError, DriverError
+from drivers.errors import DriverError, ExpanderReset, is_bus_hang
 from drivers.heartbeat import Heartbeat
 from drivers.heater import Heater
 from drivers.i2c import I2CBus
@@ -38,6 +37,11 @@ from drivers.valve import Valve
 
 log = logging.getLogger("legtherapy.board")
 NAN = math.nan
+EXPANDER = ErrorZone("machine", "expander")
+EXPANDER_CHECK_S = 1.0  # read the expander's registers back this often
+#: after a reset the expander zone stays failing (relay held open) this long: longer than the
+#: safety layer's stale-reading time, so a reset always latches a chip_error fault
+EXPANDER_RESET_HOLD_S = 2.0
 
 
 @dataclass
@@ -60,13 +64,14 @@ class _AnalogInput:
 class _TickReads:
     """One tick's driver calls: each failure becomes a ``ReadingError`` for its zone.
 
-    A hung bus costs the kernel's whole timeout per transaction: after the first timeout in a
-    tick, the rest of the tick's calls fail at once with it instead of each waiting again.
+    A hung bus costs the kernel's timeout per transaction (35 ms for a Pi 4's EIO, 1 s for
+    ETIMEDOUT): after the first hang in a tick, whichever way the adapter reported it, the rest
+    of the tick's calls fail at once with it instead of each waiting again.
     """
 
     def __init__(self, errors: list[ReadingError]) -> None:
         self.errors = errors
-        self._hung: BusError | None = None
+        self._hung: DriverError | None = None
 
     def value(self, zone: ErrorZone, read: Callable[..., float], *args) -> float:
         """``read(*args)``, or NaN if it failed."""
@@ -91,7 +96,7 @@ class _TickReads:
 
     def _failed(self, zone: ErrorZone, err: DriverError) -> None:
         self.errors.append(ReadingError(zone, str(err)))
-        if self._hung is None and isinstance(err, BusError) and err.errno == ETIMEDOUT:
+        if self._hung is None and is_bus_hang(err):  # EIO, ETIMEDOUT, EAGAIN, conversion timeout, stuck SDA
             self._hung = err
 
 
@@ -109,12 +114,13 @@ class Board:
         self._relay_closed: bool | None = None  # what the relay pin was last set to (None: unknown)
         self.write_errors: list[ReadingError] = []
         self._last_safe_state_error = ""  # the watchdog may force the safe state 50 times a second
+        self._safe_generation = 0  # counts safe states: a write that overlapped one keeps nothing
 
         # Outputs first, each created in its unpowered (safe) state: relay open, duties 0.
         self.relay = MasterRelay(b.relay_pin, pin_factory=pin_factory)
         self.heartbeat = Heartbeat(b.heartbeat_pin, pin_factory=pin_factory)
-        self.heaters = {p.zone: Heater(p.heater_pin, period_s=b.heater_period_s, pin_factory=pin_factory)
-                        for p in config.pads}
+        self.heaters = {p.zone: Heater(p.heater_pin, period_s=b.heater_period_s, step_s=config.rates.period_s,
+                                       pin_factory=pin_factory) for p in config.pads}
         self.pump = Pump(b.pump_pin, frequency_hz=b.pump_pwm_hz, pin_factory=pin_factory)
         self.motors = {r.zone: RollerMotor(r.pwm_pin, r.dir_pin, frequency_hz=b.motor_pwm_hz,
                                            pin_factory=pin_factory) for r in config.rollers}
@@ -128,7 +134,12 @@ class Board:
         self.vent_valves = {c.zone: Valve(self.expander, c.vent_pin, normally_open=True) for c in config.chambers}
         self.leds = {name: ExpanderLed(self.expander, pin) for name, pin in b.leds.model_dump().items()}
         self._startup_errors: list[ReadingError] = []  # reported with the first readings
-        self._try(lambda: self.expander.configure_outputs(expander_pins), ErrorZone("machine", "expander"))
+        self._expander_pins = expander_pins
+        self._try(lambda: self.expander.configure_outputs(expander_pins), EXPANDER)
+        self._reads_done = 0
+        self._expander_check_every = max(1, round(EXPANDER_CHECK_S / config.rates.period_s))
+        self._expander_reset_ticks = 0  # ticks left of a reset's hold
+        self._expander_reset_text = ""
 
         self.adcs = {name: ADS1115(self.i2c, a.address, fs_v=a.fs_v, data_rate_sps=a.data_rate_sps)
                      for name, a in b.adcs.items()}
@@ -184,6 +195,12 @@ class Board:
         out = _ReadResult(errors=self._startup_errors)
         self._startup_errors = []
         reads = _TickReads(out.errors)
+        self._reads_done += 1
+        if self._expander_reset_ticks > 0:
+            self._expander_reset_ticks -= 1
+            out.errors.append(ReadingError(EXPANDER, self._expander_reset_text))
+        elif self._reads_done % self._expander_check_every == 0:
+            reads.done(EXPANDER, self._verify_expander)
         volts: dict[ErrorZone, float] = {}  # each analog input's volts (NaN: not read)
         for round_ in (self._adc_rounds_thermal if thermal else self._adc_rounds):
             started = [inp for inp in round_ if reads.done(inp.zone, inp.adc.start, inp.channel)]
@@ -202,8 +219,24 @@ class Board:
                 t2 = reads.value(zone, self.digital_sensors[p.zone].read_temp_c)
                 out.pads[p.zone] = (t1, t2)
         for zone, sensor in self.current_sensors.items():
-            out.current[zone] = reads.value(ErrorZone("roller", zone), sensor.read_current_a)
+            running = self.motors[zone].speed != 0.0
+            out.current[zone] = reads.value(ErrorZone("roller", zone), lambda s=sensor, r=running: s.read_current_a(running=r))
         return out
+
+    def _verify_expander(self) -> None:
+        """Once a second: the expander still holds what we wrote. A reset let every valve go
+        limp and ``flush()`` (changed bytes only) would never notice: re-configure it, hold the
+        relay open and report the zone failing for EXPANDER_RESET_HOLD_S."""
+        try:
+            self.expander.verify()
+        except ExpanderReset as err:
+            log.error("%s", err)
+            self._expander_reset_text = str(err)
+            self._expander_reset_ticks = round(EXPANDER_RESET_HOLD_S / self.config.rates.period_s)
+            self._open_relay()
+            self._last_written = None  # every valve is written again at the next write
+            self.expander.configure_outputs(self._expander_pins)
+            raise
 
     async def read(self, now_s: float, thermal: bool) -> Readings:
         if self._io_in_thread:
@@ -238,11 +271,13 @@ class Board:
     # ------------------------------------------------------------------ writing
     def _write_sync(self, out: Outputs) -> None:
         """Write what changed since the last write (everything after a safe state)."""
+        generation = self._safe_generation
         last = self._last_written
         for zone, heater in self.heaters.items():
             duty = out.heater_duty.get(zone, 0.0)
             if last is None or last.heater_duty.get(zone) != duty:
                 heater.set_duty(duty)
+            heater.step()  # time-proportioning: one slot of the heater window per tick
         if last is None or last.pump_duty != out.pump_duty:
             self.pump.set_duty(out.pump_duty)
         for zone, motor in self.motors.items():
@@ -255,20 +290,22 @@ class Board:
                 valve.set_open(fill.get(zone, False))
             for zone, valve in self.vent_valves.items():
                 valve.set_open(vent.get(zone, True))
-        if out.relay_closed != self._relay_closed:
-            if out.relay_closed:
+        relay_closed = out.relay_closed and self._expander_reset_ticks == 0
+        if relay_closed != self._relay_closed:
+            if relay_closed:
                 self.relay.close()
             else:
                 self.relay.open()
-            self._relay_closed = out.relay_closed
+            self._relay_closed = relay_closed
         try:
             self.expander.flush()
         except DriverError as err:
             # Valves we cannot command: drop the relay so every valve de-energises and vents.
             self.relay.open()
             self._relay_closed = False
-            self.write_errors.append(ReadingError(ErrorZone("machine", "expander"), str(err)))
-        self._last_written = out
+            self.write_errors.append(ReadingError(EXPANDER, str(err)))
+        if generation == self._safe_generation:  # a safe state meanwhile: write everything next time
+            self._last_written = out
 
     async def write(self, out: Outputs) -> None:
         if self._io_in_thread:
@@ -280,14 +317,34 @@ class Board:
         self.heartbeat.toggle()
 
     def safe_state(self) -> None:
-        """Everything off, relay open, every valve de-energised (vents open). Never raises."""
+        """Everything off, relay open, every valve de-energised (vents open). Never raises.
+
+        Touches the I2C bus (the valve expander): not for the event-loop thread while the I/O
+        thread may be stuck on a hung bus; the watchdog uses ``gpio_safe_state``."""
         self._relay_closed = None  # unknown until opened below; the next write sets it again
-        steps = [self._open_relay, lambda: self.pump.set_duty(0.0)]
-        steps += [lambda h=h: h.set_duty(0.0) for h in self.heaters.values()]
-        steps += [lambda m=m: m.set_speed(0.0) for m in self.motors.values()]
+        steps = self._gpio_safe_steps()
         steps += [lambda v=v: v.set_open(False) for v in self.fill_valves.values()]
         steps += [lambda v=v: v.set_open(True) for v in self.vent_valves.values()]
         steps += [self.expander.flush]
+        self._run_safe_steps(steps)
+
+    def gpio_safe_state(self) -> None:
+        """The watchdog's safe state: header GPIO only (relay open, heaters, pump, motors off),
+        never the I2C bus nor the expander's lock, which the I/O thread holds while it waits out
+        a hung bus (on a Pi, up to the kernel's 1 s timeout a transfer, again and again). Opening
+        the relay already de-energises every valve (vents open, fills shut); the valves' own
+        commands go out from the I/O side with the next write, which writes everything. Never
+        raises."""
+        self._run_safe_steps(self._gpio_safe_steps())
+
+    def _gpio_safe_steps(self) -> list[Callable[[], None]]:
+        steps = [self._open_relay, lambda: self.pump.set_duty(0.0)]
+        steps += [h.off for h in self.heaters.values()]
+        steps += [lambda m=m: m.set_speed(0.0) for m in self.motors.values()]
+        return steps
+
+    def _run_safe_steps(self, steps: list[Callable[[], None]]) -> None:
+        self._safe_generation += 1
         for step in steps:
             try:
                 step()
@@ -315,9 +372,10 @@ class Board:
 
 def _side_by_side(inputs: list[_AnalogInput]) -> list[list[_AnalogInput]]:
     """The analog reads in rounds: each round starts one conversion on every ADS1115 with an
-    input due, then collects them, so the chips convert side by side. On the Pi at 400 kHz a
-    pressure tick then takes ~7 ms of bus time instead of ~13 ms, and a thermal tick ~11 ms
-    instead of ~22 ms, which would not fit the 20 ms period."""
+    input due, then collects them, so the chips convert side by side. On a Pi at 400 kHz a
+    pressure tick then takes an estimated ~8-9 ms of bus time and a thermal tick ~12-13 ms
+    (docs/hardware.md); one conversion at a time, a thermal tick would not fit the 20 ms
+    period."""
     queues: dict[int, list[_AnalogInput]] = {}  # each chip's inputs in order, by its I2C address
     for inp in inputs:
         queues.setdefault(inp.adc.address, []).append(inp)
@@ -325,19 +383,24 @@ def _side_by_side(inputs: list[_AnalogInput]) -> list[list[_AnalogInput]]:
     return [[q[k] for q in queues.values() if k < len(q)] for k in range(depth)]
 
 
-def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, float] | None = None) -> Board:
+def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, float] | None = None,
+                sim_io_in_thread: bool = False) -> Board:
     """Real hardware, or the simulator when ``sim`` (a sim.machine.SimulatedMachine) is given.
 
-    The only switch point between the two.
+    The only switch point between the two. ``sim_io_in_thread``: the simulated board's I/O runs
+    in a worker thread as on a Pi, and a simulated bus hang blocks that thread (not the loop).
     """
     if sim is not None:
-        board = Board(config, sim.bus, sim.pin_factory, io_in_thread=False, stall_source=sim.take_stall_s,
-                      pressure_offsets=pressure_offsets)
+        board = Board(config, sim.bus, sim.pin_factory, io_in_thread=sim_io_in_thread,
+                      stall_source=sim.take_stall_s, pressure_offsets=pressure_offsets)
         sim.settle_inputs()
         return board
+    from drivers.pin_factory import make_pin_factory
+
+    pin_factory = make_pin_factory()  # first: lgpio, or PinFactoryError saying what is missing
     import smbus2  # only on real hardware
 
-    return Board(config, smbus2.SMBus(config.board.i2c_bus), None, io_in_thread=True,
+    return Board(config, smbus2.SMBus(config.board.i2c_bus), pin_factory, io_in_thread=True,
                  pressure_offsets=pressure_offsets)
 
 

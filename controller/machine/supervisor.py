@@ -182,11 +182,13 @@ class Supervisor:
 
     def _watchdog_fire(self, loop: asyncio.AbstractEventLoop) -> None:
         """The scan cycle is late (blocked I/O): force the safe state without waiting for it,
-        and keep forcing it every period until a tick completes."""
+        and keep forcing it every period until a tick completes. On the loop thread, so only
+        GPIO: an I2C write here would wait for the bus lock the stuck I/O thread holds, and the
+        loop (MQTT, the socket, the panel) would freeze for the kernel's I2C timeout."""
         if not self.watchdog_tripped:
             log.error("scan cycle late by %.3f s: forcing the safe state", loop.time() - self.last_tick_end_s)
         self.watchdog_tripped = True
-        self.board.safe_state()
+        self.board.gpio_safe_state()  # GPIO only: the late tick's thread may hold the I2C bus
         self._watchdog_armed_at = self.ticks_done
         self._watchdog_timer = loop.call_later(self.period_s, self._watchdog_due)
 
@@ -239,6 +241,7 @@ class Supervisor:
         if thermal:
             temps = {z: pr.temp_c for z, pr in readings.pads.items()}
             self.heat.step(temps, targets.heat_c, now)
+        self.heat.cut_untargeted(targets.heat_c)  # a stop or fault cuts the heat this tick
         self.heat_targets = targets.heat_c
         comp = self.compression.step(readings.pressure_mmhg, now)
         self.pressure_targets = comp.target_mmhg

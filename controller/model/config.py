@@ -30,6 +30,8 @@ GpioPin = int
 #: a zero offset larger than this is a sensor or hose fault, not an offset (calibration refuses it too)
 MAX_PRESSURE_OFFSET_MMHG = 15.0
 I2cAddress = int
+#: GPIO 0-8 are pulled high at reset, 9-27 low (BCM2711 datasheet 5.3, RP1 the same)
+FIRST_BOOT_LOW_PIN = 9
 
 
 class _Strict(BaseModel):
@@ -261,17 +263,21 @@ class MachineConfig(_Strict):
             places = Counter((z.leg, z.position) for z in zones)
             errors += [f"{family}: {leg} {pos} appears {c} times" for (leg, pos), c in places.items() if c > 1]
 
-        gpio: list[tuple[str, int]] = [
+        outputs: list[tuple[str, int]] = [
             ("board.heartbeat_pin", b.heartbeat_pin),
             ("board.relay_pin", b.relay_pin),
             ("board.pump_pin", b.pump_pin),
             ("board.buzzer_pin", b.buzzer_pin),
         ]
-        gpio += [(f"board.buttons.{k}", v) for k, v in b.buttons.model_dump().items()]
-        gpio += [(f"pads.{p.zone}.heater_pin", p.heater_pin) for p in self.pads]
+        outputs += [(f"pads.{p.zone}.heater_pin", p.heater_pin) for p in self.pads]
         for r in self.rollers:
-            gpio += [(f"rollers.{r.zone}.pwm_pin", r.pwm_pin), (f"rollers.{r.zone}.dir_pin", r.dir_pin)]
+            outputs += [(f"rollers.{r.zone}.pwm_pin", r.pwm_pin), (f"rollers.{r.zone}.dir_pin", r.dir_pin)]
+        gpio = outputs + [(f"board.buttons.{k}", v) for k, v in b.buttons.model_dump().items()]
         errors += _duplicates("GPIO pin", gpio)
+        # The Pi pulls GPIO 0-8 high from reset until the firmware's gpio= line runs: an output
+        # there (a heater gate, the relay driver) would switch on through every boot.
+        errors += [f"{where}: GPIO {pin} is pulled high at boot; outputs belong on GPIO {FIRST_BOOT_LOW_PIN}-27"
+                   for where, pin in outputs if 4 <= pin < FIRST_BOOT_LOW_PIN]
         errors += [f"{where}: GPIO {pin} is not a usable BCM pin (4-27; 2 and 3 are I2C)"
                    for where, pin in gpio if not 4 <= pin <= 27]
 

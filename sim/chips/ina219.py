@@ -1,5 +1,10 @@
 """Register model of the INA219 current monitor (TI SBOS448), conversions instant.
 
+The shunt register is the mean of the shunt current over the conversion window the config
+asks for (one 532 µs sample, or 2-128 of them averaged), taken at a pseudo-random phase of
+the motor's PWM when a ``ripple`` source is given: a motor on 1 kHz PWM draws its current in
+pulses, and a single sample lands on a pulse or between two.
+
 Each read samples the plant: the shunt register from current_a() × shunt_ohm, the current and
 power registers through the calibration exactly as the chip's arithmetic does (datasheet
 equations 4 and 5, integer), so a driver's calibration mistakes show up as wrong amps.
@@ -8,6 +13,7 @@ equations 4 and 5, integer), so a driver's calibration mistakes show up as wrong
 from __future__ import annotations
 
 import math
+import random
 from typing import Callable
 
 REG_CONFIG = 0x00
@@ -47,8 +53,11 @@ class FakeINA219:
         current_a: Callable[[], float],
         bus_v: Callable[[], float] = lambda: 12.0,
         shunt_ohm: float = 0.1,
+        ripple: Callable[[], tuple[float, float]] | None = None,
     ) -> None:
         self.current_a = current_a
+        self.ripple = ripple  # () -> (PWM duty 0..1, PWM frequency Hz) of the load
+        self._phase = random.Random(219)
         self.bus_v = bus_v
         self.shunt_ohm = shunt_ohm
         self._config = CONFIG_RESET_VALUE
@@ -66,10 +75,32 @@ class FakeINA219:
     def _mode(self) -> int:
         return self._config & 0b111
 
+    def conversion_window_s(self) -> float:
+        """The shunt ADC's conversion time for the config's SADC field (datasheet table 5)."""
+        sadc = self._config >> 3 & 0b1111
+        if sadc & 0b1000 == 0:
+            return (84e-6, 148e-6, 276e-6, 532e-6)[sadc & 0b11]
+        return 532e-6 * (1 << (sadc & 0b111))  # 0b1000: 1 sample, ... 0b1111: 128 samples
+
+    def _shunt_current_a(self) -> float:
+        mean_a = self.current_a()
+        if self.ripple is None:
+            return mean_a
+        duty, pwm_hz = self.ripple()
+        if not 0.0 < duty < 1.0 or not pwm_hz > 0:
+            return mean_a
+        period = 1.0 / pwm_hz
+        start = self._phase.random() * period
+        window = self.conversion_window_s()
+
+        def on_time(t: float) -> float:  # time the PWM was on in [0, t]
+            return math.floor(t / period) * duty * period + min(t % period, duty * period)
+        return mean_a / duty * (on_time(start + window) - on_time(start)) / window
+
     def _shunt_code(self) -> int:
         pga = self._config >> 11 & 0b11
         limit = 4000 << pga  # ±40 mV × 1, 2, 4, 8 in 10 µV steps
-        return _quantise(self.current_a() * self.shunt_ohm, SHUNT_LSB_V, limit)
+        return _quantise(self._shunt_current_a() * self.shunt_ohm, SHUNT_LSB_V, limit)
 
     def _bus_code(self) -> int:
         full_scale = 8000 if self._config & CONFIG_BRNG else 4000  # 32 V or 16 V, 4 mV steps

@@ -31,12 +31,18 @@ _READ_ONLY = (REG_INTFA, REG_INTFB, REG_INTCAPA, REG_INTCAPB)
 
 class FakeMCP23017:
     def __init__(self) -> None:
-        self._regs = [0x00] * (_LAST_REGISTER + 1)
-        self._regs[REG_IODIRA] = 0xFF  # power-on: all inputs
-        self._regs[REG_IODIRB] = 0xFF
+        self.reset()
         self.input_levels = 0x0000  # what the outside world drives on input pins (A low byte)
         # Called around every latch or direction change: see write().
         self.on_write: Callable[[], None] | None = None
+
+    def reset(self) -> None:
+        """Power-on reset (datasheet 1.6): every register 0 but IODIR, every pin an input."""
+        if getattr(self, "on_write", None) is not None:
+            self.on_write()
+        self._regs = [0x00] * (_LAST_REGISTER + 1)
+        self._regs[REG_IODIRA] = 0xFF  # power-on: all inputs
+        self._regs[REG_IODIRB] = 0xFF
 
     # -- what the simulator looks at --------------------------------------------------------
 

@@ -43,7 +43,7 @@ def test_default_limits_are_the_compiled_bounds():
 
 
 def test_wrong_type_names_the_field(tmp_path):
-    msg = refused(tmp_path, DEFAULT.replace("heartbeat_pin = 4", 'heartbeat_pin = "four"'))
+    msg = refused(tmp_path, DEFAULT.replace("heartbeat_pin = 11", 'heartbeat_pin = "eleven"'))
     assert "board.heartbeat_pin" in msg
 
 
@@ -58,7 +58,7 @@ def test_duplicate_pin_names_both_users(tmp_path):
 
 
 def test_duplicate_heater_pin(tmp_path):
-    msg = refused(tmp_path, DEFAULT.replace("heater_pin = 6", "heater_pin = 5"))
+    msg = refused(tmp_path, DEFAULT.replace("heater_pin = 10", "heater_pin = 9"))
     assert "pads.left_calf.heater_pin" in msg
 
 

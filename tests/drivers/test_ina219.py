@@ -4,7 +4,7 @@ import pytest
 
 from drivers.errors import BusError
 from drivers.i2c import I2CBus
-from drivers.ina219 import CONFIG, INA219, calibration_for
+from drivers.ina219 import CALIBRATION_CHECK_EVERY, CONFIG, INA219, calibration_for
 from sim.chips.ina219 import FakeINA219
 from sim.i2c_bus import FakeSMBus
 
@@ -24,8 +24,10 @@ def make_monitor(plant, shunt_ohm=0.1, **kwargs):
     return monitor, chip, smbus, bus
 
 
-def test_config_word_is_32v_320mv_12bit_continuous():
-    assert CONFIG == 0x399F
+def test_config_word_is_32v_320mv_shunt_averaged_over_17_pwm_cycles_continuous():
+    """32 samples of 532 µs: 17 ms, 17 cycles of the 1 kHz motor PWM, inside one 20 ms tick."""
+    assert CONFIG == 0x39EF
+    assert CONFIG >> 3 & 0b1111 == 0b1101  # SADC: 12 bit, 32-sample average (datasheet table 5)
 
 
 def test_datasheet_calibration_example():
@@ -82,12 +84,29 @@ def test_brown_out_is_noticed_and_repaired_without_losing_the_reading():
     assert monitor.read_current_a() == pytest.approx(1.5, abs=2e-4)
 
 
-def test_an_idle_motor_reads_zero_and_costs_one_extra_read():
+def test_an_idle_motor_reads_zero_and_checks_its_calibration_once_a_second():
     monitor, _, smbus, _ = make_monitor(Plant(current_a=0.0))
     monitor.configure()
     before = smbus.transactions
-    assert monitor.read_current_a() == 0.0
+    assert monitor.read_current_a(running=False) == 0.0
     assert smbus.transactions - before == 2  # current, then calibration to rule out a reset
+    before = smbus.transactions
+    for _ in range(CALIBRATION_CHECK_EVERY - 1):
+        assert monitor.read_current_a(running=False) == 0.0
+    assert smbus.transactions - before == CALIBRATION_CHECK_EVERY - 1  # one read a tick
+    monitor.read_current_a(running=False)
+    assert smbus.transactions - before == CALIBRATION_CHECK_EVERY + 1  # then the check again
+
+
+def test_a_driven_motor_reading_zero_checks_its_calibration_at_once():
+    monitor, chip, smbus, _ = make_monitor(Plant(current_a=0.0))
+    monitor.configure()
+    monitor.read_current_a(running=False)
+    chip.reset()  # brown-out: calibration 0, the current register reads 0 whatever flows
+    before = smbus.transactions
+    monitor.read_current_a(running=True)
+    assert smbus.transactions - before > 2  # checked and re-configured on this very reading
+    assert chip.calibration == monitor.calibration
 
 
 def test_a_running_motor_costs_one_read():

@@ -3,6 +3,10 @@ the watchdog task forces the safe state within a few periods, and with the heart
 the simulated relay timer drops the power after its 200 ms."""
 
 import asyncio
+import json
+import socket
+import threading
+import time
 
 from controller.model.config import load_config
 from controller.app.daemon import RunOptions, run_fast
@@ -61,3 +65,61 @@ def test_relay_timer_alone_drops_power_when_heartbeat_stops(tmp_path):
     run_fast(opts, during)
     assert out["relay_pin_closed"]  # the software still asks for power...
     assert 0.18 <= out["dropped_after_s"] <= 0.25  # ...the external timer drops it after ~200 ms
+
+
+def _status_client(path: str, stop: threading.Event, round_trips_s: list[float]) -> None:
+    """A technician's client in its own thread: asks ``status`` every 50 ms of wall time and
+    times each answer on the wall clock (a blocked loop thread also stops the loop's clock)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(path)
+        client.settimeout(10.0)
+        stream = client.makefile("rb")
+        while not stop.is_set():
+            asked = time.monotonic()
+            client.sendall(json.dumps({"request": "status"}).encode() + b"\n")
+            answer = json.loads(stream.readline())
+            round_trips_s.append(time.monotonic() - asked)
+            assert answer["ok"] is True
+            stop.wait(0.05)
+
+
+def test_a_hung_bus_blocks_the_io_thread_but_not_the_loop(tmp_path):
+    """As on a Pi: the board's I/O runs in a worker thread and the hang blocks that thread for
+    the kernel's timeout on every transfer. The watchdog's safe state touches only GPIO, so the
+    relay opens within 3 periods and the loop stays free: the socket answers ``status`` within
+    100 ms throughout (an I2C write from the watchdog would wait for the stuck thread's bus lock)."""
+    sock = str(tmp_path / "legtherapy.sock")
+    out = {}
+    round_trips_s: list[float] = []
+    cfg = load_config()
+    opts = RunOptions(config=cfg, state_dir=str(tmp_path / "state"), sim=True, mqtt=False, socket_path=sock,
+                      panel=False, max_runtime_s=60, program="warm_up", sim_io_thread=True)
+
+    async def during(sup):
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(5.0)
+        while not any(sup.last_outputs.fill_open.values()):
+            await asyncio.sleep(0.02)  # hang while a chamber fills: the safe state must change valves
+        out["powered_before"] = sup.sim.true_state()["powered"]
+        stop = threading.Event()
+        client = threading.Thread(target=_status_client, args=(sock, stop, round_trips_s))
+        client.start()
+        sup.sim.inject_now("bus_hang")
+        t0 = loop.time()
+        while loop.time() - t0 < 2.5:
+            await asyncio.sleep(0.005)
+            if "relay_open_s" not in out and not sup.board.relay.is_closed:
+                out["relay_open_s"] = loop.time() - t0
+        out["hung_ticks_saw_timeouts"] = any("timeout" in e.text for e in sup.last_readings.errors)
+        stop.set()
+        await asyncio.to_thread(client.join)
+        sup.sim.bus.set_hang(False)
+        await asyncio.sleep(1.5)  # let the I/O thread finish its last wait
+        sup.stop()
+
+    run_fast(opts, during)
+    assert out["powered_before"]
+    assert out["relay_open_s"] <= 3 * cfg.rates.period_s + 0.01
+    assert len(round_trips_s) >= 15
+    assert max(round_trips_s) < 0.1, round_trips_s
+    assert out["hung_ticks_saw_timeouts"]

@@ -67,3 +67,34 @@ def test_a_chip_model_returning_a_bad_byte_is_caught():
     chip.value = [0x12]
     with pytest.raises(AssertionError, match="0x48"):
         bus.read_i2c_block_data(0x48, 0, 2)
+
+
+# -- how each Pi reports a hung bus, and a chip holding SDA low -------------------------------
+
+
+@pytest.mark.parametrize("kind, errno_code, seconds", [
+    ("pi4_clock_stretch", 5, 0.035), ("pi4_adapter_timeout", 110, 1.0),
+    ("pi5_timeout", 110, 1.0), ("pi5_busy", 11, 1.0)])
+def test_each_pis_hang_fails_with_its_errno_after_its_timeout(kind, errno_code, seconds):
+    bus = FakeSMBus()
+    bus.attach(0x48, Register())
+    stalls = []
+    bus.set_hang_kind(kind, stall=stalls.append)
+    for transfer in (lambda: bus.read_i2c_block_data(0x48, 0, 2), lambda: bus.write_byte_data(0x48, 1, 2)):
+        with pytest.raises(OSError) as info:
+            transfer()
+        assert info.value.errno == errno_code
+    assert stalls == [seconds, seconds]
+
+
+def test_sda_held_low_reads_zeros_and_swallows_writes_without_an_error():
+    bus = FakeSMBus()
+    chip = Register()
+    bus.attach(0x48, chip)
+    bus.set_sda_stuck_low(True)
+    assert bus.read_i2c_block_data(0x48, 0, 2) == [0, 0]
+    assert bus.read_i2c_block_data(0x33, 0, 2) == [0, 0]  # even where no chip is: SDA low is an ACK
+    bus.write_i2c_block_data(0x48, 0, [0xAB, 0xCD])
+    assert chip.value == [0x12, 0x34]  # the write never arrived
+    bus.set_sda_stuck_low(False)
+    assert bus.read_i2c_block_data(0x48, 0, 2) == [0x12, 0x34]
