@@ -245,7 +245,7 @@ class Supervisor:
         # 7. publish
         mode = self.runner.mode
         record = TickRecord(now, mode, readings, out, targets.heat_c, comp.target_mmhg,
-                            tuple(f.code for f in active), tuple(new_faults), targets.phase_changed)
+                            tuple(f.code for f in active), tuple(new_faults), targets.phase_changed, comp.strokes)
         for observe in self.observers:
             observe(record)
         if mode != self._last_mode:

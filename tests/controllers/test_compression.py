@@ -30,6 +30,9 @@ class Spec:
     pressure_mmhg: dict = field(default_factory=dict, hash=False)
     hold_s: float = 3.0
     rest_s: float = 6.0
+    strokes: int | None = None
+    squeezes: int = 0
+    squeeze_rest_s: float = 0.0
 
 
 WAVE = Spec("wave", "both", ("foot", "calf", "thigh"), {"foot": 50, "calf": 43, "thigh": 36}, 3.0, 6.0)
