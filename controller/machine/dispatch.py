@@ -86,12 +86,24 @@ class CommandHandler:
             if self.technician.busy:
                 return CommandResult.refused(cmd, "a technician operation is running")
             self.manual.clear()
-            ok, reason, notes = runner.start(cmd.program, cmd.intensity, cmd.heat, now)
+            ok, reason, notes = runner.start(cmd.program, cmd.intensity, cmd.heat, now, preheat=cmd.preheat)
             if not ok:
                 return CommandResult.refused(cmd, reason)
             return CommandResult.accepted(cmd, {"intensity": runner.intensity, "notes": notes} if notes else None)
         if isinstance(cmd, c.Pause):
+            if source is c.Source.PANEL and runner.mode == RUNNING:
+                # the one button at hand: it ends a press-and-hold or the pre-heat before it pauses
+                if self.compression.release_hold():
+                    return CommandResult.accepted(cmd, {"note": "hold released"})
+                if runner.preheating:
+                    return self._result(cmd, runner.skip_preheat(now))
             return self._result(cmd, runner.pause(now))
+        if isinstance(cmd, c.ReleaseHold):
+            if runner.mode != RUNNING or not self.compression.release_hold():
+                return CommandResult.refused(cmd, "nothing is being held: release_hold ends a press-and-hold")
+            return CommandResult.accepted(cmd, {"note": "hold released"})
+        if isinstance(cmd, c.SkipPreheat):
+            return self._result(cmd, runner.skip_preheat(now))
         if isinstance(cmd, c.Resume):
             return self._result(cmd, runner.resume(now))
         if isinstance(cmd, c.Stop):

@@ -208,7 +208,7 @@ class Supervisor:
         active = self.latch.active()
 
         # 3. runner
-        targets = self.runner.step(now)
+        targets = self.runner.step(now, {z: pr.temp_c for z, pr in readings.pads.items()})
         if targets.phase_changed:
             self._load_phase(targets, now)
 

@@ -51,6 +51,8 @@ class Start(_Cmd):
     program: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     intensity: Intensity = 3
     heat: bool = True
+    #: warm the pads before the first stroke (counts inside the session limit); false skips it
+    preheat: bool = True
 
 
 class Pause(_Cmd):
@@ -63,6 +65,18 @@ class Resume(_Cmd):
 
 class Stop(_Cmd):
     command: Literal["stop"]
+
+
+class ReleaseHold(_Cmd):
+    """End a press-and-hold now (the knot let go). Makes the machine gentler, so any source may."""
+
+    command: Literal["release_hold"]
+
+
+class SkipPreheat(_Cmd):
+    """Start the program now, without waiting for the pads to finish warming."""
+
+    command: Literal["skip_preheat"]
 
 
 class SetIntensity(_Cmd):
@@ -132,11 +146,12 @@ class SimInject(_Cmd):
 
 Command = Annotated[
     Union[Start, Pause, Resume, Stop, SetIntensity, SetHeat, SetProfile, Ack,
-          ResetLockout, Manual, CalibratePressure, Autotune, SelfTest, SimInject],
+          ResetLockout, Manual, CalibratePressure, Autotune, SelfTest, SimInject, ReleaseHold, SkipPreheat],
     Field(discriminator="command"),
 ]
 COMMAND_NAMES = ("start", "pause", "resume", "stop", "set_intensity", "set_heat", "set_profile", "ack",
-                 "reset_lockout", "manual", "calibrate_pressure", "autotune", "selftest", "sim_inject")
+                 "reset_lockout", "manual", "calibrate_pressure", "autotune", "selftest", "sim_inject",
+                 "release_hold", "skip_preheat")
 _adapter: TypeAdapter = TypeAdapter(Command)
 
 
