@@ -51,10 +51,15 @@ def test_a_session_is_recorded_and_passing_the_daily_amount_gives_a_notice(tmp_p
     state = tmp_path / "state"
     events = []
 
-    async def during(sup):
-        with sup.hub.subscribe_events() as sub:
-            while True:
-                events.append(await sub.get())
+    collectors = []
+
+    async def during(sup):  # returns at once: the collector runs beside the machine until it ends
+        async def collect():
+            with sup.hub.subscribe_events() as sub:
+                async for event in sub:
+                    events.append(event)
+
+        collectors.append(asyncio.get_running_loop().create_task(collect()))
 
     for run in ("a", "b"):  # 3 minutes, then 6: the second passes 4 minutes
         result, _ = run_sim(tmp_path / run, program="quick_circulation", config=config, state_dir=state,
