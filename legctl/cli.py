@@ -148,11 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("program", metavar="PROGRAM", help="program id, e.g. quick_circulation")
     s.add_argument("--intensity", type=_intensity, metavar="1-5", help="1 gentle … 5 strong (default: the program's 3)")
     s.add_argument("--no-heat", action="store_true", help="run without the heat pads")
+    s.add_argument("--no-preheat", action="store_true",
+                   help="start the strokes at once, without first warming the pads")
+    add("skip-preheat", "start the program now, without waiting for the pads to finish warming")
+    add("release-hold", "end a press-and-hold now (calf focus: the knot has let go)")
     add("pause", "pause the running program (legctl resume continues it)")
     add("resume", "resume a paused program")
     add("stop", "stop the program safely (everything off)")
     add("programs", "list the programs the machine knows")
     add("faults", "show the fault log")
+    add("history", "show the daily record: minutes, programs and intensity per leg per day")
     add("ack", "acknowledge stop faults whose cause is gone")
     add("reset-lockout", "clear a lockout (technician; only once the cause is fixed)")
     add("ping", "check that the daemon answers")
@@ -300,7 +305,7 @@ def _run(args, io: _Out) -> int:
             else:
                 io.print(*fmt.profile_lines(state), *fmt.notice_lines(state))
             return EXIT_OK
-        if args.cmd in ("status", "programs", "faults", "ping"):
+        if args.cmd in ("status", "programs", "faults", "ping", "history"):
             answer = client.request({"request": args.cmd})
             return _show_data(args, io, answer)
         payload = _command_payload(args)
@@ -314,11 +319,13 @@ def _command_payload(args) -> dict[str, Any]:
     cmd = args.cmd
     if cmd == "start":
         payload: dict[str, Any] = {"command": "start", "program": args.program, "heat": not args.no_heat}
+        if args.no_preheat:
+            payload["preheat"] = False
         if args.intensity is not None:
             payload["intensity"] = args.intensity
         return payload
-    if cmd == "reset-lockout":
-        return {"command": "reset_lockout"}
+    if cmd in ("reset-lockout", "skip-preheat", "release-hold"):
+        return {"command": cmd.replace("-", "_")}
     if cmd == "calibrate":
         return {"command": "calibrate_pressure"}
     if cmd == "autotune":
@@ -356,7 +363,7 @@ def _show_data(args, io: _Out, answer: dict) -> int:
         io.error(f"the daemon said: {answer.get('error', 'no reason given')}")
         return EXIT_REFUSED
     if args.json:
-        key = {"status": "state", "programs": "programs", "faults": "faults"}.get(args.cmd)
+        key = {"status": "state", "programs": "programs", "faults": "faults", "history": "history"}.get(args.cmd)
         io.print(json.dumps(answer.get(key) if key else answer, indent=2))
         return EXIT_OK
     if args.cmd == "status":
@@ -365,6 +372,8 @@ def _show_data(args, io: _Out, answer: dict) -> int:
         io.print(*fmt.program_lines(answer.get("programs") or []))
     elif args.cmd == "faults":
         io.print(*fmt.fault_log_lines(answer.get("faults") or []))
+    elif args.cmd == "history":
+        io.print(*fmt.history_lines(answer.get("history") or []))
     else:
         io.print(f"daemon at {args.socket} answers")
     return EXIT_OK

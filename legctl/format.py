@@ -168,6 +168,19 @@ def program_lines(programs: list[dict]) -> list[str]:
                    "deep" if p.get("deep") else "", p.get("summary")) for p in programs])
 
 
+def history_lines(rows: list[dict]) -> list[str]:
+    """The daily record, newest day first: one line a leg a day."""
+    if not rows:
+        return ["no sessions recorded yet"]
+    body = []
+    for r in rows:
+        programs = r.get("programs") or []
+        intensities = r.get("intensities") or []
+        body.append([r.get("day"), r.get("leg"), _num(r.get("minutes")), r.get("sessions"), r.get("strokes"),
+                     ", ".join(f"{p} ({i})" for p, i in zip(programs, intensities))])
+    return table(["day", "leg", "minutes", "sessions", "strokes", "programs (intensity)"], body)
+
+
 def selftest_lines(checks: list[dict]) -> list[str]:
     rows = [(c.get("name"), "PASS" if c.get("ok") else "FAIL", c.get("detail") or "") for c in checks]
     failed = sum(1 for c in checks if not c.get("ok"))

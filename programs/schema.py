@@ -85,25 +85,44 @@ class CompressionSpec(_Strict):
       once the last is full, vent all, rest ``rest_s`` vented, repeat (effleurage);
     - ``pulse``: the listed chambers fill together, hold, vent, rest, repeat (kneading pulses);
     - ``hold``: fill in order and keep ``hold_s``, vent, rest, repeat (the ankle squeeze);
+    - ``press``: fill in order and keep until the person releases it (the panel's start/pause
+      button, or the ``release_hold`` command) or the hold limit comes near, whichever first;
+      vent, rest, repeat ("if you feel a knot, press and hold until it relaxes"). ``hold_s``
+      must be 0: the person, not the file, ends the hold;
+    - ``anchor``: fill in order; the chambers below the last hold as an anchor while the last
+      one (the thigh) squeezes ``squeezes`` times: hold ``hold_s``, vent, rest
+      ``squeeze_rest_s``, refill. Then the whole leg vents and rests ``rest_s`` (the anchor
+      may not stay closed near the hold limit). Foot ≥ calf ≥ thigh holds throughout: the
+      anchor stays at its pressures while the thigh cycles below them ("focus on the thighs");
     - ``off``: chambers vented.
 
-    ``legs = "alternate"`` runs each cycle on the left leg, then on the right.
+    ``legs = "alternate"`` runs each cycle on the left leg, then on the right. ``strokes``
+    (waves only) is how many upward strokes each leg gets in the phase: once a leg has made
+    that many it rests vented until the phase ends, so a program's stroke count does not drift
+    with the intensity (lighter pressures fill faster) and its description can say it.
     """
 
-    pattern: Literal["wave", "pulse", "hold", "off"]
+    pattern: Literal["wave", "pulse", "hold", "press", "anchor", "off"]
     legs: Literal["both", "alternate"] = "both"
     chambers: list[ChamberPosition] = []
     pressure_mmhg: dict[ChamberPosition, Annotated[float, Field(gt=0)]] = {}
     hold_s: float = Field(0.0, ge=0)
     rest_s: float = Field(0.0, ge=0)
+    strokes: int | None = Field(None, ge=1, le=500)
+    squeezes: int = Field(0, ge=0, le=50)
+    squeeze_rest_s: float = Field(0.0, ge=0)
 
     @property
     def active(self) -> bool:
         return self.pattern != "off"
 
     def closed_s(self, chamber: str) -> float:
-        """Roughly how long ``chamber`` stays closed in one cycle: hold + the fills after it."""
+        """Roughly how long ``chamber`` stays closed in one cycle: hold + the fills after it
+        (an anchor chamber: every squeeze of the last chamber too)."""
         after = 0 if self.pattern == "pulse" else len(self.chambers) - 1 - self.chambers.index(chamber)
+        if self.pattern == "anchor" and chamber != self.chambers[-1]:
+            squeeze_s = self.hold_s + self.squeeze_rest_s + NOMINAL_FILL_S
+            return NOMINAL_FILL_S * after + self.squeezes * squeeze_s - self.squeeze_rest_s
         return self.hold_s + NOMINAL_FILL_S * after
 
     @model_validator(mode="after")
@@ -172,6 +191,27 @@ def compression_problems(spec: CompressionSpec, limits: SafetyLimits) -> Problem
     if spec.rest_s < MIN_REST_S:
         out.append(("rest_s", f"{_fmt(spec.rest_s)} s is too short: chambers must vent at least "
                               f"{_fmt(MIN_REST_S)} s between cycles"))
+    out += _pattern_field_problems(spec)
+    return out
+
+
+def _pattern_field_problems(spec: CompressionSpec) -> Problems:
+    """Fields that belong to one pattern only, and what that pattern needs of them."""
+    out: Problems = []
+    if spec.strokes is not None and spec.pattern != "wave":
+        out.append(("strokes", f"strokes counts upward waves: pattern {spec.pattern!r} makes none"))
+    if spec.pattern == "press" and spec.hold_s != 0:
+        out.append(("hold_s", "a press is held until the person releases it (or the hold limit): hold_s must be 0"))
+    if spec.pattern == "anchor":
+        if len(spec.chambers) < 2:
+            out.append(("chambers", "an anchor needs chambers below the one that squeezes: list at least two"))
+        if spec.squeezes < 1:
+            out.append(("squeezes", "an anchor squeezes its last chamber at least once per cycle"))
+        if spec.squeeze_rest_s < MIN_REST_S:
+            out.append(("squeeze_rest_s", f"{_fmt(spec.squeeze_rest_s)} s is too short: the squeezing chamber "
+                                          f"must vent at least {_fmt(MIN_REST_S)} s between squeezes"))
+    elif spec.squeezes or spec.squeeze_rest_s:
+        out.append(("squeezes", f"squeezes and squeeze_rest_s belong to pattern 'anchor', not {spec.pattern!r}"))
     return out
 
 

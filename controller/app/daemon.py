@@ -34,6 +34,8 @@ class RunOptions:
     program: str | None = None
     intensity: int = 3
     heat: bool = True
+    #: a scripted run (tests, benchmarks, --program) runs the program as written: no pre-heat
+    preheat: bool = False
     injections: list[str] = field(default_factory=list)
     exit_when_done: bool = False
     report: str | None = None
@@ -98,7 +100,7 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
         if opts.program is None:
             return
         result = await hub.submit(Start(command="start", program=opts.program, intensity=opts.intensity,
-                                        heat=opts.heat), Source.CLI, timeout=None)
+                                        heat=opts.heat, preheat=opts.preheat), Source.CLI, timeout=None)
         if not result.ok:
             log.error("program %s not started: %s", opts.program, result.error)
             exit_code = 1

@@ -44,6 +44,16 @@ How the parts fit, and why:
   goes on while it keeps rising. The safety layer judges fills; the controller only stops
   pumping.
 - A leg with a missing (NaN) pressure reading is never filled blind: it vents.
+- **Strokes are counted**: a wave whose most proximal chamber reached its target (after the
+  distal ones, by construction) is one upward stroke of that leg (``strokes``, cumulative since
+  start; the trace shows it). A wave phase with ``strokes`` set starts no cycle on a leg that
+  has made that many in the phase: the leg rests vented until the phase ends.
+- **Anchor** (the thigh step): the leg fills in order, then only its last chamber cycles
+  (hold, vent, ``squeeze_rest_s``, refill) while the chambers below it stay held, so foot ≥
+  calf ≥ thigh holds at every instant. A squeeze starts only if, judged by the last one, it
+  ends before the hold guard would vent the leg; otherwise the whole leg vents and rests.
+- **Press** (press and hold): filled in order and held until ``release_hold`` (the person
+  pressed the button) or the hold guard below, whichever first; then vent, rest, repeat.
 - **A target the plant cannot reach is said, not hidden**: a fill that ends more than
   ``SHORTFALL_WARN_MMHG`` short of its target (given up, or vented by the hold guard; not one a
   phase change cut) is a short fill, and the second short fill in a row of one chamber raises a
@@ -58,7 +68,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.model.config import CHAMBER_ORDER, MachineConfig
 from controller.model.faults import Fault
@@ -104,6 +114,11 @@ PROGRESS_MIN_RISE_MMHG = 2.0
 #: the window the fill rate is measured over (long enough to average out sensor noise)
 RATE_WINDOW_S = 0.25
 WAVE_LOG_LEN = 1000
+#: anchor: the squeezing chamber's vent, allowed for when judging whether one more squeeze fits
+ANCHOR_VENT_ALLOWANCE_S = 2.0
+#: anchor: the first squeeze's fill, times this, estimates the next one's (top-ups and the
+#: other leg's fills may hold the pump longer than they did the first time)
+ANCHOR_FIRST_FILL_FACTOR = 1.3
 #: a fill that ends this far below its target fell short (the report's band too)
 SHORTFALL_WARN_MMHG = 3.0
 #: this many short fills in a row of one chamber raise the warning (one is not yet a pattern)
@@ -122,6 +137,7 @@ _OFF = "off"  # no program, or not this leg's turn
 _FILLING = "filling"
 _HOLDING = "holding"
 _RESTING = "resting"
+_SQUEEZE_REST = "squeeze_rest"  # anchor: the lower chambers held, the last one vented
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +147,7 @@ class CompressionOutput:
     pump_duty: float
     target_mmhg: dict[str, float]  # 0 where no chamber is being filled or held
     warnings: tuple[Fault, ...] = ()  # pressure_shortfall warnings raised this tick
+    strokes: Mapping[str, int] = field(default_factory=dict)  # completed upward waves per leg, since start
 
 
 class _Chamber:
@@ -192,10 +209,16 @@ class _Leg:
         self.cycled = False  # has filled at least once under this program
         self.cycle_started_s = 0.0
         self.cycle_done = False  # a rest after a cycle ended (alternate: pass the turn)
+        self.strokes = 0  # completed upward waves since start (never reset: the trace counts per session)
+        self.phase_strokes = 0  # completed upward waves under the present spec
+        self.squeezes = 0  # anchor: squeezes of the last chamber in this cycle
+        self.squeeze_started_s = 0.0
+        self.squeeze_s = 0.0  # anchor: how long the last squeeze took, fill to the end of its rest
 
     def configure(self, active: list[_Chamber]) -> None:
         self.active = active
         self.cycled = False
+        self.phase_strokes = 0
         for c in self.chambers:
             c.distal = self.distal_of(c)
 
@@ -221,6 +244,8 @@ class _Leg:
         self.cycled = True
         self.cycle_started_s = now_s
         self.cycle_done = False
+        self.squeezes = 0
+        self.squeeze_s = 0.0
         for c in self.active:
             c.state = _QUEUED  # keeps its vent latch: it may still be venting
             c.topping_up = c.capped = False
@@ -372,9 +397,11 @@ class CompressionController:
         for leg in self._leg_list:
             if leg.stage == _RESTING and leg.until_s == math.inf and all(vent_open[c.name] for c in leg.chambers):
                 leg.until_s = now_s + leg.rest_s
+            elif leg.stage == _SQUEEZE_REST and leg.until_s == math.inf and vent_open[leg.active[-1].name]:
+                leg.until_s = now_s + self._spec.squeeze_rest_s
         targets = {c.name: (c.target if c.state in _CLOSED_STATES else 0.0) for c in self._chamber_list}
         return CompressionOutput(fill_open=fill_open, vent_open=vent_open, pump_duty=pump, target_mmhg=targets,
-                                 warnings=tuple(self._warnings))
+                                 warnings=tuple(self._warnings), strokes=self.strokes)
 
     def _update_chambers(self, now_s: float) -> None:
         """Fills that arrived, timed out or cannot go on; leaks that need a top-up."""
@@ -430,7 +457,7 @@ class CompressionController:
             return
         for leg in self._leg_list:
             stage = leg.stage
-            if stage == _FILLING or stage == _HOLDING:
+            if stage == _FILLING or stage == _HOLDING or stage == _SQUEEZE_REST:
                 if leg.name in self._blind or leg.closed_too_long(now_s, self._max_closed_s):
                     self._vent_leg(leg, now_s)
                     continue
@@ -442,23 +469,87 @@ class CompressionController:
                         self._settle_queued(leg)
                     else:
                         leg.stage = _HOLDING
-                        forever = spec.pattern == "hold" and spec.hold_s <= 0
-                        leg.until_s = math.inf if forever else now_s + spec.hold_s
+                        self._reached_top(leg, spec, now_s)
             if leg.stage == _HOLDING and now_s >= leg.until_s:
-                self._vent_leg(leg)
+                if spec.pattern == "anchor" and self._may_squeeze_again(leg, spec, now_s):
+                    leg.stage, leg.until_s = _SQUEEZE_REST, math.inf  # the rest starts once its vent is open
+                    leg.squeeze_started_s = now_s
+                    leg.active[-1].to_state(_VENT)
+                else:
+                    self._vent_leg(leg)
+            elif leg.stage == _SQUEEZE_REST and now_s >= leg.until_s:
+                last = leg.active[-1]
+                last.state = _QUEUED  # keeps its vent latch: it may still be venting
+                leg.index = len(leg.active) - 1
+                leg.stage = _FILLING
             elif leg.stage == _RESTING and now_s >= leg.until_s:
                 if self._turn is None or not leg.cycled:
-                    leg.start_cycle(now_s)
+                    if self._may_start(leg, spec):
+                        leg.start_cycle(now_s)
                 else:
                     leg.cycle_done = True
         if self._turn is not None and self._legs[self._turn].cycle_done:
             names = list(self._legs)
             current = self._legs[self._turn]
             following = self._legs[names[(names.index(self._turn) + 1) % len(names)]]
-            if following is not current:
-                current.off()
-            self._turn = following.name
-            following.start_cycle(now_s)
+            nxt = next((leg for leg in (following, current) if self._may_start(leg, spec)), None)
+            if nxt is not current:
+                current.off()  # (also when neither may start: both have made their strokes)
+            if nxt is not None:
+                self._turn = nxt.name
+                nxt.start_cycle(now_s)
+
+    def _reached_top(self, leg: _Leg, spec, now_s: float) -> None:
+        """Every active chamber of the leg is done filling: count a stroke, time the hold."""
+        forever = spec.pattern == "press" or (spec.pattern == "hold" and spec.hold_s <= 0)
+        leg.until_s = math.inf if forever else now_s + spec.hold_s
+        last = leg.active[-1]
+        if spec.pattern == "wave" and last.state == _HELD:
+            leg.strokes += 1
+            leg.phase_strokes += 1
+        elif spec.pattern == "anchor":
+            if leg.squeezes == 0:  # the first: the next fill may wait longer for the pump
+                fill_s = ANCHOR_FIRST_FILL_FACTOR * (now_s - last.fill_started_s)
+            else:
+                fill_s = now_s - leg.squeeze_started_s - spec.squeeze_rest_s
+            estimate = fill_s + spec.hold_s + spec.squeeze_rest_s + ANCHOR_VENT_ALLOWANCE_S
+            leg.squeeze_s = max(leg.squeeze_s, estimate)
+            leg.squeezes += 1
+
+    def _may_squeeze_again(self, leg: _Leg, spec, now_s: float) -> bool:
+        """Another squeeze fits before the hold guard would vent the leg (judged by the last)."""
+        if leg.squeezes >= spec.squeezes:
+            return False
+        closed = [c.closed_since_s for c in leg.chambers if c.closed_since_s is not None]
+        held_s = now_s - min(closed) if closed else 0.0
+        return held_s + leg.squeeze_s <= self._max_closed_s
+
+    @staticmethod
+    def _may_start(leg: _Leg, spec) -> bool:
+        """A leg that has made its phase's strokes starts no more cycles."""
+        return not (spec.pattern == "wave" and spec.strokes is not None and leg.phase_strokes >= spec.strokes)
+
+    # ------------------------------------------------------------------ press and hold
+    @property
+    def holding_for_release(self) -> bool:
+        """A press-and-hold is filling or holding: the person's button ends it."""
+        spec = self._spec
+        return (spec is not None and spec.pattern == "press"
+                and any(leg.stage in (_FILLING, _HOLDING) for leg in self._leg_list))
+
+    def release_hold(self) -> bool:
+        """The person released the press (the tension let go): vent and rest. True if one was held."""
+        if not self.holding_for_release:
+            return False
+        for leg in self._leg_list:
+            if leg.stage in (_FILLING, _HOLDING):
+                self._vent_leg(leg)  # no now_s: a released fill is no shortfall of the plant
+        return True
+
+    @property
+    def strokes(self) -> dict[str, int]:
+        """Completed upward waves per leg since start."""
+        return {leg.name: leg.strokes for leg in self._leg_list}
 
     def _settle_queued(self, leg: _Leg) -> None:
         """The next chamber needs no air (still full enough, or held down by a distal chamber

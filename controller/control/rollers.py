@@ -8,11 +8,19 @@ not a stroke.
 
 The patterns (speeds and reversal periods come from ``programs.intensity``):
 
-- ``glide``: steady, one direction (effleurage);
+- ``glide``: steady, toward the heart (effleurage: "always stroke toward the heart"). Which
+  motor direction that is depends on how the roller is mounted: the board's
+  ``roller_toward_heart`` (or a roller's own ``toward_heart``) says;
 - ``knead``: reverses every ``roller_period_s`` (petrissage);
 - ``friction``: reverses every fraction of a second. The ramp limits how far the speed gets
-  before each reversal, so friction is a small fast oscillation by construction.
+  before each reversal (``ramp_per_s`` × half a period), so friction is a small fast
+  oscillation by construction; its swing is scaled into that reach (intensity 5 uses all of
+  it, lower intensities proportionally less) so that the speed settles at each end of the
+  swing: a swing the ramp never completes would keep whatever offset it started with.
 
+A reversing pattern's first stroke lasts half a period and every later one a whole period, so
+the oscillation is centred on zero: starting from rest, a whole first period would ramp up
+further than the later reversals ramp down (friction would swing 0..+0.8 and never reverse).
 A new pattern restarts its reversal clock; the same spec again keeps it, so a repeated
 ``set_program`` does not jolt the stroke.
 """
@@ -31,6 +39,7 @@ class RollerController:
     def __init__(self, config: MachineConfig) -> None:
         self.ramp_per_s = config.roller_control.ramp_per_s
         self._position_of = {r.zone: r.position for r in config.rollers}
+        self._toward_heart = {r.zone: config.toward_heart_sign(r.zone) for r in config.rollers}
         self._speed = {r.zone: 0.0 for r in config.rollers}
         self._spec = None
         self._intensity = 5
@@ -71,10 +80,14 @@ class RollerController:
         speed = roller_speed(spec.pattern, self._intensity)
         period_s = roller_period_s(spec.pattern)
         direction = 1.0
-        if period_s:
-            half_cycles = math.floor(max(0.0, now_s - self._started_s) / period_s)
-            direction = -1.0 if half_cycles % 2 else 1.0
-        return {zone: (direction * speed if position in spec.positions and zone not in self._spared else 0.0)
+        if period_s:  # a swing the ramp can complete (docstring): scaled, keeps the intensity order
+            speed *= min(1.0, self.ramp_per_s * period_s / 2 / roller_speed(spec.pattern, 5))
+            # the first stroke half a period, then whole periods: centred on zero (docstring)
+            strokes = math.floor(max(0.0, now_s - self._started_s) / period_s + 0.5)
+            direction = -1.0 if strokes % 2 else 1.0
+        heart = self._toward_heart
+        return {zone: (direction * heart[zone] * speed if position in spec.positions and zone not in self._spared
+                       else 0.0)
                 for zone, position in self._position_of.items()}
 
     def step(self, now_s: float) -> dict[str, float]:

@@ -3,22 +3,34 @@
 The runner decides *what* the machine should be doing now (which phase, which targets); the
 controllers decide *how*, and the safety gate has the last word. A restart never resumes a
 session: the runner always starts idle.
+
+**Pre-heat** ("begin by rubbing your hands together to generate warmth"): a session whose first
+phase heats the pads starts with a pre-heat, pads only, no air and no rollers, until every
+heated pad is within ``therapy.preheat_band_c`` of its target, so the first strokes begin on
+warm pads. It is part of the session (its time counts toward the session limit, which also
+caps it: program + pre-heat never exceed ``limits.max_session_s``), and the person can skip
+it (``preheat = false`` on start, or ``skip_preheat`` while it runs).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controller.model.config import MachineConfig
 from controller.model.state import ENDED_MODES, Mode
 from programs.profile import Profile, ProfileDecision, check_profile
-from programs.schema import Program
+from programs.schema import Phase, Program
 
 # Short names kept for the modules that import them (dispatch, technician, supervisor).
 IDLE, RUNNING, PAUSED = Mode.IDLE, Mode.RUNNING, Mode.PAUSED
 COMPLETED, STOPPED, FAULT = Mode.COMPLETED, Mode.STOPPED, Mode.FAULT
 ENDED = ENDED_MODES
 MAX_PAUSE_S = 600.0  # a pause longer than this ends the session: nobody is at the couch
+PREHEAT_PHASE_NAME = "pre-heat"
+#: the pre-heat ends at least this long before program + pre-heat would reach the session limit
+PREHEAT_SESSION_MARGIN_S = 10.0
 
 
 @dataclass
@@ -41,6 +53,7 @@ class SessionRecord:
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0  # running time, pauses excluded (set when the session ends)
+    preheat_s: float = 0.0  # how long the pre-heat ran (0: none or skipped)
 
 
 class Runner:
@@ -70,6 +83,8 @@ class Runner:
         self._last_pause_heat: dict[str, float | None] = {}
         self._heat_cache: tuple | None = None  # _heat_targets: (heat_c, heat_on, max_heat_c, result)
         self.sessions_ended: list[SessionRecord] = []
+        self._preheat: Phase | None = None  # the pre-heat while it runs (a phase of pads only)
+        self._preheat_s = 0.0  # session time the pre-heat took: the program's clock starts after it
 
     # ------------------------------------------------------------------ time
     def elapsed_s(self, now_s: float) -> float:
@@ -78,19 +93,33 @@ class Runner:
             return self._elapsed_before_pause
         return self._elapsed_before_pause + (now_s - self._running_since)
 
+    def program_elapsed_s(self, now_s: float) -> float:
+        """Running time of the program itself (after the pre-heat)."""
+        if self._preheat is not None:
+            return 0.0
+        return self.elapsed_s(now_s) - self._preheat_s
+
     def remaining_s(self, now_s: float) -> float:
         if self.program is None or not self.mode.in_session:
             return 0.0
-        return max(0.0, self.program.duration_s - self.elapsed_s(now_s))
+        preheat_left = self._preheat.duration_s - self.elapsed_s(now_s) if self._preheat is not None else 0.0
+        return max(0.0, self.program.duration_s - self.program_elapsed_s(now_s) + max(0.0, preheat_left))
+
+    @property
+    def preheating(self) -> bool:
+        return self._preheat is not None
 
     @property
     def phase(self):
+        if self._preheat is not None:
+            return self._preheat
         if self.program is None or self.phase_index >= len(self.program.phases):
             return None
         return self.program.phases[self.phase_index]
 
     # ------------------------------------------------------------------ commands
-    def start(self, program_id: str, intensity: int, heat: bool, now_s: float) -> tuple[bool, str | None, list[str]]:
+    def start(self, program_id: str, intensity: int, heat: bool, now_s: float,
+              preheat: bool = True) -> tuple[bool, str | None, list[str]]:
         self.last_decision = None
         if self.mode.in_session:
             return False, f"a session is already {self.mode}: stop it first", []
@@ -115,8 +144,35 @@ class Runner:
         self._running_since = now_s
         self._paused_at = None
         self._phase_dirty = True
+        self._preheat_s = 0.0
+        self._preheat = self._preheat_phase(program) if preheat and heat else None
         self.session = SessionRecord(program.id, self.intensity, now_s, notes=list(decision.reasons))
         return True, None, list(decision.reasons)
+
+    def _preheat_phase(self, program: Program) -> Phase | None:
+        """Pads only, at the first phase's heat targets, for at most what the limits leave."""
+        first = program.phases[0]
+        therapy, limits = self.config.therapy, self.config.limits
+        longest_s = min(therapy.preheat_max_s,
+                        limits.max_session_s - program.duration_s - PREHEAT_SESSION_MARGIN_S)
+        if not first.heat_c or longest_s <= 0:
+            return None
+        return Phase(name=PREHEAT_PHASE_NAME, duration_s=longest_s, heat_c=dict(first.heat_c))
+
+    def skip_preheat(self, now_s: float) -> str | None:
+        """The person is ready: start the program now."""
+        if not self.mode.in_session or self._preheat is None:
+            return "no pre-heat is running"
+        self._end_preheat(now_s)
+        return None
+
+    def _end_preheat(self, now_s: float) -> None:
+        self._preheat_s = self.elapsed_s(now_s)
+        self._preheat = None
+        self._phase_started_elapsed = 0.0
+        self._phase_dirty = True
+        if self.session is not None:
+            self.session.preheat_s = self._preheat_s
 
     def pause(self, now_s: float) -> str | None:
         if self.mode != Mode.RUNNING:
@@ -185,6 +241,8 @@ class Runner:
         return []
 
     def _end(self, now_s: float, outcome: Mode, reason: str) -> None:
+        if self._preheat is not None:  # ended before the program began
+            self._end_preheat(now_s)
         self._elapsed_before_pause = self.elapsed_s(now_s)
         self._running_since = None
         self.mode = outcome
@@ -198,11 +256,15 @@ class Runner:
             del self.sessions_ended[:-20]
 
     # ------------------------------------------------------------------ the tick
-    def step(self, now_s: float) -> Targets:
+    def step(self, now_s: float, pad_temps_c: Mapping[str, float] | None = None) -> Targets:
+        """``pad_temps_c``: each pad's temperature (by zone), for the pre-heat to see it is warm."""
         if self.mode == Mode.PAUSED and self._paused_at is not None and now_s - self._paused_at > MAX_PAUSE_S:
             self._end(now_s, Mode.STOPPED, f"paused for more than {MAX_PAUSE_S:.0f} s")
-        if self.mode == Mode.RUNNING and self.program is not None:
-            elapsed = self.elapsed_s(now_s)
+        if self.mode == Mode.RUNNING and self._preheat is not None:
+            if self.elapsed_s(now_s) >= self._preheat.duration_s or self._pads_warm(pad_temps_c):
+                self._end_preheat(now_s)
+        if self.mode == Mode.RUNNING and self.program is not None and self._preheat is None:
+            elapsed = self.program_elapsed_s(now_s)
             phase = self.phase
             while phase is not None and elapsed - self._phase_started_elapsed >= phase.duration_s:
                 self._phase_started_elapsed += phase.duration_s
@@ -245,5 +307,21 @@ class Runner:
         self._heat_cache = (heat_c, self.heat_on, self.max_heat_c, out, self.no_heat_legs)
         return dict(out)
 
+    def _pads_warm(self, pad_temps_c: Mapping[str, float] | None) -> bool:
+        """Every pad the pre-heat heats is within the band of its target (heat off: nothing to wait for)."""
+        if pad_temps_c is None:
+            return False
+        band = self.config.therapy.preheat_band_c
+        targets = self._heat_targets(self._preheat.heat_c)
+        for zone, target in targets.items():
+            if target is None:
+                continue
+            temp = pad_temps_c.get(zone, math.nan)
+            if not temp >= target - band:  # (NaN: not known to be warm)
+                return False
+        return True
+
     def phase_elapsed_s(self, now_s: float) -> float:
-        return self.elapsed_s(now_s) - self._phase_started_elapsed
+        if self._preheat is not None:
+            return self.elapsed_s(now_s)
+        return self.program_elapsed_s(now_s) - self._phase_started_elapsed

@@ -44,7 +44,7 @@ from controller.model.config import SocketSettings
 from controller.machine.hub import MachineHub
 from controller.model.state import State
 
-REQUESTS = ("ping", "status", "command", "faults", "programs", "stream")
+REQUESTS = ("ping", "status", "command", "faults", "programs", "stream", "history")
 MAX_LINE_BYTES = 64 * 1024
 MAX_CLIENTS = 16
 OUTBOX_SIZE = 64
@@ -379,6 +379,8 @@ class _Connection:
             return {"ok": True, "faults": self.hub.fault_log()}
         if kind == "programs":
             return {"ok": True, "programs": self.hub.programs()}
+        if kind == "history":
+            return {"ok": True, "history": self.hub.history()}
         if kind == "command":
             payload = req.get("command")
             if not isinstance(payload, dict):

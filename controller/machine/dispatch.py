@@ -104,7 +104,7 @@ class CommandHandler:
             intensity = runner.intensity if cmd.intensity is None else cmd.intensity
             heat = runner.heat_on if cmd.heat is None else cmd.heat
             self.manual.clear()
-            ok, reason, notes = runner.start(program, intensity, heat, now)
+            ok, reason, notes = runner.start(program, intensity, heat, now, preheat=cmd.preheat)
             if runner.last_decision is not None:  # refused: only why (no cap applies to what never ran)
                 self.notices.post([n for n in runner.last_decision.notices
                                    if ok or n.code == NoticeCode.PROGRAM_REFUSED], now)
@@ -114,7 +114,19 @@ class CommandHandler:
         if isinstance(cmd, c.SelectProgram):
             return self._select(cmd, now)
         if isinstance(cmd, c.Pause):
+            if source is c.Source.PANEL and runner.mode == RUNNING:
+                # the one button at hand: it ends a press-and-hold or the pre-heat before it pauses
+                if self.compression.release_hold():
+                    return CommandResult.accepted(cmd, {"note": "hold released"})
+                if runner.preheating:
+                    return self._result(cmd, runner.skip_preheat(now))
             return self._result(cmd, runner.pause(now))
+        if isinstance(cmd, c.ReleaseHold):
+            if runner.mode != RUNNING or not self.compression.release_hold():
+                return CommandResult.refused(cmd, "nothing is being held: release_hold ends a press-and-hold")
+            return CommandResult.accepted(cmd, {"note": "hold released"})
+        if isinstance(cmd, c.SkipPreheat):
+            return self._result(cmd, runner.skip_preheat(now))
         if isinstance(cmd, c.Resume):
             return self._result(cmd, runner.resume(now))
         if isinstance(cmd, c.Stop):

@@ -81,6 +81,7 @@ class MachineHub:
         #: technician-only views the supervisor fills in (fault log, program list)
         self.fault_log_reader = lambda: []
         self.program_lister = lambda: []
+        self.history_reader = lambda: []
 
     # --- publishing side (the supervisor) ---
     def publish_state(self, snapshot: State) -> None:
@@ -122,6 +123,10 @@ class MachineHub:
 
     def programs(self) -> list[dict]:
         return self.program_lister()
+
+    def history(self) -> list[dict]:
+        """The per-leg daily record, newest day first."""
+        return self.history_reader()
 
     async def submit(self, command: Any, source: Source, peer: str | None = None,
                      timeout: float | None = 30.0) -> CommandResult:

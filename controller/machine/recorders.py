@@ -26,9 +26,14 @@ def _f(x, digits: int = 3) -> str:
 
 
 class TraceWriter:
-    """One row per fast tick (or every ``every``-th tick; ticks with a new fault are always kept)."""
+    """One row per fast tick (or every ``every``-th tick; ticks with a new fault are always kept).
 
-    def __init__(self, path: str | Path, pads: list[str], chambers: list[str], rollers: list[str], every: int = 1) -> None:
+    ``strokes.<leg>`` is the session's count of completed upward strokes on that leg (waves
+    whose most proximal chamber reached its target): the controller counts since start, the
+    trace from the session's first running tick."""
+
+    def __init__(self, path: str | Path, pads: list[str], chambers: list[str], rollers: list[str], every: int = 1,
+                 legs: tuple[str, ...] = ("left", "right")) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "w", newline="")
@@ -36,6 +41,9 @@ class TraceWriter:
         self.pads, self.chambers, self.rollers = pads, chambers, rollers
         self.every = max(1, every)
         self._n = 0
+        self.legs = legs
+        self._stroke_base: dict[str, int] = {leg: 0 for leg in legs}
+        self._in_session = False
         header = ["t_s", "mode", "faults", "relay_closed", "pump_duty"]
         for z in pads:
             header += [f"pad.{z}.temp_c", f"pad.{z}.temp2_c", f"pad.{z}.target_c", f"pad.{z}.duty"]
@@ -44,9 +52,14 @@ class TraceWriter:
                        f"chamber.{z}.vent_open"]
         for z in rollers:
             header += [f"roller.{z}.speed", f"roller.{z}.current_a"]
+        header += [f"strokes.{leg}" for leg in legs]
         self._w.writerow(header)
 
     def __call__(self, rec: TickRecord) -> None:
+        in_session = Mode(rec.mode).in_session
+        if in_session and not self._in_session:  # a session begins: count its strokes from here
+            self._stroke_base = {leg: rec.strokes.get(leg, 0) for leg in self.legs}
+        self._in_session = in_session
         self._n += 1
         if (self._n - 1) % self.every and not rec.new_faults:
             return
@@ -60,6 +73,7 @@ class TraceWriter:
                     _f(o.vent_open[z])]
         for z in self.rollers:
             row += [_f(o.roller_speed[z]), _f(r.roller_current_a[z])]
+        row += [str(rec.strokes.get(leg, 0) - self._stroke_base[leg]) for leg in self.legs]
         self._w.writerow(row)
 
     def close(self) -> None:

@@ -8,7 +8,8 @@ validates the whole snapshot in one call, which keeps it cheap for the scan cycl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from controller.model.faults import Fault
 from controller.model.outputs import Outputs
 from controller.model.readings import Readings
@@ -33,6 +34,7 @@ class TickRecord:
     fault_codes: tuple[str, ...]
     new_faults: tuple  # Fault objects raised this tick
     phase_changed: bool = False  # the program moved to another phase (or ended) this tick
+    strokes: Mapping[str, int] = field(default_factory=dict)  # completed upward waves per leg, since start
 
 
 def build_snapshot(seq: int, rec: TickRecord, runner, faults: list[Fault], lockout: bool,

@@ -25,6 +25,7 @@ from controller.machine.profile_keeper import ProfileKeeper
 from controller.machine.technician import Technician
 from controller.control.compression import CompressionController
 from controller.model.config import MachineConfig
+from controller.storage.daily_record import DailyRecord
 from controller.storage.fault_store import FaultStore
 from controller.model.faults import Fault, Severity
 from controller.model.manual import ManualOverrides
@@ -102,6 +103,9 @@ class Supervisor:
                                        manual=self.manual, technician=self.technician, profiles=self.profiles,
                                        notices=self.notices, sim=sim)
         hub.fault_log_reader = self.fault_log
+        self.daily = DailyRecord(state_dir)
+        hub.history_reader = self.daily.history
+        self._strokes_at_start: dict[str, int] = {}
         from programs.library import describe
 
         hub.program_lister = lambda: [describe(p) for p in programs.values()]
@@ -233,7 +237,7 @@ class Supervisor:
         active = self.latch.active()
 
         # 3. runner
-        targets = self.runner.step(now)
+        targets = self.runner.step(now, {z: pr.temp_c for z, pr in readings.pads.items()})
         if targets.phase_changed:
             self._load_phase(targets, now)
 
@@ -271,7 +275,7 @@ class Supervisor:
         # 7. publish
         mode = self.runner.mode
         record = TickRecord(now, mode, readings, out, targets.heat_c, comp.target_mmhg,
-                            tuple(f.code for f in active), tuple(new_faults), targets.phase_changed)
+                            tuple(f.code for f in active), tuple(new_faults), targets.phase_changed, comp.strokes)
         for observe in self.observers:
             observe(record)
         if mode != self._last_mode:
@@ -324,17 +328,38 @@ class Supervisor:
             self.hub.publish_event({"type": "session_start", "t_s": round(now, 3),
                                     "program": runner.program.id, "intensity": runner.intensity})
             self.session_ended.clear()
+            self._strokes_at_start = self.compression.strokes
         elif new in ENDED and old in (RUNNING, PAUSED):
             s = runner.session
             self.hub.publish_event({"type": "session_end", "t_s": round(now, 3), "program": s.program,
                                     "outcome": s.outcome, "reason": s.reason,
                                     "duration_s": round((s.ended_s or now) - s.started_s, 1)})
+            self._record_day(s, now)
             self.session_ended.set()
         elif new in (PAUSED,) or (new == RUNNING and old == PAUSED):
             self.hub.publish_event({"type": "session_" + ("paused" if new == PAUSED else "resumed"),
                                     "t_s": round(now, 3)})
         if self.notifier is not None:
             self.notifier.status(f"{new}" + (f": {runner.program.id}" if runner.program and new == RUNNING else ""))
+
+    def _record_day(self, s, now: float) -> None:
+        """Add the session to each leg's daily record; a notice when a leg's day passes the
+        guide's amount ("5 to 10 minutes per leg daily"; the threshold is a config setting)."""
+        minutes = max(0.0, self.runner.elapsed_s(now) - s.preheat_s) / 60.0
+        legs = sorted({c.leg for c in self.config.chambers})
+        strokes = {leg: n - self._strokes_at_start.get(leg, 0) for leg, n in self.compression.strokes.items()}
+        totals = self.daily.add_session(legs=legs, minutes=minutes, program=s.program, intensity=s.intensity,
+                                        strokes=strokes)
+        limit = self.config.therapy.daily_minutes_per_leg_notice
+        for leg in legs:
+            if totals.get(leg, 0.0) - minutes < limit <= totals.get(leg, 0.0):
+                # TODO: route through the notices (panel, socket, MQTT) once they land
+                text = (f"the {leg} leg has had {totals[leg]:.0f} minutes today, more than the {limit:g} minutes "
+                        "the guide suggests (5 to 10 minutes per leg daily)")
+                log.warning("notice: %s", text)
+                self.hub.publish_event({"type": "notice", "code": "daily_amount_passed", "t_s": round(now, 3),
+                                        "leg": leg, "minutes_today": round(totals[leg], 1),
+                                        "limit_minutes": limit, "message": text})
 
     # ------------------------------------------------------------------ the fault log
     def fault_log(self, limit: int = 500) -> list[dict]:

@@ -61,6 +61,8 @@ class Start(_Cmd):
     program: ProgramId | None = None
     intensity: Intensity | None = None
     heat: bool | None = None
+    #: warm the pads before the first stroke (counts inside the session limit); false skips it
+    preheat: bool = True
 
 
 class SelectProgram(_Cmd):
@@ -83,6 +85,18 @@ class Resume(_Cmd):
 
 class Stop(_Cmd):
     command: Literal["stop"]
+
+
+class ReleaseHold(_Cmd):
+    """End a press-and-hold now (the knot let go). Makes the machine gentler, so any source may."""
+
+    command: Literal["release_hold"]
+
+
+class SkipPreheat(_Cmd):
+    """Start the program now, without waiting for the pads to finish warming."""
+
+    command: Literal["skip_preheat"]
 
 
 class SetIntensity(_Cmd):
@@ -183,12 +197,13 @@ class SimInject(_Cmd):
 
 Command = Annotated[
     Union[Start, SelectProgram, Pause, Resume, Stop, SetIntensity, SetHeat, SetProfile, ConfirmProfile, Ack,
-          ResetLockout, Manual, CalibratePressure, Autotune, SelfTest, SimInject, Commission],
+          ResetLockout, Manual, CalibratePressure, Autotune, SelfTest, SimInject, Commission, ReleaseHold,
+          SkipPreheat],
     Field(discriminator="command"),
 ]
 COMMAND_NAMES = ("start", "select_program", "pause", "resume", "stop", "set_intensity", "set_heat", "set_profile",
                  "confirm_profile", "ack", "reset_lockout", "manual", "calibrate_pressure", "autotune", "selftest",
-                 "sim_inject", "commission")
+                 "sim_inject", "commission", "release_hold", "skip_preheat")
 _adapter: TypeAdapter = TypeAdapter(Command)
 
 

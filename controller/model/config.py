@@ -23,6 +23,7 @@ Leg = Literal["left", "right"]
 ChamberPosition = Literal["foot", "calf", "thigh"]
 PadPosition = Literal["foot", "calf"]
 RollerPosition = Literal["foot", "calf"]
+RollerDirection = Literal["forward", "reverse"]
 #: distal -> proximal: the order every compression wave runs in (always toward the heart).
 CHAMBER_ORDER: tuple[str, ...] = ("foot", "calf", "thigh")
 
@@ -103,6 +104,9 @@ class Board(_Strict):
     roller_shunt_ohm: float = Field(0.1, gt=0.0)
     roller_max_current_a: float = Field(3.2, gt=0.0)
     roller_stall_current_a: float = Field(1.8, gt=0.0)  # the gear motor's datasheet stall current at full duty
+    #: which motor direction moves a roller toward the heart (how the motor is mounted and
+    #: wired); a glide runs that way. A roller may override it (``rollers[].toward_heart``).
+    roller_toward_heart: RollerDirection = "forward"
 
 
 class PadZone(_Strict):
@@ -132,6 +136,18 @@ class RollerZone(_Strict):
     pwm_pin: GpioPin
     dir_pin: GpioPin
     current_sensor_address: I2cAddress = Field(ge=0x40, le=0x4F)  # INA219 A1/A0
+    toward_heart: RollerDirection | None = None  # None: the board's roller_toward_heart
+
+
+class Therapy(_Strict):
+    """How a session is dosed around the program: pre-heat and the guide's daily amount."""
+
+    #: pads heat before the first stroke until within this of their target ("warm hands")
+    preheat_band_c: float = Field(1.0, gt=0.0, le=5.0)
+    #: the longest pre-heat (it counts inside the session limit, so it is also capped by it)
+    preheat_max_s: float = Field(240.0, ge=0.0, le=600.0)
+    #: "5 to 10 minutes per leg daily": past this many minutes on a leg in one day, a notice
+    daily_minutes_per_leg_notice: float = Field(10.0, gt=0.0, le=24 * 60.0)
 
 
 class Rates(_Strict):
@@ -249,6 +265,7 @@ class MachineConfig(_Strict):
     heat: HeatControl = HeatControl()
     compression: CompressionControl = CompressionControl()
     roller_control: RollerControl = RollerControl()
+    therapy: Therapy = Therapy()
     mqtt: MqttSettings = MqttSettings()
     socket: SocketSettings = SocketSettings()
 
@@ -315,6 +332,12 @@ class MachineConfig(_Strict):
     @property
     def roller_names(self) -> list[str]:
         return [r.zone for r in self.rollers]
+
+    def toward_heart_sign(self, roller: str) -> float:
+        """+1.0 if a positive speed moves ``roller`` toward the heart, else -1.0."""
+        zone = next(r for r in self.rollers if r.zone == roller)
+        direction = zone.toward_heart or self.board.roller_toward_heart
+        return 1.0 if direction == "forward" else -1.0
 
     def chambers_of_leg(self, leg: str) -> list[ChamberZone]:
         """A leg's chambers distal -> proximal (foot, calf, thigh): the wave order."""

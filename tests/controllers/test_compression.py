@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from controller.control.compression import GIVE_UP_AFTER_SAFETY_S, CompressionController
+from controller.control.compression import GIVE_UP_AFTER_SAFETY_S, MAX_HOLD_MARGIN_S, CompressionController
 from controller.model.config import CHAMBER_ORDER, load_config
 from programs.intensity import pressure_factor
 from sim.params import load_sim_params
@@ -30,6 +30,9 @@ class Spec:
     pressure_mmhg: dict = field(default_factory=dict, hash=False)
     hold_s: float = 3.0
     rest_s: float = 6.0
+    strokes: int | None = None
+    squeezes: int = 0
+    squeeze_rest_s: float = 0.0
 
 
 WAVE = Spec("wave", "both", ("foot", "calf", "thigh"), {"foot": 50, "calf": 43, "thigh": 36}, 3.0, 6.0)
@@ -391,3 +394,71 @@ def test_the_published_targets_follow_program_and_intensity_changes_at_once():
                 assert target in (0.0, rig.ctl.target_of(z))
                 if tick.fill[z]:
                     assert target == rig.ctl.target_of(z) > 0.0
+
+
+# ---------------------------------------------------------------- the guide's patterns
+ANCHOR = Spec("anchor", "both", ("foot", "calf", "thigh"), {"foot": 60, "calf": 52, "thigh": 45}, 10.0, 3.0,
+              None, 3, 2.0)
+PRESS = Spec("press", "both", ("foot", "calf"), {"foot": 66, "calf": 60}, 0.0, 5.0)
+COUNTED = Spec("wave", "both", ("foot", "calf"), {"foot": 24, "calf": 18}, 0.5, 2.0, 4)
+
+
+@pytest.mark.parametrize("intensity", [1, 5])
+def test_anchor_holds_foot_and_calf_while_the_thigh_squeezes(intensity):
+    rig = run(ANCHOR, 240, intensity=intensity)
+    for leg in ("left", "right"):
+        foot, calf, thigh = active_chambers(ANCHOR, leg)
+        for tick in rig.ticks:  # foot >= calf >= thigh at every instant
+            assert tick.p[calf] <= tick.p[foot] + 1.0 and tick.p[thigh] <= tick.p[calf] + 1.0, tick.t
+        thigh_fills = [f for f in fills(rig) if f[0] == thigh]
+        foot_fills = [f for f in fills(rig) if f[0] == foot]
+        assert len(thigh_fills) >= len(foot_fills)
+        # the anchor vents before the hold limit, with the margin the guard keeps
+        assert longest_closed_s(rig)[foot] < CONFIG.limits.max_hold_s - MAX_HOLD_MARGIN_S
+    assert not rig.ctl._warnings
+
+
+def test_anchor_squeezes_again_while_it_fits_under_the_hold_limit():
+    light = Spec("anchor", "both", ("foot", "calf", "thigh"), {"foot": 40, "calf": 34, "thigh": 28}, 6.0, 3.0,
+                 None, 3, 2.0)
+    rig = run(light, 120, intensity=1)
+    foot, calf, thigh = active_chambers(light, "left")
+    # between two vents of the foot, the thigh is filled more than once
+    first_foot_vent = next(i for i, t in enumerate(rig.ticks) if t.t > 5 and t.vent[foot])
+    thigh_starts = [t for t, z in fill_starts(rig) if z == thigh and t < rig.ticks[first_foot_vent].t]
+    assert len(thigh_starts) >= 2
+
+
+def test_a_press_holds_until_released_then_rests_and_presses_again():
+    rig = run(PRESS, 30)
+    calf = active_chambers(PRESS, "left")[1]
+    assert not rig.ticks[-1].vent[calf] and rig.ctl.holding_for_release
+    assert rig.ctl.release_hold()
+    rig.run(0.5)
+    assert rig.ticks[-1].vent[calf] and not rig.ctl.holding_for_release
+    assert not rig.ctl.release_hold()  # nothing held now
+    rig.run(20)
+    assert rig.ctl.holding_for_release  # the next press after the rest
+
+
+def test_an_unreleased_press_vents_before_the_hold_limit():
+    rig = run(PRESS, 150)
+    for zone in active_chambers(PRESS, "left") + active_chambers(PRESS, "right"):
+        longest = longest_closed_s(rig)[zone]
+        assert 45.0 < longest < CONFIG.limits.max_hold_s - MAX_HOLD_MARGIN_S + 0.1, (zone, longest)
+
+
+@pytest.mark.parametrize("intensity", [1, 5])
+def test_a_wave_phase_makes_exactly_its_strokes_then_rests(intensity):
+    rig = run(COUNTED, 90, intensity=intensity)
+    assert rig.ctl.strokes == {"left": 4, "right": 4}
+    assert rig.ticks[-1].pump == 0.0 and all(rig.ticks[-1].vent.values())
+
+
+def test_strokes_count_only_waves_whose_top_chamber_arrived():
+    rig = run(DEEP, 120)  # six deep fills on both legs: the guard cuts waves before the thigh arrives
+    counted = rig.ctl.strokes["left"]
+    thigh = active_chambers(DEEP, "left")[2]
+    reached = sum(1 for z, target, i0, i1 in fills(rig)
+                  if z == thigh and max(rig.ticks[i].p[z] for i in range(i0, i1)) >= target - 1.0)
+    assert counted == reached

@@ -113,8 +113,10 @@ def test_intensity_changes_the_speed_and_the_same_spec_keeps_the_rhythm():
     ctl.set_program(KNEAD, 5, 1.5)  # the runner re-sends the phase: no restart of the reversal clock
     trace = drive(ctl, 1.0, 1.5)
     zone = zones("calf")[0]
-    assert max(s[zone] for _, s in trace) == pytest.approx(roller_speed("knead", 5))
-    assert ctl.targets(2.1)[zone] < 0  # reversed at 2 s, as started at 0 s
+    # the first stroke is half a period (1 s), then whole periods: reversed at 1 s, back at 3 s
+    assert min(s[zone] for _, s in trace) == pytest.approx(-roller_speed("knead", 5))
+    assert ctl.targets(2.9)[zone] < 0
+    assert ctl.targets(3.1)[zone] > 0  # as started at 0 s, not restarted at 1.5 s
 
 
 def test_a_stopped_roller_rests_at_exactly_zero_and_starts_softly_again():
@@ -129,3 +131,48 @@ def test_a_stopped_roller_rests_at_exactly_zero_and_starts_softly_again():
     again = drive(ctl, 1.0, 4.5)
     glide = [r.zone for r in CONFIG.rollers if r.position in GLIDE.positions]
     assert all(0.0 < again[0][1][z] <= RAMP * DT_S + 1e-9 for z in glide)  # up the ramp from rest
+
+
+
+@pytest.mark.parametrize("intensity", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("spec", [FRICTION, KNEAD], ids=lambda s: s.pattern)
+def test_reversing_strokes_swing_evenly_both_ways(spec, intensity):
+    """Friction is small circles, knead alternates: each swings as far one way as the other
+    (the issue: friction at intensity 5 ran -0.05..0.95, never reversing)."""
+    ctl = RollerController(CONFIG)
+    ctl.set_program(spec, intensity, 0.0)
+    period = roller_period_s(spec.pattern)
+    trace = drive(ctl, 20 * period)
+    for zone in zones("calf"):
+        speeds = [s[zone] for _, s in trace]
+        top, bottom = max(speeds), min(speeds)
+        assert top > 0.2 and bottom < -0.2, (top, bottom)
+        assert top == pytest.approx(-bottom, abs=0.05)
+        assert abs(sum(speeds) / len(speeds)) < 0.05  # centred on zero
+
+
+def test_knead_reverses_on_its_period():
+    ctl = RollerController(CONFIG)
+    ctl.set_program(KNEAD, 3, 0.0)
+    period = roller_period_s("knead")
+    zone = zones("calf")[0]
+    flips = [t for t in (i * 0.01 for i in range(1, 1000))
+             if (ctl.targets(t)[zone] > 0) != (ctl.targets(t - 0.01)[zone] > 0)]
+    assert flips[0] == pytest.approx(period / 2, abs=0.011)
+    assert all(b - a == pytest.approx(period, abs=0.011) for a, b in zip(flips, flips[1:]))
+
+
+@pytest.mark.parametrize("setting, sign", [("forward", 1.0), ("reverse", -1.0)])
+def test_glide_runs_toward_the_heart_as_the_board_says(setting, sign):
+    """"Always stroke toward the heart": which motor direction that is, is a board setting."""
+    data = CONFIG.model_dump()
+    data["board"]["roller_toward_heart"] = setting
+    data["rollers"][0]["toward_heart"] = "forward"  # one roller mounted the other way round
+    config = type(CONFIG).model_validate(data)
+    ctl = RollerController(config)
+    ctl.set_program(GLIDE, 5, 0.0)
+    speeds = drive(ctl, 2.0)[-1][1]
+    first = config.rollers[0].zone
+    assert speeds[first] == pytest.approx(roller_speed("glide", 5))
+    for r in config.rollers[1:]:
+        assert speeds[r.zone] == pytest.approx(sign * roller_speed("glide", 5))

@@ -1,6 +1,8 @@
 """Every built-in program completes on the simulator at each intensity, inside the limits,
-with every wave in foot → calf → thigh order — judged from what the valves did."""
+with every wave in foot → calf → thigh order — judged from what the valves did — and makes
+exactly the upward strokes its description states, counted from the trace's pressures."""
 
+import re
 
 import pytest
 
@@ -73,6 +75,50 @@ def short_waves(rows, program, tol_mmhg=3.0, phase_end_margin_s=1.5) -> list[str
     return problems
 
 
+NUMBER_WORDS = {"ten": 10}
+STROKES_STATED = re.compile(r"\b(\d+|ten) (?:light )?upward strokes per leg\b")
+
+
+def stated_strokes(program) -> int:
+    """The number of upward strokes per leg the program's description states."""
+    found = STROKES_STATED.findall(program.summary)
+    assert len(found) == 1, f"{program.id}: the summary must state its strokes per leg once: {program.summary!r}"
+    word = found[0]
+    return int(word) if word.isdigit() else NUMBER_WORDS[word]
+
+
+def strokes_from_pressures(rows, program, band_mmhg=3.0) -> dict[str, int]:
+    """Completed upward strokes per leg, from the pressure and target columns alone: in a wave
+    phase, each fill of the wave's most proximal chamber that comes within ``band_mmhg`` of its
+    target (the order foot → calf → thigh is checked by ``fill_order_violations``)."""
+    t0 = float(rows[0]["t_s"])
+    spans, t = [], 0.0
+    for phase in program.phases:
+        comp = phase.compression
+        if comp is not None and comp.pattern == "wave":
+            spans.append((t, t + phase.duration_s, comp.chambers[-1]))
+        t += phase.duration_s
+    counts = {}
+    for leg in LEGS:
+        n, counted, last_target = 0, False, 0.0
+        for row in rows:
+            t = float(row["t_s"]) - t0
+            span = next((s for s in spans if s[0] <= t < s[1]), None)
+            if span is None:
+                counted, last_target = False, 0.0
+                continue
+            zone = next(z for z in LEGS[leg] if z.endswith("_" + span[2]))
+            target = float(row[f"chamber.{zone}.target_mmhg"] or 0.0)
+            if target != last_target:  # a new fill (or a vent)
+                counted = False
+            last_target = target
+            if target > 0 and not counted and float(row[f"chamber.{zone}.pressure_mmhg"]) >= target - band_mmhg:
+                n += 1
+                counted = True
+        counts[leg] = n
+    return counts
+
+
 @pytest.mark.parametrize("intensity", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
 def test_program_completes_safely(tmp_path, program, intensity):
@@ -90,6 +136,12 @@ def test_program_completes_safely(tmp_path, program, intensity):
     assert fill_order_violations(rows) == []
     assert gradient_violations(rows)[:5] == []
     assert short_waves(rows, program)[:5] == []
+    # the strokes the description states: in the phases' files, in the trace column, in the pressures
+    prog = PROGRAMS[program]
+    stated = stated_strokes(prog)
+    assert sum(p.compression.strokes or 0 for p in prog.phases if p.compression is not None) == stated
+    assert {leg: int(rows[-1][f"strokes.{leg}"]) for leg in LEGS} == {"left": stated, "right": stated}
+    assert strokes_from_pressures(rows, prog) == {"left": stated, "right": stated}
     # outputs as written never opened a chamber's fill and vent together
     for row in rows[:: max(1, len(rows) // 2000)]:
         for z in CFG.chamber_names:
