@@ -471,7 +471,8 @@ class CompressionController:
                         leg.stage = _HOLDING
                         self._reached_top(leg, spec, now_s)
             if leg.stage == _HOLDING and now_s >= leg.until_s:
-                if spec.pattern == "anchor" and self._may_squeeze_again(leg, spec, now_s):
+                # (a leg with no chambers in use, e.g. spared by the profile, has no thigh to squeeze)
+                if spec.pattern == "anchor" and leg.active and self._may_squeeze_again(leg, spec, now_s):
                     leg.stage, leg.until_s = _SQUEEZE_REST, math.inf  # the rest starts once its vent is open
                     leg.squeeze_started_s = now_s
                     leg.active[-1].to_state(_VENT)
@@ -535,7 +536,7 @@ class CompressionController:
         """A press-and-hold is filling or holding: the person's button ends it."""
         spec = self._spec
         return (spec is not None and spec.pattern == "press"
-                and any(leg.stage in (_FILLING, _HOLDING) for leg in self._leg_list))
+                and any(leg.active and leg.stage in (_FILLING, _HOLDING) for leg in self._leg_list))
 
     def release_hold(self) -> bool:
         """The person released the press (the tension let go): vent and rest. True if one was held."""

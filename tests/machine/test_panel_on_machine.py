@@ -42,6 +42,10 @@ def test_start_pause_resume_stop_from_the_panel(tmp_path):
         out["after_start"] = sup.runner.mode
         out["program"] = sup.runner.program.id if sup.runner.program else None
         await asyncio.sleep(3.0)
+        out["preheating"] = sup.runner.preheating
+        if out["preheating"]:  # start/pause during the pre-heat skips it (the person is settled)
+            await press(sup.sim, "start_pause")
+            out["after_skip"] = (sup.runner.mode, sup.runner.preheating)
         await press(sup.sim, "start_pause")
         out["after_pause"] = sup.runner.mode
         await press(sup.sim, "start_pause")
@@ -53,6 +57,8 @@ def test_start_pause_resume_stop_from_the_panel(tmp_path):
 
     out = run_with_panel(tmp_path, script)
     assert out["after_start"] == "running" and out["program"]
+    if out["preheating"]:
+        assert out["after_skip"] == ("running", False)
     assert out["after_pause"] == "paused"
     assert out["after_resume"] == "running"
     assert out["after_stop"] == "stopped"

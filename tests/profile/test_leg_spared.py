@@ -115,7 +115,7 @@ def test_a_manual_override_cannot_drive_a_spared_leg(tmp_path):
 
 def test_a_wound_raised_mid_session_spares_the_leg_at_once(tmp_path):
     async def script(sup, out):
-        await send(sup, {"command": "start", "program": "full_leg", "intensity": 2})
+        await send(sup, {"command": "start", "program": "full_leg", "intensity": 2, "preheat": False})
         await asyncio.sleep(20.0)
         out["raise"] = await send(sup, {"command": "set_profile", "wound_or_infection_right": True}, Source.MQTT)
         await asyncio.sleep(0.1)
