@@ -206,3 +206,29 @@ def test_estop_fault_clears_only_after_release_and_ack(tmp_path):
     assert not out["start_held"].ok and "acknowledge it first" in out["start_held"].error
     assert out["ack_released"].ok and out["mode_after"] == "idle"
     assert out["start_after"].ok
+
+
+def test_in_pregnancy_the_pads_are_held_at_38_c_on_the_machine(tmp_path):
+    """README (profile caps): heat capped at 38 °C in pregnancy. warm_up asks for 40 °C; on the
+    machine every pad's target is 38 °C and no pad gets hotter than the PID's small overshoot.
+    A flag set mid-session caps at once."""
+    async def script(sup, out):
+        assert (await send(sup, {"command": "set_profile", "pregnancy": True})).ok
+        assert (await send(sup, {"command": "start", "program": "warm_up", "intensity": 2})).ok
+        out["targets"], out["peak_c"] = set(), 0.0
+        for _ in range(240):  # 240 of its 300 s: up to temperature and holding
+            await asyncio.sleep(1.0)
+            out["targets"] |= {v for v in sup.heat_targets.values() if v is not None}
+            out["peak_c"] = max([out["peak_c"]] + [p.temp_c for p in sup.last_readings.pads.values()])
+        assert (await send(sup, {"command": "set_profile", "pregnancy": False})).ok
+        await asyncio.sleep(2.0)
+        out["targets_after"] = {v for v in sup.heat_targets.values() if v is not None}
+        assert (await send(sup, {"command": "set_profile", "pregnancy": True})).ok
+        await asyncio.sleep(0.5)
+        out["targets_again"] = {v for v in sup.heat_targets.values() if v is not None}
+
+    out, _, _ = drive(tmp_path, script)
+    assert out["targets"] == {38.0}
+    assert 37.0 <= out["peak_c"] <= 38.5  # it did heat, to the cap and not past it
+    assert out["targets_after"] == {40.0}  # the flag, not the program, held it at 38
+    assert out["targets_again"] == {38.0}
