@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
-.PHONY: install sim test bench deb
+.PHONY: install sim test bench deb mutation
 install: $(STAMP)
 
 sim: $(STAMP)
@@ -25,6 +25,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Mutation testing of the safety-critical code (mutmut 3; what and why: docs/mutation.md).
+# Not part of `make test`: ~30-40 min on 2 cores. Results: `$(BIN)/mutmut results`,
+# one mutant's diff: `$(BIN)/mutmut show NAME`. Incremental: a re-run redoes only what changed.
+mutation: $(STAMP)
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json && echo
 
 # The Debian package for this machine's architecture (packaging/, systemd/README.md):
 #   make deb && sudo apt install ./legtherapy_*.deb
