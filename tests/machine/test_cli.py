@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 from controller.storage.fault_store import FaultStore
 
@@ -74,14 +75,22 @@ def test_kill_9_loses_neither_log_nor_lockout(tmp_path):
                                           "--inject", "vent_valve_stuck_closed:left_foot@20",
                                           "--state-dir", str(state), "--log-level", "WARNING"],
                             stderr=subprocess.PIPE, text=True)
+    # The pipe read blocks until the line comes; a daemon that never says it (a regression) is
+    # killed by this guard instead of hanging the suite, and the test then fails below.
+    guard = threading.Timer(300.0, proc.kill)
+    guard.start()
+    seen = False
     try:
         for line in proc.stderr:  # blocks on the pipe: no sleeping
             if "lockout recorded on disk: vent_failure" in line:
+                seen = True
                 os.kill(proc.pid, signal.SIGKILL)
                 break
     finally:
+        guard.cancel()
         proc.kill()
         proc.wait(timeout=30)
+    assert seen, "the daemon never reported the lockout recorded on disk"
     assert proc.returncode == -signal.SIGKILL
     store = FaultStore(str(state))
     assert [f.code for f in store.load_lockout()] == ["vent_failure"]
