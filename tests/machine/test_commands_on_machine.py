@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from controller.model.commands import CommandError, Source, parse_command
+from controller.model.config import load_config
 from tests.machine.simrun import run_sim
 
 
@@ -232,3 +233,45 @@ def test_in_pregnancy_the_pads_are_held_at_38_c_on_the_machine(tmp_path):
     assert 37.0 <= out["peak_c"] <= 38.5  # it did heat, to the cap and not past it
     assert out["targets_after"] == {40.0}  # the flag, not the program, held it at 38
     assert out["targets_again"] == {38.0}
+
+
+def test_a_remote_command_reaches_the_actuators_within_one_tick(tmp_path):
+    """README (MQTT): commands are taken at the top of the next 20 ms tick. On the loop's clock:
+    from the moment the bridge hands a command to the hub to its result, and the outputs written
+    in that tick, at most one period (the broker's hop is the bench's to measure)."""
+    async def script(sup, out):
+        loop = asyncio.get_running_loop()
+        assert (await send(sup, {"command": "start", "program": "full_leg", "intensity": 3}, Source.MQTT)).ok
+        await asyncio.sleep(60.0)  # heating, compressing, rolling
+        o = sup.last_outputs
+        out["busy"] = o.pump_duty > 0 or any(o.heater_duty.values()) or any(o.roller_speed.values())
+        waits = []
+        for _ in range(5):
+            await asyncio.sleep(0.013)  # anywhere inside a tick
+            t0 = loop.time()
+            result = await send(sup, {"command": "set_intensity", "intensity": 2}, Source.MQTT)
+            waits.append(loop.time() - t0)
+            assert result.ok
+        t0 = loop.time()
+        assert (await send(sup, {"command": "stop"}, Source.MQTT)).ok
+        out["stop_wait_s"] = loop.time() - t0
+        out["off_at"] = {}
+        while len(out["off_at"]) < 4 and loop.time() - t0 < 5.0:  # (vents: see the pause tests)
+            o = sup.last_outputs
+            for name, off in (("pump", o.pump_duty == 0 and not any(o.fill_open.values())),
+                              ("vents", all(o.vent_open.values())), ("heat", not any(o.heater_duty.values())),
+                              ("rollers", not any(o.roller_speed.values()))):
+                if off:
+                    out["off_at"].setdefault(name, loop.time() - t0)
+            await asyncio.sleep(0.001)
+        out["waits"] = waits
+
+    out, _, _ = drive(tmp_path, script, max_runtime_s=120.0)
+    period = load_config().rates.period_s
+    assert out["busy"]
+    assert max(out["waits"]) <= period + 1e-9, out["waits"]
+    assert out["stop_wait_s"] <= period + 1e-9
+    off = out["off_at"]
+    assert off["pump"] <= period + 1e-9, off  # the tick that took the stop
+    assert off["heat"] <= 12 * period + period + 1e-9, off  # the next thermal tick (heat runs at ~4 Hz)
+    assert off["rollers"] <= 0.5, off  # the soft stop
