@@ -147,3 +147,13 @@ def test_a_chip_error_clears_once_its_zone_reads_cleanly(zone, r, cleared):
 
 def test_a_chip_error_of_a_roller_not_read_stays():
     assert not gone("chip_error", "roller:left_calf", replace(readings(), roller_current_a={}))
+
+
+def test_the_monitor_without_outputs_or_context_assumes_nothing_is_powered():
+    """The first tick has no outputs written yet and may have no context: the monitor then
+    judges against the safe outputs (relay open, every vent open) and an empty context."""
+    monitor = SafetyMonitor(CFG)
+    assert monitor.check(readings(), None, NOW) == []
+    monitor = SafetyMonitor(CFG)
+    faults = monitor.check(readings(pad_c=(45.0, 30.0), estop=True), None, NOW)
+    assert {f.code for f in faults} == {"overtemp", "estop"}
