@@ -18,7 +18,7 @@ HA_STAMP := .venv-ha/.installed
 $(HA_STAMP): tests/mqtt/ha-requirements.txt | $(STAMP)
 	$(BIN)/python -m tests.mqtt.ha_env
 
-.PHONY: install sim test bench deb ha-venv
+.PHONY: install sim test bench deb ha-venv mutation
 install: $(STAMP)
 ha-venv: $(HA_STAMP)
 
@@ -31,6 +31,13 @@ test: $(STAMP) $(HA_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Mutation testing of the safety-critical code (mutmut 3; what and why: docs/mutation.md).
+# Not part of `make test`: ~30-40 min on 2 cores. Results: `$(BIN)/mutmut results`,
+# one mutant's diff: `$(BIN)/mutmut show NAME`. Incremental: a re-run redoes only what changed.
+mutation: $(STAMP)
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json && echo
 
 # The Debian package for this machine's architecture (packaging/, systemd/README.md):
 #   make deb && sudo apt install ./legtherapy_*.deb

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 from controller.storage.fault_store import FaultStore
 
@@ -74,14 +75,22 @@ def test_kill_9_loses_neither_log_nor_lockout(tmp_path):
                                           "--inject", "vent_valve_stuck_closed:left_foot@20",
                                           "--state-dir", str(state), "--log-level", "WARNING"],
                             stderr=subprocess.PIPE, text=True)
+    # The pipe read blocks until the line comes; a daemon that never says it (a regression) is
+    # killed by this guard instead of hanging the suite, and the test then fails below.
+    guard = threading.Timer(300.0, proc.kill)
+    guard.start()
+    seen = False
     try:
         for line in proc.stderr:  # blocks on the pipe: no sleeping
             if "lockout recorded on disk: vent_failure" in line:
+                seen = True
                 os.kill(proc.pid, signal.SIGKILL)
                 break
     finally:
+        guard.cancel()
         proc.kill()
         proc.wait(timeout=30)
+    assert seen, "the daemon never reported the lockout recorded on disk"
     assert proc.returncode == -signal.SIGKILL
     store = FaultStore(str(state))
     assert [f.code for f in store.load_lockout()] == ["vent_failure"]
@@ -91,3 +100,52 @@ def test_kill_9_loses_neither_log_nor_lockout(tmp_path):
                  "--state-dir", str(state), "--report", str(report), "--log-level", "WARNING"])
     assert again.returncode == 1  # the start is refused: still locked out
     assert "locked out" in again.stderr
+
+
+def test_safe_state_leaves_every_output_off_and_every_valve_coil_de_energised(monkeypatch, capsys):
+    """What `legtherapy safe-state` (systemd's ExecStopPost) leaves on the pins, in process so the
+    simulated chips can be read: relay open, heaters, pump and rollers at 0, and no valve coil
+    energised (fills closed, vents open). The expander keeps its latches when the daemon dies,
+    so this is the line that vents the sleeves after a crash."""
+    from controller.app.cli import main
+    from controller.machine import board as board_module
+
+    seen: dict = {}
+    real_build = board_module.build_board
+
+    def build_and_watch(cfg, *, sim=None, **kw):
+        board = real_build(cfg, sim=sim, **kw)
+        real_close = board.close
+
+        def close():  # what the pins are after safe_state(), before close() releases them
+            pins = {n: sim.pin_factory.pin(n).state for n in sim._pins}
+            seen.update(sim=sim, driven=sim.expander.driven_pins, pins=pins, board=board)
+            real_close()
+
+        # the daemon crashed mid-session: the expander still latches fills open and vents shut,
+        for zone in board.fill_valves:
+            board.fill_valves[zone].set_open(True)
+            board.vent_valves[zone].set_open(False)
+        board.expander.flush()
+        board.relay.close()  # and everything else still on, as if the board were shared
+        board.pump.set_duty(1.0)
+        for heater in board.heaters.values():
+            heater.set_duty(1.0)
+        for motor in board.motors.values():
+            motor.set_speed(1.0)
+        assert sim.expander.driven_pins != 0 and sim.pin_factory.pin(board.config.board.relay_pin).state == 1
+        board.close = close
+        return board
+
+    monkeypatch.setattr(board_module, "build_board", build_and_watch)
+    assert main(["safe-state", "--sim"]) == 0
+    assert "safe state" in capsys.readouterr().out
+    cfg, sim = seen["board"].config, seen["sim"]
+    valve_bits = sum(1 << c.fill_pin | 1 << c.vent_pin for c in cfg.chambers)
+    assert seen["driven"] & valve_bits == 0, f"valve coils still energised: {seen['driven']:#06x}"
+    assert seen["pins"][cfg.board.relay_pin] == 0, "the master relay is still closed"
+    assert seen["pins"][cfg.board.pump_pin] == 0
+    for pad in cfg.pads:
+        assert seen["pins"][pad.heater_pin] == 0, pad.zone
+    for roller in cfg.rollers:
+        assert seen["pins"][roller.pwm_pin] == 0, roller.zone

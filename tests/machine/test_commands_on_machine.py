@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from controller.model.commands import CommandError, Source, parse_command
+from controller.model.config import load_config
 from tests.machine.simrun import run_sim
 
 
@@ -206,3 +207,71 @@ def test_estop_fault_clears_only_after_release_and_ack(tmp_path):
     assert not out["start_held"].ok and "acknowledge it first" in out["start_held"].error
     assert out["ack_released"].ok and out["mode_after"] == "idle"
     assert out["start_after"].ok
+
+
+def test_in_pregnancy_the_pads_are_held_at_38_c_on_the_machine(tmp_path):
+    """README (profile caps): heat capped at 38 °C in pregnancy. warm_up asks for 40 °C; on the
+    machine every pad's target is 38 °C and no pad gets hotter than the PID's small overshoot.
+    A flag set mid-session caps at once."""
+    async def script(sup, out):
+        assert (await send(sup, {"command": "set_profile", "pregnancy": True})).ok
+        assert (await send(sup, {"command": "start", "program": "warm_up", "intensity": 2})).ok
+        out["targets"], out["peak_c"] = set(), 0.0
+        for _ in range(240):  # 240 of its 300 s: up to temperature and holding
+            await asyncio.sleep(1.0)
+            out["targets"] |= {v for v in sup.heat_targets.values() if v is not None}
+            out["peak_c"] = max([out["peak_c"]] + [p.temp_c for p in sup.last_readings.pads.values()])
+        assert (await send(sup, {"command": "set_profile", "pregnancy": False})).ok
+        await asyncio.sleep(2.0)
+        out["targets_after"] = {v for v in sup.heat_targets.values() if v is not None}
+        assert (await send(sup, {"command": "set_profile", "pregnancy": True})).ok
+        await asyncio.sleep(0.5)
+        out["targets_again"] = {v for v in sup.heat_targets.values() if v is not None}
+
+    out, _, _ = drive(tmp_path, script)
+    assert out["targets"] == {38.0}
+    assert 37.0 <= out["peak_c"] <= 38.5  # it did heat, to the cap and not past it
+    assert out["targets_after"] == {40.0}  # the flag, not the program, held it at 38
+    assert out["targets_again"] == {38.0}
+
+
+def test_a_remote_command_reaches_the_actuators_within_one_tick(tmp_path):
+    """README (MQTT): commands are taken at the top of the next 20 ms tick. On the loop's clock:
+    from the moment the bridge hands a command to the hub to its result, and the outputs written
+    in that tick, at most one period (the broker's hop is the bench's to measure)."""
+    async def script(sup, out):
+        loop = asyncio.get_running_loop()
+        assert (await send(sup, {"command": "start", "program": "full_leg", "intensity": 3}, Source.MQTT)).ok
+        await asyncio.sleep(60.0)  # heating, compressing, rolling
+        o = sup.last_outputs
+        out["busy"] = o.pump_duty > 0 or any(o.heater_duty.values()) or any(o.roller_speed.values())
+        waits = []
+        for _ in range(5):
+            await asyncio.sleep(0.013)  # anywhere inside a tick
+            t0 = loop.time()
+            result = await send(sup, {"command": "set_intensity", "intensity": 2}, Source.MQTT)
+            waits.append(loop.time() - t0)
+            assert result.ok
+        t0 = loop.time()
+        assert (await send(sup, {"command": "stop"}, Source.MQTT)).ok
+        out["stop_wait_s"] = loop.time() - t0
+        out["off_at"] = {}
+        while len(out["off_at"]) < 4 and loop.time() - t0 < 5.0:  # (vents: see the pause tests)
+            o = sup.last_outputs
+            for name, off in (("pump", o.pump_duty == 0 and not any(o.fill_open.values())),
+                              ("vents", all(o.vent_open.values())), ("heat", not any(o.heater_duty.values())),
+                              ("rollers", not any(o.roller_speed.values()))):
+                if off:
+                    out["off_at"].setdefault(name, loop.time() - t0)
+            await asyncio.sleep(0.001)
+        out["waits"] = waits
+
+    out, _, _ = drive(tmp_path, script, max_runtime_s=120.0)
+    period = load_config().rates.period_s
+    assert out["busy"]
+    assert max(out["waits"]) <= period + 1e-9, out["waits"]
+    assert out["stop_wait_s"] <= period + 1e-9
+    off = out["off_at"]
+    assert off["pump"] <= period + 1e-9, off  # the tick that took the stop
+    assert off["heat"] <= 12 * period + period + 1e-9, off  # the next thermal tick (heat runs at ~4 Hz)
+    assert off["rollers"] <= 0.5, off  # the soft stop

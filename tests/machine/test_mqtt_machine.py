@@ -2,7 +2,6 @@
 do not fast-forward). A separate paho client plays the hub."""
 
 import json
-import os
 import threading
 import time
 import signal
@@ -74,10 +73,9 @@ class Hub:
 
 @pytest.fixture
 def broker(tmp_path):
-    kind = os.environ.get("LEGTHERAPY_TEST_BROKER")
-    if os.environ.get("LEGTHERAPY_REQUIRE_MOSQUITTO") == "1":
-        kind = None
-    b = LocalBroker(kind, workdir=tmp_path)
+    from tests.mqtt.conftest import broker_kind
+
+    b = LocalBroker(broker_kind(), workdir=tmp_path)  # mosquitto in CI, or the test fails
     b.start()
     yield b
     b.close()

@@ -46,14 +46,15 @@ def test_start_pause_resume_stop_from_the_panel(tmp_path):
         if out["preheating"]:  # start/pause during the pre-heat skips it (the person is settled)
             await press(sup.sim, "start_pause")
             out["after_skip"] = (sup.runner.mode, sup.runner.preheating)
+        out["running_leds"] = await sample_leds(sup)
         await press(sup.sim, "start_pause")
         out["after_pause"] = sup.runner.mode
+        out["paused_leds"] = await sample_leds(sup)
         await press(sup.sim, "start_pause")
         out["after_resume"] = sup.runner.mode
         await press(sup.sim, "stop")
         out["after_stop"] = sup.runner.mode
-        leds = sup.board.leds
-        out["led_run"] = leds["run"].is_on
+        out["stopped_leds"] = await sample_leds(sup)
 
     out = run_with_panel(tmp_path, script)
     assert out["after_start"] == "running" and out["program"]
@@ -62,6 +63,25 @@ def test_start_pause_resume_stop_from_the_panel(tmp_path):
     assert out["after_pause"] == "paused"
     assert out["after_resume"] == "running"
     assert out["after_stop"] == "stopped"
+    # README (panel): running = run steady; paused = pause steady; idle = run LED flashing
+    # (a 0.2 s flash every 2 s); no fault LED without a fault
+    running, paused, stopped = out["running_leds"], out["paused_leds"], out["stopped_leds"]
+    assert all(running["run"]) and not any(running["pause"]) and not any(running["fault"])
+    assert all(paused["pause"]) and not any(paused["run"]) and not any(paused["fault"])
+    assert 0.05 <= sum(stopped["run"]) / len(stopped["run"]) <= 0.15, "a short flash, not steady or dark"
+    assert not any(stopped["pause"]) and not any(stopped["fault"])
+
+
+async def sample_leds(sup, seconds: float = 4.0, every_s: float = 0.05) -> dict[str, list[bool]]:
+    """What the LED pins on the expander show, sampled over two idle-flash periods."""
+    pins = sup.config.board.leds.model_dump()  # name -> expander pin
+    seen: dict[str, list[bool]] = {name: [] for name in pins}
+    for _ in range(int(seconds / every_s)):
+        await asyncio.sleep(every_s)
+        driven = sup.sim.expander.driven_pins  # the chip's latch, not the driver's idea of it
+        for name, pin in pins.items():
+            seen[name].append(bool(driven >> pin & 1))
+    return seen
 
 
 def test_intensity_buttons_and_a_held_stop_acknowledges_a_fault(tmp_path):

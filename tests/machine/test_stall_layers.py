@@ -123,3 +123,66 @@ def test_a_hung_bus_blocks_the_io_thread_but_not_the_loop(tmp_path):
     assert len(round_trips_s) >= 15
     assert max(round_trips_s) < 0.1, round_trips_s
     assert out["hung_ticks_saw_timeouts"]
+
+
+class RecordingNotifier:
+    """systemd's side of the notify protocol, in process: when each WATCHDOG=1 was sent (loop time)."""
+
+    interval_s = 0.25  # as if WatchdogSec were 0.5 s: half of it, as systemd_notify computes
+
+    def __init__(self, *_, **__):
+        self.pets: list[float] = []
+
+    def watchdog_interval_s(self):
+        return self.interval_s
+
+    def watchdog(self):
+        self.pets.append(asyncio.get_running_loop().time())
+        return True
+
+    def ready(self, *_):
+        return True
+
+    status = stopping = ready
+
+
+def test_systemd_is_petted_only_while_the_scan_cycle_is_alive(tmp_path, monkeypatch):
+    """README (systemd): WATCHDOG=1 only while the scan cycle is alive. A read that never returns
+    (a stuck thread, not a timed-out bus) stops the ticks: the pets stop with them, so systemd
+    kills and restarts the daemon; once the cycle runs again the pets come back."""
+    from controller.app import systemd_notify
+
+    notifiers: list[RecordingNotifier] = []
+    monkeypatch.setattr(systemd_notify, "SystemdNotifier",
+                        lambda *a, **k: notifiers.append(RecordingNotifier()) or notifiers[-1])
+    out = {}
+    opts = RunOptions(config=load_config(), state_dir=str(tmp_path / "state"), sim=True, mqtt=False,
+                      socket_path=None, panel=False, max_runtime_s=60, program="warm_up")
+
+    async def during(sup):
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(3.0)
+        real_read, release = sup.board.read, asyncio.Event()
+
+        async def stuck_read(*args, **kwargs):
+            await release.wait()
+            return await real_read(*args, **kwargs)
+
+        sup.board.read = stuck_read
+        out["stall_at"] = loop.time()
+        await asyncio.sleep(3.0)
+        sup.board.read = real_read
+        release.set()
+        out["release_at"] = loop.time()
+        await asyncio.sleep(3.0)
+        sup.stop()
+
+    run_fast(opts, during)
+    pets = notifiers[0].pets
+    stall, release = out["stall_at"], out["release_at"]
+    interval = RecordingNotifier.interval_s
+    assert len([t for t in pets if t < stall]) >= 3.0 / interval - 2, "petted while alive"
+    # the last tick ended at most one period before the stall; 3 periods later the cycle is dead
+    dead_from = stall + 3 * opts.config.rates.period_s
+    assert [t for t in pets if dead_from < t < release] == [], "petted while the scan cycle was stuck"
+    assert len([t for t in pets if t > release]) >= 3.0 / interval - 2, "petting resumes with the cycle"

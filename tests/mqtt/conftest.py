@@ -23,15 +23,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "looptime: configure the fake fast-forwarding loop time.")
 
 
+def mosquitto_required() -> bool:
+    """In CI (``CI=true``, or ``LEGTHERAPY_REQUIRE_MOSQUITTO=1``) the broker is mosquitto or the test fails."""
+    return (os.environ.get("LEGTHERAPY_REQUIRE_MOSQUITTO") == "1"
+            or os.environ.get("CI", "").lower() == "true")
+
+
 def broker_kind() -> str | None:
-    """The broker to run: None picks mosquitto when installed, else amqtt."""
+    """The broker to run: None picks mosquitto when installed, else amqtt. Where mosquitto is
+    required, a missing one (or a forced amqtt) fails the test: never a quiet fallback."""
     forced = os.environ.get("LEGTHERAPY_TEST_BROKER")
-    if forced:
-        return forced
-    if os.environ.get("LEGTHERAPY_REQUIRE_MOSQUITTO") == "1" and not find_mosquitto():
-        pytest.fail("LEGTHERAPY_REQUIRE_MOSQUITTO=1 but mosquitto is not installed "
-                    "(apt-get install mosquitto)", pytrace=False)
-    return None
+    if mosquitto_required():
+        if not find_mosquitto():
+            pytest.fail("mosquitto is required here (CI=true or LEGTHERAPY_REQUIRE_MOSQUITTO=1) but not "
+                        "installed (apt-get install mosquitto)", pytrace=False)
+        if forced and forced != "mosquitto":
+            pytest.fail(f"LEGTHERAPY_TEST_BROKER={forced} contradicts the mosquitto requirement", pytrace=False)
+        return "mosquitto"
+    return forced or None
 
 
 @pytest.fixture

@@ -10,11 +10,18 @@ import pytest
 pytestmark = [pytest.mark.looptime(False)]
 
 
-async def test_on_connect_the_machine_announces_itself_and_its_state(rig):
+async def test_on_connect_the_machine_announces_itself_and_its_state(rig, mqtt_broker):
+    from bench.mqtt_probe import MqttProbe
+
     t = rig.topics
-    online = await rig.probe.wait_topic(t["availability"], b"online")
-    assert online.retain or rig.probe.on(t["availability"])  # retained for late subscribers
+    await rig.probe.wait_topic(t["availability"], b"online")
     discovery = await rig.probe.wait_topic(t["discovery"])
+    host, port = mqtt_broker
+    async with MqttProbe(host, port, subscriptions=[t["availability"], t["discovery"]]) as late:
+        # a subscriber that comes later gets both from the broker: they were published retained
+        online = await late.wait_topic(t["availability"])
+        assert online.payload == b"online" and online.retain
+        assert (await late.wait_topic(t["discovery"])).retain
     assert discovery.json()["cmps"], "discovery lists the machine's entities"
     state = (await rig.probe.wait_topic(t["state"])).json()
     assert state["mode"] == "idle"

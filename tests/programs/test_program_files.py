@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -363,6 +363,14 @@ def test_any_gradient_of_5_to_10_mmhg_steps_loads_and_keeps_its_order(foot, s1, 
 
 @settings(max_examples=60, deadline=None)
 @given(foot=st.integers(min_value=40, max_value=100), step=st.integers(min_value=-20, max_value=30))
+# the bounds and their neighbours on every run, whatever Hypothesis draws (a 4 mmHg step was
+# found in only 11 of 20 random runs)
+@example(foot=60, step=4)
+@example(foot=60, step=5)
+@example(foot=60, step=10)
+@example(foot=60, step=11)
+@example(foot=60, step=0)
+@example(foot=60, step=-5)
 def test_a_step_outside_5_to_10_mmhg_never_loads(foot, step):
     pressures = {"foot": foot, "calf": foot - step}
     ok = 5 <= step <= 10

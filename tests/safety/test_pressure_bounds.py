@@ -1,0 +1,127 @@
+"""The pressure checks exactly at their README bounds: a fill that reaches exactly half its target
+within 20 s, a chamber held at exactly 10 mmHg, a reading that goes missing during a hold, and
+the fill clock restarting only when the chamber vents."""
+
+from __future__ import annotations
+
+import math
+
+from tests.safety.rig import FAST_DT, LIM, SafetyRig
+
+CH = "left_calf"
+HALF_OF_80 = 40.0
+
+
+def wobble(value):
+    """A live sensor at ``value``: alternately exact and one LSB-ish above (never frozen)."""
+    def each(r):
+        r.pressure[CH] = value + (FAST_DT if r.n % 2 else 0.0)
+    return each
+
+
+def test_a_fill_reaching_exactly_half_its_target_passes():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
+    rig.pressure[CH] = HALF_OF_80  # exactly, every tick (the frozen-sensor check is not this test's)
+    assert rig.run(LIM.fill_timeout_s + 5.0, "fill_failure") is None
+
+
+def test_a_fill_just_short_of_half_fails_at_20_s():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
+    start = rig.t + FAST_DT
+    fault = rig.run(LIM.fill_timeout_s + 5.0, "fill_failure", wobble(HALF_OF_80 - 2 * FAST_DT))
+    assert fault is not None and fault.t_s == start + 20.0
+
+
+def test_even_a_small_target_is_checked():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=1.0)
+    assert rig.run(25.0, "fill_failure", wobble(0.0)) is not None
+
+
+def test_no_target_is_no_fill_to_check():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=0.0)
+    assert rig.run(25.0, "fill_failure", wobble(0.0)) is None
+
+
+def test_venting_ends_a_fill_attempt_and_the_next_fill_gets_its_own_20_s():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
+    assert rig.run(15.0, "fill_failure", wobble(5.0)) is None
+    rig.vent[CH], rig.fill[CH] = True, False  # the wave moves on: this chamber vents
+    assert rig.run(2.0, "fill_failure", wobble(2.0)) is None
+    rig.start_fill(CH, target=80.0)
+    start = rig.t + FAST_DT
+    fault = rig.run(30.0, "fill_failure", wobble(5.0))
+    assert fault is not None and fault.t_s == start + 20.0
+
+
+def test_a_brief_valve_closure_inside_a_fill_keeps_the_clock():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
+    start = rig.t + FAST_DT
+    assert rig.run(10.0, "fill_failure", wobble(5.0)) is None
+    rig.fill[CH] = False  # a top-up pause, vent still shut
+    assert rig.run(2.0, "fill_failure", wobble(5.0)) is None
+    rig.fill[CH] = True
+    fault = rig.run(30.0, "fill_failure", wobble(5.0))
+    assert fault is not None and fault.t_s == start + 20.0
+
+
+def test_reaching_half_once_is_enough_for_that_fill():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
+    assert rig.run(5.0, "fill_failure", wobble(45.0)) is None
+    assert rig.run(30.0, "fill_failure", wobble(30.0)) is None  # sagging below half later is the shortfall warning's job
+
+
+def test_a_chamber_held_at_exactly_10_mmhg_is_held():
+    rig = SafetyRig()
+    rig.close_chamber(CH)
+    start = rig.t + FAST_DT
+    fault = rig.run(LIM.max_hold_s + 5.0, "hold_too_long", wobble(LIM.vent_below_mmhg))
+    assert fault is not None and fault.t_s == start + 60.0 and fault.zone == CH
+
+
+def test_a_chamber_just_under_10_mmhg_is_empty_not_held():
+    rig = SafetyRig()
+    rig.close_chamber(CH)
+    assert rig.run(LIM.max_hold_s + 5.0, "hold_too_long", wobble(LIM.vent_below_mmhg - 2 * FAST_DT)) is None
+
+
+def test_a_reading_lost_during_a_hold_does_not_restart_the_hold_clock():
+    rig = SafetyRig()
+    rig.close_chamber(CH)
+    start = rig.t + FAST_DT
+    assert rig.run(30.0, "hold_too_long", wobble(40.0)) is None
+    rig.pressure[CH] = math.nan  # one missed read (the stale check handles longer gaps)
+    rig.tick()
+    fault = rig.run(40.0, "hold_too_long", wobble(40.0))
+    assert fault is not None and fault.t_s == start + 60.0
+
+
+def test_a_reading_lost_with_no_hold_running_starts_none():
+    rig = SafetyRig()
+    rig.close_chamber(CH)
+    rig.pressure[CH] = math.nan
+    assert rig.run(0.5, "hold_too_long") is None
+    start = rig.t + FAST_DT
+    fault = rig.run(70.0, "hold_too_long", wobble(40.0))
+    assert fault is not None and fault.t_s == start + 60.0
+
+
+def test_each_chamber_has_its_own_hold_clock():
+    rig = SafetyRig()
+    rig.close_chamber(CH)
+    rig.close_chamber("right_foot")
+    rig.pressure["right_foot"] = 40.0
+    start = rig.t + FAST_DT
+
+    def both(r):
+        wobble(40.0)(r)
+        r.pressure["right_foot"] = 40.0 + (FAST_DT if r.n % 2 else 0.0) if r.t < 30.0 else 0.0
+
+    fault = rig.run(70.0, "hold_too_long", both)
+    assert fault is not None and fault.zone == CH and fault.t_s == start + 60.0
