@@ -22,7 +22,8 @@ TICK = CFG.rates.period_s
 CASES = [
     ("estop", 60.0, 0.0, "pressure"),
     ("heater_stuck_on:left_calf", 120.0, None, "temp"),  # creeps to the trip: bound = the trip itself
-    ("heater_open:left_calf", 2.0, LIM.heating_check_window_s, "temp"),
+    # uncommissioned: the leg itself warms an unheated pad for minutes (README, heating check)
+    ("heater_open:left_calf", 2.0, 400.0, "temp"),
     ("temp_sensor_open:left_calf", 60.0, 12 * TICK, "temp"),  # next thermal read (4 Hz)
     ("temp_sensor_short:left_foot", 60.0, 12 * TICK, "temp"),
     ("temp_sensor_drift:right_calf", 30.0, None, "temp"),  # until the sensors disagree by 3 °C, + 1 s
