@@ -212,3 +212,21 @@ def test_results_carry_the_id_and_the_reason():
     assert CommandResult.accepted(cmd, {"n": 1}).data == {"n": 1}
     assert CommandResult.refused(cmd, "no").model_dump() == {"id": "abc", "ok": False, "error": "no", "data": None}
     assert CommandResult.refused(None, "no").id is None
+
+
+def test_a_result_for_no_command_has_no_id():
+    assert CommandResult.accepted(None).model_dump() == {"id": None, "ok": True, "error": None, "data": None}
+
+
+def test_a_parsed_payload_too_deep_for_json_is_refused_naming_the_depth():
+    deep: dict = {"command": "stop"}
+    node = deep
+    for _ in range(5000):
+        node["x"] = {}
+        node = node["x"]
+    assert refusal(deep, Source.SOCKET) == "payload refused: nested deeper than 4 levels"
+
+
+def test_a_long_bad_value_is_quoted_to_40_characters():
+    reason = refusal({"command": "start", "program": "x" * 50 + "!"})
+    assert reason.endswith('(got "' + "x" * 39 + ")")

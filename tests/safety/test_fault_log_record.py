@@ -151,3 +151,25 @@ def test_a_restored_lockout_is_logged_and_summarised_again():
     assert [(e["event"], e["t_s"], e["by"]) for e in store.appended] == [("restored", 3.0, "start-up")]
     assert [[f.code for f in s] for s in store.saved] == [["vent_failure"]]
     assert latch.lockouts()[0].severity is Severity.LOCKOUT
+
+
+def test_flush_waits_on_the_writer_with_the_timeout_and_is_true_without_one(caplog):
+    class TimedWriter(RecordingWriter):
+        def flush(self, timeout_s=None):
+            self.timeout_s = timeout_s
+            return False  # timed out
+
+    store = RecordingStore()
+    store.writer = TimedWriter()
+    assert FaultLatch(store).flush(2.5) is False and store.writer.timeout_s == 2.5
+
+    class Inline(RecordingStore):
+        def __init__(self, fail=False):
+            super().__init__(fail)
+            self.writer = None
+
+    assert FaultLatch(Inline()).flush(1.0) is True
+    assert FaultLatch(None).flush() is True
+    failing = FaultLatch(Inline(fail=True))
+    failing.raise_fault(make("overtemp"))
+    assert "could not append to the fault log: disk full" in caplog.text

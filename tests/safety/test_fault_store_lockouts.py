@@ -134,3 +134,97 @@ def test_a_huge_log_is_read_from_its_tail_only(tmp_path):
     assert 0 < len(entries) < 4000 and entries[-1]["t_s"] == 3999.0
     assert len(entries) <= 2 * MAX_RECORD_BYTES // len(json.dumps(entries[0])) + 1
     assert all(isinstance(e, dict) and e["event"] == "note" for e in entries)  # no torn first line
+
+
+def test_two_lockouts_are_both_carried_by_a_rotation(tmp_path):
+    store = FaultStore(tmp_path, max_bytes=2000)
+    vent, runaway = lockout(), lockout("heater_runaway", "left_calf", 30.0)
+    store.save_lockout([vent, runaway])
+    for i in range(60):
+        store.append(raise_entry(Fault.make("fill_failure", "left_calf", 100.0 + i, "x" * 40)))
+    assert (tmp_path / "faults.jsonl.1").exists()
+    head = [json.loads(line) for line in store.log_path.read_text().splitlines()[:2]]
+    assert [e["fault"]["code"] for e in head] == ["vent_failure", "heater_runaway"]
+    assert all(e["event"] == "carried" for e in head)
+
+
+def test_the_log_is_created_private_and_its_directory_synced_once(tmp_path, monkeypatch):
+    from controller.storage import fault_store
+
+    synced = []
+    monkeypatch.setattr(fault_store, "fsync_dir", lambda d: synced.append(d))
+    store = FaultStore(tmp_path)
+    store.append({"event": "note", "t_s": 1.0})
+    store.append({"event": "note", "t_s": 2.0})
+    assert stat.S_IMODE(store.log_path.stat().st_mode) == 0o600
+    assert synced == [store.dir]  # the new file's name is made durable; later appends need not
+
+
+def test_read_log_limit_1_is_the_last_entry(tmp_path):
+    store = FaultStore(tmp_path)
+    for i in range(3):
+        store.append({"event": "note", "t_s": float(i)})
+    assert store.read_log(limit=1) == [{"event": "note", "t_s": 2.0}]
+
+
+def test_blank_and_undecodable_lines_are_skipped_and_reading_goes_on(tmp_path):
+    store = FaultStore(tmp_path)
+    store.log_path.write_bytes(b'{"event": "a", "t_s": 1}\n\n   \n{"event": "b", "t_s": 2}\n'
+                               b'\xff\xfe garbage\n{"event": "c", "t_s": 3}\n')
+    assert [e["event"] for e in store.read_log()] == ["a", "b", "c"]
+
+
+def test_a_log_of_exactly_the_tail_bound_is_read_whole(tmp_path):
+    store = FaultStore(tmp_path, max_bytes=1000)
+    keep = 2 * MAX_RECORD_BYTES  # the tail read: 2 x max(max_bytes, a record's bound)
+    lines = [json.dumps({"event": "n", "t_s": float(i)}) + "\n" for i in range(4000)]
+    while len("".join(lines)) > keep - 200:
+        lines.pop()
+    last = json.dumps({"event": "n", "t_s": -1.0, "pad": ""}) + "\n"
+    short = keep - len("".join(lines)) - len(last)
+    lines.append(last.replace('"pad": ""', '"pad": "' + "x" * short + '"'))
+    text = "".join(lines)
+    assert len(text.encode()) == keep
+    store.log_path.write_text(text)
+    entries = store.read_log(limit=100_000)
+    assert entries[0]["t_s"] == 0.0 and len(entries) == len(lines)  # the first line is not dropped
+
+
+def test_a_reset_of_a_lockout_not_in_force_is_harmless(tmp_path):
+    store = FaultStore(tmp_path)
+    store.append({"event": "reset", "t_s": 1.0, "by": "socket", "fault": lockout().to_dict()})
+    store.append(raise_entry(lockout("heater_runaway", "left_calf")))
+    assert [f.code for f in FaultStore(tmp_path).lockouts_in_log()] == ["heater_runaway"]
+
+
+def test_a_summary_that_cannot_be_read_is_a_lockout_saying_so(tmp_path):
+    store = FaultStore(tmp_path)
+    store.lockout_path.mkdir()  # not a file at all
+    (got,) = store.load_lockout(now_s=4.0)
+    assert got.code == "lockout_state_corrupt" and got.t_s == 4.0
+    assert "could not be trusted: it could not be read (" in got.message
+
+
+def test_a_summary_nested_past_the_record_depth_is_damaged(tmp_path):
+    store = FaultStore(tmp_path)
+    deep = {"version": 1, "lockouts": [], "x": json.loads("[" * 12 + "]" * 12)}
+    store.lockout_path.write_text(json.dumps(deep))
+    (got,) = store.load_lockout(now_s=1.0)
+    assert got.code == "lockout_state_corrupt" and "damaged" in got.message
+
+
+def test_a_damaged_summary_at_start_is_latched_at_the_start_time(tmp_path):
+    store = FaultStore(tmp_path)
+    store.lockout_path.write_bytes(b"{not json")
+    (got,) = FaultStore(tmp_path).load_latched(now_s=12.0)
+    assert got.code == "lockout_state_corrupt" and got.t_s == 12.0
+
+
+def test_a_state_dir_that_is_a_file_is_refused_naming_it(tmp_path):
+    from controller.storage.state_dir import StateDirError
+
+    path = tmp_path / "state"
+    path.write_text("")
+    with pytest.raises(StateDirError) as err:
+        FaultStore(path)
+    assert str(err.value) == f"state directory {path} is a file, not a directory"

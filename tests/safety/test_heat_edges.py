@@ -55,3 +55,17 @@ def test_the_range_fault_says_which_way(value, why):
         assert faults == []
     else:
         assert faults[0].message.endswith(f"({why})") and faults[0].t_s == rig.t
+
+
+def test_the_overtemp_message_names_the_hotter_sensor():
+    rig = SafetyRig(dt_s=THERMAL_DT)
+    rig.temps["left_calf"] = (45.5, 46.0)
+    (fault,) = [f for f in rig.tick() if f.code == "overtemp"]
+    assert fault.message.startswith("left calf pad: digital sensor at 46.0 °C")
+
+
+def test_one_implausible_sensor_is_a_range_fault_not_a_disagreement():
+    rig = SafetyRig(dt_s=THERMAL_DT)
+    rig.temps["left_calf"] = (-math.inf, 30.0)
+    for _ in range(8):  # 2 s
+        assert "temp_sensor_disagree" not in codes(rig.tick())

@@ -125,3 +125,56 @@ def test_each_chamber_has_its_own_hold_clock():
 
     fault = rig.run(70.0, "hold_too_long", both)
     assert fault is not None and fault.zone == CH and fault.t_s == start + 60.0
+
+
+def test_a_new_fill_after_a_vent_must_reach_half_again():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
+    assert rig.run(5.0, "fill_failure", wobble(45.0)) is None  # this one made it
+    rig.vent[CH], rig.fill[CH] = True, False
+    assert rig.run(2.0, "fill_failure", wobble(1.0)) is None
+    rig.start_fill(CH, target=80.0)
+    start = rig.t + FAST_DT
+    fault = rig.run(30.0, "fill_failure", wobble(5.0))  # this one does not
+    assert fault is not None and fault.t_s == start + 20.0
+
+
+def test_a_zero_target_is_not_a_fill_even_below_zero():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=0.0)
+    assert rig.run(25.0, "fill_failure", wobble(-1.0)) is None
+
+
+def test_after_emptying_a_chamber_starts_a_new_hold():
+    rig = SafetyRig()
+    rig.close_chamber(CH)
+    assert rig.run(40.0, "hold_too_long", wobble(40.0)) is None
+    assert rig.run(2.0, "hold_too_long", wobble(2.0)) is None  # emptied
+    start = rig.t + FAST_DT
+    fault = rig.run(70.0, "hold_too_long", wobble(40.0))
+    assert fault is not None and fault.t_s == start + 60.0
+
+
+def test_a_chamber_that_starts_holding_later_gets_its_own_60_s():
+    rig = SafetyRig()
+    rig.close_chamber(CH)
+    rig.close_chamber("right_foot")
+    assert rig.run(30.0, "hold_too_long", wobble(40.0)) is None  # CH holds, right_foot empty
+    later = rig.t + FAST_DT
+
+    def both(r):
+        r.pressure[CH] = 0.0 if r.t >= 40.0 else 40.0 + (FAST_DT if r.n % 2 else 0.0)
+        r.pressure["right_foot"] = 40.0 + (FAST_DT if r.n % 2 else 0.0)
+
+    fault = rig.run(70.0, "hold_too_long", both)
+    assert fault is not None and fault.zone == "right_foot" and fault.t_s == later + 60.0
+
+
+def test_a_reading_flipping_between_0_and_minus_0_is_not_frozen():
+    rig = SafetyRig()
+    rig.start_fill(CH, target=80.0)
+
+    def flip(r):
+        r.pressure[CH] = -0.0 if r.n % 2 else 0.0
+
+    assert rig.run(6.0, "pressure_sensor_frozen", flip) is None
