@@ -29,6 +29,8 @@ LOCAL_ONLY = {
     "calibrate_pressure": {"command": "calibrate_pressure"},
     "autotune": {"command": "autotune", "pad": "left_calf"},
     "sim_inject": {"command": "sim_inject", "fault": "estop"},
+    "confirm_profile": {"command": "confirm_profile"},  # relaxing the profile needs a person at the machine
+    "commission": {"command": "commission"},
 }
 REMOTE_OK = {
     "start": {"command": "start", "program": "quick_circulation", "intensity": 3, "heat": True},
@@ -39,6 +41,9 @@ REMOTE_OK = {
     "set_heat": {"command": "set_heat", "on": False},
     "set_profile": {"command": "set_profile", "pregnancy": True},
     "ack": {"command": "ack"},
+    "select_program": {"command": "select_program", "program": "quick_circulation"},
+    "release_hold": {"command": "release_hold"},  # only ever gentler
+    "skip_preheat": {"command": "skip_preheat"},
 }
 LOCAL_SOURCES = [Source.PANEL, Source.SOCKET, Source.CLI]
 REFUSED_REMOTELY = "only accepted from the panel or the technician socket"
@@ -46,7 +51,7 @@ REFUSED_REMOTELY = "only accepted from the panel or the technician socket"
 
 def test_the_two_lists_are_every_command():
     assert set(LOCAL_ONLY) | set(REMOTE_OK) == set(COMMAND_NAMES)
-    assert len(COMMAND_NAMES) == len(set(COMMAND_NAMES)) == 14
+    assert len(COMMAND_NAMES) == len(set(COMMAND_NAMES)) == 19
 
 
 @pytest.mark.parametrize("name", sorted(LOCAL_ONLY))
@@ -109,7 +114,7 @@ def test_intensity_outside_1_to_5_or_not_an_integer_is_refused_naming_it(intensi
 
 def test_start_defaults_and_program_ids():
     cmd = parse_command({"command": "start", "program": "a" * 64}, Source.MQTT)
-    assert (cmd.intensity, cmd.heat, cmd.id) == (3, True, None)
+    assert (cmd.intensity, cmd.heat, cmd.id, cmd.preheat) == (None, None, None, True)  # None: the machine's current setting
     assert refusal({"command": "start", "program": "a" * 65}).startswith("program: string should have at most 64")
     assert refusal({"command": "start", "program": ""}).startswith("program: string should have at least 1")
     assert refusal({"command": "start", "program": "Warm Up!"}).startswith("program: string should match pattern")
