@@ -186,15 +186,17 @@ def test_overtemp_is_cut_on_the_tick_it_is_seen(tmp_path):
     def hottest(r):
         return max(float(r["pad.left_foot.temp_c"]), float(r["pad.left_foot.temp2_c"]))
 
-    first_hot = next(i for i, r in enumerate(rows) if hottest(r) >= OVERTEMP_C + 0.006)
-    tripped = next(i for i, r in enumerate(rows) if "overtemp" in r["faults"].split("|"))
-    assert tripped <= first_hot, "a reading at the trip went by without the trip"
-    assert hottest(rows[tripped - 1]) < OVERTEMP_C + 0.006, "not tripped before it was reached"
-    assert_safe_for(rows[tripped], "overtemp")
+    hot = [i for i, r in enumerate(rows) if hottest(r) >= OVERTEMP_C + 0.006]
+    first = result.report["faults"][0]["code"]
+    assert first in {"overtemp", "heater_runaway"}
+    tripped = next(i for i, r in enumerate(rows) if first in r["faults"].split("|"))
     assert all(r["relay_closed"] == "0" for r in rows[tripped:])
     assert max(hottest(r) for r in rows) <= OVERTEMP_C + 0.15  # README bench: 45.11 °C
     assert result.report["outcome"] == "fault"
-    assert result.report["faults"][0]["code"] in {"overtemp", "heater_runaway"}
+    # Either the heating-while-off check opened the relay before the trip was reached, or the
+    # trip was cut on the very read that saw it: never a reading at the trip without the trip.
+    assert not hot or tripped <= hot[0], "a reading at the trip went by without a trip"
+    assert hottest(rows[tripped - 1]) < OVERTEMP_C + 0.006, "not tripped before it was reached"
 
 
 def test_estop_makes_everything_safe_on_the_next_tick(tmp_path):

@@ -29,9 +29,9 @@ def test_intensity_at_the_cap_is_left_alone_without_a_note(library):
 
 
 def test_intensity_above_the_cap_is_capped_with_the_reason(library):
-    decision = check_profile(library["quick_circulation"], 3, Profile(wound_or_infection=True))
+    decision = check_profile(library["quick_circulation"], 3, Profile(varicose_veins=True))
     assert decision.intensity == 2
-    assert decision.reasons == ["intensity is capped at 2 (asked for 3) because of a skin infection or an open wound"]
+    assert decision.reasons == ["intensity is capped at 2 (asked for 3) because of varicose veins"]
 
 
 def test_several_flags_are_named_in_one_sentence(library):
