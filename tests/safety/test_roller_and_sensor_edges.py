@@ -63,12 +63,16 @@ def test_a_roller_drawing_its_stall_current_at_its_duty_is_stalled(duty, amps, f
         assert fault.readings["duty"] == abs(duty)
 
 
+STALLED_AT_FULL_DUTY_A = 1.45  # over 80 % of 1.8 A, under the 1.5 A limit
+
+
 def test_with_the_relay_open_no_roller_is_driven_so_none_is_stalled():
-    assert roller_rig(duty=0.5, amps=1.0, relay=False).run(1.0, "roller_overcurrent") is None
+    rig = roller_rig(duty=1.0, amps=STALLED_AT_FULL_DUTY_A, relay=False)
+    assert rig.run(1.0, "roller_overcurrent") is None
 
 
 def test_a_roller_missing_from_the_outputs_or_the_readings_is_not_driven_and_not_over():
-    rig = roller_rig(duty=0.5, amps=1.0)
+    rig = roller_rig(duty=1.0, amps=STALLED_AT_FULL_DUTY_A)
     del rig.speed[ROLLER]
     assert rig.run(1.0, "roller_overcurrent") is None
     rig = roller_rig(duty=0.5, amps=1.0)
@@ -160,3 +164,20 @@ def test_a_disagreement_trips_1_s_after_it_began_even_between_thermal_reads():
     began = rig.t
     fault = rig.run(3.0, "temp_sensor_disagree", thermal_every_20_ticks)
     assert fault.t_s == began + 1.0
+
+
+def test_a_stall_at_exactly_1_5_a_is_named_as_a_stall_not_as_over_the_limit():
+    rig = roller_rig(duty=1.0, amps=1.5)
+    fault = rig.run(1.0, "roller_overcurrent")
+    assert fault.message == "left calf roller: drawing 1.50 A, 83% of stall current at 100% duty for 0.12 s: " \
+                            "jammed or stalled?"
+
+
+def test_the_heating_check_message_counts_the_seconds_of_its_own_window():
+    rig = SafetyRig(dt_s=0.25)
+    rig.temps[PAD] = (25.0, 25.0)
+    rig.run(50.0, "")  # idle first: the window starts late in the session
+    rig.heat_targets[PAD] = 40.0
+    rig.duty[PAD] = 1.0
+    fault = rig.run(200.0, "heater_no_gain")
+    assert fault.message.startswith("left calf pad: 0.0 °C in 100 s at full power")
