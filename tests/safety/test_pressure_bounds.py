@@ -233,3 +233,25 @@ def test_a_chamber_missing_from_the_outputs_is_vented_and_judged_so():
     start = rig.t + FAST_DT
     fault = rig.run(10.0, "vent_failure", wobble(60.0))
     assert fault is not None and fault.t_s == start + 5.0
+
+
+def test_a_pressure_not_read_is_recorded_with_its_last_value_and_age():
+    rig = SafetyRig()
+    rig.tick()
+    last_good = rig.t
+    rig.pressure[CH] = math.nan
+    fault = rig.run(3.0, "pressure_sensor_range")
+    assert fault.to_dict() == {
+        "code": "pressure_sensor_range", "severity": "stop", "zone": CH, "t_s": last_good + 1.0,
+        "message": "left calf chamber: pressure not read for 1.0 s",
+        "readings": {"pressure_mmhg": "nan", "age_s": 1.0}}
+
+
+def test_a_vent_failure_with_a_reading_that_never_moved_says_the_sensor_may_be_frozen():
+    rig = SafetyRig()
+    opened = venting_from(rig, 50.0)
+    fault = rig.run(10.0, "vent_failure")
+    assert fault.t_s == opened + 5.0
+    assert fault.message == ("left calf chamber: still 50.0 mmHg 5.0 s after venting began at 50.0 mmHg "
+                             "(must be below 10 mmHg within 5 s): vent valve stuck closed? "
+                             "(the reading has not changed at all: the sensor may be frozen)")
