@@ -155,9 +155,10 @@ def test_the_log_is_created_private_and_its_directory_synced_once(tmp_path, monk
     monkeypatch.setattr(fault_store, "fsync_dir", lambda d: synced.append(d))
     store = FaultStore(tmp_path)
     store.append({"event": "note", "t_s": 1.0})
+    assert synced == [store.dir]  # the new file's name is made durable at once...
     store.append({"event": "note", "t_s": 2.0})
+    assert synced == [store.dir]  # ...and later appends need not
     assert stat.S_IMODE(store.log_path.stat().st_mode) == 0o600
-    assert synced == [store.dir]  # the new file's name is made durable; later appends need not
 
 
 def test_read_log_limit_1_is_the_last_entry(tmp_path):
@@ -228,3 +229,24 @@ def test_a_state_dir_that_is_a_file_is_refused_naming_it(tmp_path):
     with pytest.raises(StateDirError) as err:
         FaultStore(path)
     assert str(err.value) == f"state directory {path} is a file, not a directory"
+
+
+def test_a_summary_of_many_lockouts_loads_whole(tmp_path):
+    store = FaultStore(tmp_path)
+    many = [lockout("vent_failure", zone, float(i)) for i, zone in enumerate(
+        ["left_foot", "left_calf", "left_thigh", "right_foot", "right_calf", "right_thigh"] * 3)]
+    many = list({f.key: f for f in many}.values())
+    many += [Fault.make("heater_runaway", pad, 9.0, "x" * 900, {"temp_c": 45.0})
+             for pad in ("left_foot", "left_calf", "right_foot", "right_calf")]
+    store.save_lockout(many)
+    assert store.lockout_path.stat().st_size > 4096
+    assert [f.key for f in FaultStore(tmp_path).load_lockout()] == [f.key for f in many]
+
+
+def test_a_log_line_nested_past_the_record_depth_is_skipped(tmp_path):
+    store = FaultStore(tmp_path)
+    store.append({"event": "a", "t_s": 1.0})
+    with open(store.log_path, "a") as f:
+        f.write(json.dumps({"event": "deep", "x": json.loads("[" * 10 + "]" * 10)}) + "\n")
+    store.append({"event": "b", "t_s": 2.0})
+    assert [e["event"] for e in store.read_log()] == ["a", "b"]

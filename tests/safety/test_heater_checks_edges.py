@@ -141,3 +141,17 @@ def test_the_off_window_restarts_when_the_heater_comes_on():
     off_again = rig.t + DT
     fault = rig.run(60.0, "heater_runaway")
     assert fault.t_s == off_again + 30.0
+
+
+def test_the_heater_switched_off_between_thermal_reads_starts_a_clean_off_window():
+    """Between thermal reads the pad's reading is unchanged: switching the heater off then adds
+    no new sample, and the off-window must be empty, not left over from before."""
+    rig = SafetyRig(dt_s=1 / 64)
+    rig.temps[PAD] = (30.0, 30.0)
+    rig.tick()
+    rig.frozen_pads.add(PAD)  # no thermal read for now
+    rig.duty[PAD] = 0.6
+    rig.tick()
+    rig.duty[PAD] = 0.0
+    for _ in range(10):
+        assert "heater_runaway" not in {f.code for f in rig.tick()}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from tests.safety.rig import FAST_DT, LIM, SafetyRig
 
 CH = "left_calf"
@@ -178,3 +180,78 @@ def test_a_reading_flipping_between_0_and_minus_0_is_not_frozen():
         r.pressure[CH] = -0.0 if r.n % 2 else 0.0
 
     assert rig.run(6.0, "pressure_sensor_frozen", flip) is None
+
+
+def venting_from(rig, start_mmhg):
+    rig.pressure[CH] = start_mmhg
+    rig.close_chamber(CH)
+    rig.tick()
+    rig.vent[CH] = True
+    return rig.t + FAST_DT  # the vent opens on the next tick
+
+
+@pytest.mark.parametrize("settles_at,fails", [(9.99, False), (10.0, True)])
+def test_a_vent_must_get_below_10_mmhg_within_5_s(settles_at, fails):
+    rig = SafetyRig()
+    opened = venting_from(rig, 60.0)
+
+    def drops(r):
+        r.pressure[CH] = max(settles_at, 60.0 - 25.0 * (r.t + FAST_DT - opened))
+
+    fault = rig.run(10.0, "vent_failure", drops)
+    assert (fault is not None) is fails
+    if fails:
+        assert fault.t_s == opened + 5.0
+
+
+def test_a_vent_that_emptied_the_chamber_is_not_judged_again_in_that_vent():
+    rig = SafetyRig()
+    opened = venting_from(rig, 60.0)
+
+    def empties_then_reads_higher(r):
+        elapsed = r.t + FAST_DT - opened
+        r.pressure[CH] = 60.0 if elapsed < 1.0 else 5.0 if elapsed < 3.0 else 20.0 + (FAST_DT if r.n % 2 else 0.0)
+
+    assert rig.run(10.0, "vent_failure", empties_then_reads_higher) is None
+
+
+def test_a_vent_beginning_at_exactly_10_mmhg_is_judged():
+    rig = SafetyRig()
+    opened = venting_from(rig, 10.0)
+    faults = []
+    for _ in range(round(6.0 / FAST_DT)):
+        faults += rig.tick()
+    assert [f.t_s for f in faults if f.code == "vent_failure"][0] == opened + 5.0  # (then every tick it lasts)
+    assert "pressure_sensor_frozen" not in {f.code for f in faults}  # at 10 mmHg no air is moving
+
+
+def test_a_chamber_missing_from_the_outputs_is_vented_and_judged_so():
+    rig = SafetyRig()
+    rig.pressure[CH] = 60.0
+    del rig.fill[CH], rig.vent[CH]  # unpowered valves: fill shut, vent open
+    rig.pump = 0.8
+    start = rig.t + FAST_DT
+    fault = rig.run(10.0, "vent_failure", wobble(60.0))
+    assert fault is not None and fault.t_s == start + 5.0
+
+
+def test_a_pressure_not_read_is_recorded_with_its_last_value_and_age():
+    rig = SafetyRig()
+    rig.tick()
+    last_good = rig.t
+    rig.pressure[CH] = math.nan
+    fault = rig.run(3.0, "pressure_sensor_range")
+    assert fault.to_dict() == {
+        "code": "pressure_sensor_range", "severity": "stop", "zone": CH, "t_s": last_good + 1.0,
+        "message": "left calf chamber: pressure not read for 1.0 s",
+        "readings": {"pressure_mmhg": "nan", "age_s": 1.0}}
+
+
+def test_a_vent_failure_with_a_reading_that_never_moved_says_the_sensor_may_be_frozen():
+    rig = SafetyRig()
+    opened = venting_from(rig, 50.0)
+    fault = rig.run(10.0, "vent_failure")
+    assert fault.t_s == opened + 5.0
+    assert fault.message == ("left calf chamber: still 50.0 mmHg 5.0 s after venting began at 50.0 mmHg "
+                             "(must be below 10 mmHg within 5 s): vent valve stuck closed? "
+                             "(the reading has not changed at all: the sensor may be frozen)")
