@@ -31,6 +31,10 @@ BOUNDS: dict[str, tuple[float, str]] = {
     "heating_check_duty": (0.8, "max"),  # "high duty": the check runs at or above this
     "heating_off_window_s": (30.0, "max"),  # stuck MOSFET: rise while off
     "heating_off_rise_c": (2.0, "max"),
+    # after a heater that was on goes off, its sensors are still catching up with the surface
+    # (lag up to 16 s / 32 s inside the variation envelope) and the element gives up its heat:
+    # the rise check counts samples from this long after the switch-off
+    "heating_off_settle_s": (30.0, "max"),
     "stale_reading_s": (1.0, "max"),
     "pause_heat_keep_s": (300.0, "max"),  # pause keeps heat this long, then heaters off
     # pressure
@@ -71,6 +75,7 @@ class SafetyLimits(BaseModel):
     heating_check_duty: float = 0.8
     heating_off_window_s: float = 30.0
     heating_off_rise_c: float = 2.0
+    heating_off_settle_s: float = 30.0
     stale_reading_s: float = 1.0
     pause_heat_keep_s: float = 300.0
     max_pressure_mmhg: float = 110.0

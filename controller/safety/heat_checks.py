@@ -169,11 +169,16 @@ class HeaterVerification:
     ``heating_off_window_s`` (30 s) trips. The rise is measured from the *minimum* seen in the
     window, counting only samples taken while the heater was off, and both plausible sensors
     must show it (a stuck MOSFET warms the whole pad; one sensor alone is a sensor problem,
-    which the disagreement check catches). Why from the minimum rather than after a settling
-    delay: the heat stored in the element after switch-off lifts the surface by a bounded
-    ~1 °C (simulated pad: 0.8 °C after a full-power warm-up), below the 2 °C limit, so no
-    settling delay is needed and a stuck switch is caught as soon as it has raised the pad
-    2 °C; the over-temperature trip remains the backstop.
+    which the disagreement check catches). After a heater that was on goes off, samples count
+    only from ``heating_off_settle_s`` (30 s) later: until then the sensors are still catching
+    up with a surface that was heating. The heat stored in the element alone lifts the surface
+    by ~1 °C (default pad: 0.8 °C after a full-power warm-up), but a light pad on a strong
+    element seen through the envelope's slowest sensors (16 s / 32 s lag) reads 2 °C more
+    within 14 s of switch-off while the surface itself rises 0.4 °C: without the settle that
+    unit locked out on its first warm-up. A heater that has been off since the start has no
+    settle. What the settle costs: a switch that sticks exactly at switch-off is judged from
+    30 s later, by when a default pad at full power has gained ~3 °C; the over-temperature
+    trip (relay off) bounds it either way, and ``_hot_while_off`` makes that a lockout.
     """
 
     def __init__(self, config: MachineConfig, names: ZoneNames,
@@ -191,6 +196,7 @@ class HeaterVerification:
         # pad -> when its heater went off. Its window lows hold samples only while it is here:
         # both are set in the heater-off branch and cleared together when the heater comes on.
         self._off_since: dict[str, float] = {}
+        self._was_on: set[str] = set()  # pads whose heater has been on: their off-periods settle first
 
     def check(self, readings: Readings, powered: Powered, ctx: SafetyContext, now_s: float) -> list[Fault]:
         faults = []
@@ -202,6 +208,7 @@ class HeaterVerification:
                 faults.append(fault)
             # heating while off
             if duty > 0.0:
+                self._was_on.add(pad)
                 if pad in self._off_since:  # the heater came on: forget the off-window
                     for low in self._off_lows[pad]:
                         low.clear()
@@ -246,7 +253,8 @@ class HeaterVerification:
         lim = self.limits
         lows = self._off_lows[pad]
         off_since = self._off_since.setdefault(pad, now_s)
-        if r.t_s > self._last_sample_t.get(pad, -math.inf):
+        settle_s = lim.heating_off_settle_s if pad in self._was_on else 0.0
+        if r.t_s > self._last_sample_t.get(pad, -math.inf) and r.t_s >= off_since + settle_s:
             self._last_sample_t[pad] = r.t_s
             for low, v in zip(lows, (r.temp_c, r.temp2_c)):
                 low.add(r.t_s, v if plausible_c(v, lim) else NAN)
