@@ -23,7 +23,6 @@ from controller.model.config import load_config
 from sim.params import load_sim_params, shipped_plants
 
 INTENSITY = 5  # the deepest pressures: where a weak pump or leaky sleeve shows
-STEADY_WINDOW_S = 600.0  # steady error: the last 10 minutes of a pad's longest constant target
 
 
 def _pad_observer():
@@ -38,24 +37,37 @@ def _pad_observer():
     return samples, observe
 
 
-def steady_error_c(series: list[tuple[float, float, float | None]]) -> float | None:
-    """Largest |error| over the last STEADY_WINDOW_S (or the last half, if shorter) of the
-    longest stretch at one target; None if the pad never had a target."""
-    best: tuple[float, int, int] | None = None
-    start = 0
-    for i in range(1, len(series) + 1):
-        if i == len(series) or series[i][2] != series[start][2]:
-            if series[start][2] is not None:
-                length = series[i - 1][0] - series[start][0]
-                if best is None or length > best[0]:
-                    best = (length, start, i)
-            start = i
-    if best is None:
-        return None
-    length, first, end = best
-    from_t = series[end - 1][0] - min(STEADY_WINDOW_S, length / 2)
-    errors = [abs(temp - target) for t, temp, target in series[first:end] if t >= from_t and math.isfinite(temp)]
-    return max(errors) if errors else None
+SETTLED_BAND_C = 0.5  # a pad is at its target once it comes this close
+MIN_STRETCH_S = 120.0  # shorter stretches at one target are transitions, not steady states
+
+
+def _stretches(series: list[tuple[float, float, float | None]]) -> list[list[tuple[float, float, float]]]:
+    """The runs of samples at one (non-None) target lasting at least MIN_STRETCH_S."""
+    out, run = [], []
+    for sample in series + [(math.inf, math.nan, None)]:
+        if run and sample[2] != run[0][2]:
+            if run[0][2] is not None and run[-1][0] - run[0][0] >= MIN_STRETCH_S:
+                out.append(run)
+            run = []
+        run.append(sample)
+    return out
+
+
+def steady_error_c(series: list[tuple[float, float, float | None]]) -> tuple[float | None, int]:
+    """(Largest |error| after the pad first came within SETTLED_BAND_C of its target, over every
+    stretch at one target; how many stretches never came that close). A stretch still rising
+    (a heavy pad on a short step) is counted apart rather than reported as a steady error."""
+    worst, unsettled = None, 0
+    for run in _stretches(series):
+        target = run[0][2]
+        settled_at = next((i for i, (_t, temp, _) in enumerate(run) if abs(temp - target) <= SETTLED_BAND_C), None)
+        if settled_at is None:
+            unsettled += 1
+            continue
+        errors = [abs(temp - target) for _t, temp, _ in run[settled_at:] if math.isfinite(temp)]
+        if errors:
+            worst = max(errors) if worst is None else max(worst, max(errors))
+    return worst, unsettled
 
 
 def one_run(tmp: Path, program: str, plant: str, params) -> dict:
@@ -68,13 +80,15 @@ def one_run(tmp: Path, program: str, plant: str, params) -> dict:
                during)
     report = res.report
     pads, chambers = report["pads"].values(), report["chambers"].values()
-    steady = [e for e in (steady_error_c(s) for s in samples.values()) if e is not None]
+    judged = [steady_error_c(s) for s in samples.values()]
+    steady = [e for e, _ in judged if e is not None]
     warnings = sorted({f"{f['code']}:{f['zone']}" for f in report["faults"] if f["severity"] == "warning"})
     faults = sorted({f["code"] for f in report["faults"] if f["severity"] != "warning"})
     return {"program": program, "plant": plant, "outcome": report["outcome"],
             "exit_code": session_exit_code(report),
             "pad_overshoot_c": max((p["overshoot_c"] for p in pads), default=None),
             "pad_steady_error_c": round(max(steady), 3) if steady else None,
+            "pad_steps_short_of_target": sum(n for _, n in judged),
             "worst_shortfall_mmhg": max((c["worst_shortfall_mmhg"] for c in chambers), default=None),
             "short_fills": sum(c["fills_short"] for c in chambers),
             "fills_cut_short": sum(c["fills_cut_short"] for c in chambers),
