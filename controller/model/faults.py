@@ -62,6 +62,10 @@ FAULT_CODES: dict[str, FaultSpec] = {
     # it cuts nothing (every limit still holds), a person services the machine.
     "pressure_shortfall": FaultSpec(_W, "pressure", False, "a chamber keeps falling short of its pressure "
                                                            "(weak pump or leaky sleeve)"),
+    # The service record measured the pump's flow (full-duty fills from a low pressure) below
+    # what the unit should give: said before it costs therapy; it cuts nothing.
+    "pump_weak": FaultSpec(_W, "pressure", False, "the pump delivers too little of its rated or commissioned "
+                                                  "flow (service the pump)"),
     # rollers
     "roller_overcurrent": FaultSpec(_S, "roller", False, "a roller motor drew too much current (jam or stall)"),
     # machine
