@@ -220,18 +220,17 @@ def _add_service_components(add, t: dict[str, str], legs: list[str]) -> None:
     count up through the day and start again at midnight: ``total_increasing``, which Home
     Assistant's statistics read as a new cycle at each reset."""
     pump = BY_KEY["pump_percent"]
-    add(pump.entity, "sensor", pump.label, stat_t=t["state"],
-        val_tpl="{{ value_json.pump_percent if value_json.pump_percent is number else 'None' }}",
-        json_attr_t=t["state"],
-        json_attr_tpl="{{ (value_json.service or {}) | tojson }}",
+    # (a null renders "None": Home Assistant's "unknown")
+    add(pump.entity, "sensor", pump.label, stat_t=t["state"], val_tpl="{{ value_json.pump_percent }}",
+        json_attr_t=t["state"], json_attr_tpl="{{ (value_json.service or {}) | tojson }}",
         ic="mdi:pump", **_sensor_options(pump))
     minutes = BY_KEY["minutes_today"]
     for leg in legs:
         if not _ZONE_NAME.match(leg):
             raise ValueError(f"discovery: leg name {leg!r} may only use letters, digits, '_', '-' and spaces")
         add(f"{slug(leg)}_{minutes.entity}", "sensor", f"{_label(leg)} leg {minutes.label}", stat_t=t["state"],
-            val_tpl=f"{{{{ (value_json.minutes_today or {{}}).get({json.dumps(leg)}, 0) | round(1) }}}}",
-            ic="mdi:timer-outline", **{**_sensor_options(minutes), "stat_cla": "total_increasing"})
+            val_tpl=f"{{{{ (value_json.minutes_today or {{}}).get({json.dumps(leg)}, 0) }}}}",
+            **{**_sensor_options(minutes), "stat_cla": "total_increasing"})
 
 
 def _sensor_options(value: Value) -> dict[str, Any]:

@@ -13,6 +13,7 @@ never the supervisor itself.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -283,9 +284,14 @@ class Supervisor:
         mode = self.runner.mode
         record = TickRecord(now, mode, readings, out, targets.heat_c, comp.target_mmhg,
                             tuple(f.code for f in active), tuple(new_faults), targets.phase_changed, comp.strokes)
+        weak = self._pump_weak(self.service.observe(record), now)
+        if weak is not None:  # the recorders see it on the tick it was raised, as any fault
+            new_faults.append(weak)
+            active = self.latch.active()
+            record = dataclasses.replace(record, fault_codes=tuple(f.code for f in active),
+                                         new_faults=tuple(new_faults))
         for observe in self.observers:
             observe(record)
-        self._pump_weak(self.service.observe(record), now)
         if mode != self._last_mode:
             self._on_mode_change(self._last_mode, mode, now)
             self._last_mode = mode
@@ -302,17 +308,20 @@ class Supervisor:
                                               service=self.service.summary,
                                               minutes_today=self.daily.minutes_today()))
 
-    def _pump_weak(self, warning, now: float) -> None:
+    def _pump_weak(self, warning, now: float) -> Fault | None:
         """The service record's ``pump_weak`` warning (fault, notice), if any: latched and shown
-        like ``pressure_shortfall`` (it cuts nothing), and a notice on the panel, socket and MQTT.
-        The pump's measured flow also goes into the shortfall warning's words."""
+        like ``pressure_shortfall`` (it cuts nothing), and a notice on the panel, socket and MQTT;
+        the fault if it was newly latched. The pump's measured flow also goes into the shortfall
+        warning's words."""
         self.compression.pump_measured = self.service.pump_now
         if warning is None:
-            return
+            return None
         fault, notice = warning
+        self.notices.post([notice], now)
         if self.latch.raise_fault(fault):
             self._on_new_fault(fault, now)
-        self.notices.post([notice], now)
+            return fault
+        return None
 
     def _profile_cut(self) -> ZoneCut:
         """The gate's per-leg cut for the profile in force (worked out again when it changes)."""

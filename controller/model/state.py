@@ -191,12 +191,6 @@ class State(_Part):
 
     @computed_field
     @property
-    def pump_percent(self) -> float | None:
-        """The pump's measured flow, % of its reference (the service record; None: not measured)."""
-        return self.service.pump_percent if self.service is not None else None
-
-    @computed_field
-    @property
     def problem(self) -> bool:
         """A stop or lockout fault is active."""
         return any(f.stops for f in self.faults)
@@ -213,6 +207,12 @@ class State(_Part):
         """The newest notice in the guide's words ("" when there is none): for templates that
         cannot follow a null ``notice``."""
         return self.notice.text if self.notice is not None else ""
+
+    @computed_field
+    @property
+    def pump_percent(self) -> float | None:
+        """The pump's measured flow, % of its reference (the service record; None: not measured)."""
+        return self.service.pump_percent if self.service is not None else None
 
     @property
     def locked_out(self) -> bool:

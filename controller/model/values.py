@@ -127,7 +127,7 @@ MACHINE_VALUES = (
     Value("service", "service record (pump flow, leak-down)", _ST),
     # one Home Assistant sensor per leg (``<leg>_minutes_today``), from the daily record
     Value("minutes_today", "minutes today", _ST, unit="min", digits=1, quantity="duration",
-          entity="minutes_today", display_digits=0),
+          entity="minutes_today"),
     Value("problem", "Fault", _ST, entity="problem"),
     Value("problem_text", "Problem", _ST, entity="problem_text", diagnostic=True),
     Value("notice_text", "Notice", _ST, entity="notice"),

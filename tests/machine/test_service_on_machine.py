@@ -102,6 +102,9 @@ def test_a_tired_pump_is_said_in_words_once_as_a_warning_and_a_notice(tired):
     assert last.notice.code == NoticeCode.PUMP_SERVICE and not last.problem
     assert any(f.code == "pump_weak" for f in last.faults)
     assert sup.latch.active() and all(f.severity.value == "warning" for f in sup.latch.active())
+    # the report lists it with the session's faults, raised on the tick it was measured
+    (reported,) = [f for f in tired["report"]["faults"] if f["code"] == "pump_weak"]
+    assert reported["message"] == notices[0]["text"] and reported["t_s"] == faults[0]["t_s"]
 
 
 def test_the_shortfall_warning_names_the_measured_flow(tired):
