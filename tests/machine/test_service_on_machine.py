@@ -112,3 +112,36 @@ def test_the_shortfall_warning_names_the_measured_flow(tired):
     assert shortfalls
     assert all(re.search(r": the pump delivers \d+ % of its rated flow, or the sleeve leaks: service the pump",
                          f["message"]) for f in shortfalls)
+
+
+def test_commissioned_the_same_tired_unit_reads_its_own_flow_and_leaks_and_is_not_warned(tmp_path):
+    """Commissioning (here on the running machine, taken at once) makes this unit's own chambers
+    the reference: its big sleeves are no longer blamed on the pump."""
+    from controller.model.commands import Source, parse_command
+    from sim.params import load_sim_params
+
+    out: dict = {}
+
+    async def script(sup):
+        try:
+            commissioned = await sup.hub.submit(parse_command({"command": "commission"}, Source.SOCKET),
+                                                Source.SOCKET, timeout=None)
+            assert commissioned.ok, commissioned.error
+            started = await sup.hub.submit(parse_command({"command": "start", "program": "quick_circulation",
+                                                          "intensity": 3, "heat": False}, Source.SOCKET),
+                                           Source.SOCKET, timeout=None)
+            assert started.ok, started.error
+            await sup.session_ended.wait()
+            out["summary"] = sup.service.summary
+            out["faults"] = [f.code for f in sup.latch.active()]
+        finally:
+            sup.stop()
+
+    params = load_sim_params(str(ROOT / "sim/plants/tired_pump.toml"))
+    run_fast(RunOptions(config=load_config(), state_dir=str(tmp_path / "state"), sim=True, mqtt=False,
+                        socket_path=None, panel=False, max_runtime_s=4000.0, sim_params_override=params),
+             lambda sup: script(sup))
+    summary = out["summary"]
+    assert summary.reference == "commissioned" and 90.0 <= summary.pump_percent <= 110.0
+    assert summary.leaks and all(0.8 <= c.times_commissioned <= 1.25 for c in summary.leaks.values())
+    assert "pump_weak" not in out["faults"]
