@@ -145,3 +145,22 @@ def test_commissioned_the_same_tired_unit_reads_its_own_flow_and_leaks_and_is_no
     assert summary.reference == "commissioned" and 90.0 <= summary.pump_percent <= 110.0
     assert summary.leaks and all(0.8 <= c.times_commissioned <= 1.25 for c in summary.leaks.values())
     assert "pump_weak" not in out["faults"]
+
+
+def test_a_damaged_record_never_stops_the_machine_and_is_shown_in_the_state_and_the_log(tmp_path, caplog):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / sr.FILE_NAME).write_text('{"version": 1, "sessions": [{"pump_percent": NaN}]}')
+    states: list = []
+
+    async def during(sup):
+        publish = sup.hub.publish_state
+        sup.hub.publish_state = lambda s: (states.append(s), publish(s))
+
+    run_fast(RunOptions(config=load_config(), state_dir=str(state_dir), sim=True, mqtt=False, socket_path=None,
+                        panel=False, max_runtime_s=1.0), during)
+    assert states and states[-1].mode == "idle"
+    problem = states[-1].service.problem
+    assert "damaged" in problem and "service_record.json.bad" in problem and "new record" in problem
+    assert (state_dir / (sr.FILE_NAME + ".bad")).exists() and not (state_dir / sr.FILE_NAME).exists()
+    assert any(problem in r.getMessage() for r in caplog.records)
