@@ -72,7 +72,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controller.model.config import CHAMBER_ORDER, MachineConfig
-from controller.model.faults import Fault
+from controller.model.faults import Fault, pump_weak_below
 
 #: a held chamber that leaked this far below target is topped up
 TOP_UP_BELOW_MMHG = 2.0
@@ -579,15 +579,20 @@ class CompressionController:
         readings = {"reached_mmhg": c.short_best, "target_mmhg": c.target, "short_fills": c.short_fills}
         measured = self.pump_measured
         if measured is None:
-            cause = "the pump is weak or the sleeve leaks"
+            cause = "the pump is weak or the sleeve leaks: service the pump and check the sleeve and its hoses"
         else:
             percent, reference = measured
-            cause = f"the pump delivers {percent:.0f} % of its {reference} flow, or the sleeve leaks"
             readings["pump_percent"] = percent
+            if percent < pump_weak_below(reference):
+                cause = (f"the pump delivers {percent:.0f} % of its {reference} flow, or the sleeve leaks: "
+                         "service the pump and check the sleeve and its hoses")
+            else:  # the pump is measured healthy: the air goes elsewhere
+                cause = (f"the pump delivers {percent:.0f} % of its {reference} flow, so the sleeve or its "
+                         "hoses leak: check the sleeve and its hoses")
         self._warnings.append(Fault.make(
             "pressure_shortfall", c.name, now_s,
             f"{name} reached {c.short_best:.0f} of {c.target:.0f} mmHg ({c.short_fills} fills in a row): "
-            f"{cause}: service the pump and check the sleeve and its hoses", readings))
+            f"{cause}", readings))
 
     def _vent_leg(self, leg: _Leg, now_s: float | None = None) -> None:
         if now_s is not None and leg.name not in self._blind:  # the hold guard cut a fill short

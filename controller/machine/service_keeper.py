@@ -2,8 +2,9 @@
 
 The supervisor hands it every tick's record (``observe``) and tells it when a session starts
 and ends; it answers with the ``pump_weak`` warning when there is one to raise: mid-session,
-once ``PUMP_WEAK_MIN_FILLS`` fills measured the pump below ``PUMP_WEAK_PERCENT`` of its
-reference, or at the session's end; at most once a session. Which reference ("commissioned"
+once ``PUMP_WEAK_MIN_FILLS`` fills measured the pump below its threshold
+(``controller.model.faults.pump_weak_below``: 75 % of the commissioned flow, 50 % of the rated
+fill rate uncommissioned), or at the session's end; at most once a session. Which reference ("commissioned"
 or "rated") and how the health is worked out: ``controller.storage.service_record``.
 """
 
@@ -16,7 +17,7 @@ from typing import Callable
 from controller.machine.recorders import ServiceMeter
 from controller.machine.snapshot import TickRecord
 from controller.model.config import MachineConfig
-from controller.model.faults import Fault
+from controller.model.faults import Fault, pump_weak_below
 from controller.model.notice import Notice, NoticeCode, make as make_notice
 from controller.model.state import ServiceState
 from controller.storage import service_record as sr
@@ -91,11 +92,12 @@ class ServiceKeeper:
         return self._judge(percent, now_s)
 
     def _judge(self, percent: float | None, now_s: float) -> tuple[Fault, Notice] | None:
-        if self._warned or percent is None or percent >= sr.PUMP_WEAK_PERCENT:
+        threshold = pump_weak_below(self.reference)
+        if self._warned or percent is None or percent >= threshold:
             return None
         self._warned = True
         text = f"pump delivers {percent:.0f} % of its {self.reference} flow: service the pump"
         fault = Fault.make("pump_weak", None, now_s, text,
                            {"pump_percent": percent, "reference": self.reference,
-                            "threshold_percent": sr.PUMP_WEAK_PERCENT})
+                            "threshold_percent": round(threshold, 1)})
         return fault, make_notice(NoticeCode.PUMP_SERVICE, text)

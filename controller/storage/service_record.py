@@ -68,10 +68,6 @@ FILL_FROM_MMHG = 5.0
 FILL_TO_MMHG = 40.0
 #: a shorter band is too few mmHg against the sensor noise (±0.4 mmHg): not measured
 FILL_MIN_BAND_MMHG = 15.0
-#: a session's pump health below this (percent of the reference) raises ``pump_weak``: the
-#: envelope's weakest pump still in tolerance gives 60 % of the rated flow on 1.5x sleeves,
-#: a healthy unit reads 90-110 %, so 75 % is wear well before a fill falls short
-PUMP_WEAK_PERCENT = 75.0
 #: a session's measurement is judged mid-session once this many fills were measured
 PUMP_WEAK_MIN_FILLS = 3
 

@@ -100,17 +100,17 @@ async def test_pump_health_and_todays_minutes_reach_home_assistant_from_the_reco
 
 async def test_a_weak_pump_is_a_notice_and_a_warning_on_mqtt_during_the_session(machine):
     probe, t, discovery, sup = machine
-    sup.sim.pneumatics.pump_efficiency = 0.5  # a worn pump: half its flow
+    sup.sim.pneumatics.pump_efficiency = 0.4  # a worn pump: 40 % of its flow
     mark = len(probe.messages)
     probe.publish(t["cmd"], {"id": "s1", "command": "start", "program": "deep_tissue", "intensity": 5,
                              "heat": False})
     result = (await probe.wait_topic(t["cmd_result"], start=mark, timeout=10, where=lambda r: r["id"] == "s1")).json()
     assert result["ok"], result
-    # three full-duty fills (foot, foot, calf at half flow): well inside a minute
-    notice = (await probe.wait_topic(t["event"], start=mark, timeout=90,
+    # three full-duty fills (foot, foot, calf at 40 % flow): about a minute
+    notice = (await probe.wait_topic(t["event"], start=mark, timeout=150,
                                      where=lambda e: e.get("code") == "pump_service")).json()
     match = re.fullmatch(r"pump delivers (\d+) % of its rated flow: service the pump", notice["text"])
-    assert match and 40 <= int(match.group(1)) <= 60 and notice["panel_code"] == 8
+    assert match and 30 <= int(match.group(1)) < 50 and notice["panel_code"] == 8
     fault = (await probe.wait_topic(t["event"], start=mark, timeout=10,
                                     where=lambda e: e.get("code") == "pump_weak")).json()
     assert fault["type"] == "fault" and fault["severity"] == "warning" and fault["message"] == notice["text"]
