@@ -85,6 +85,7 @@ def status_lines(s: State) -> list[str]:
     relay = s.relay_closed
     lines.append(f"power relay {'closed' if relay else 'open'}   pump {_pct(s.pump_duty)}")
     lines += profile_lines(s, brief=True)
+    lines += service_lines(s)
 
     for family, title in ((Zone.PAD, "heat pads"), (Zone.CHAMBER, "chambers"), (Zone.ROLLER, "rollers")):
         zones = getattr(s, family.value)
@@ -114,6 +115,39 @@ def profile_lines(s: State, *, brief: bool = False) -> list[str]:
     if s.profile_pending:
         waiting = ", ".join(describe_key(k) for k in s.profile_pending)
         lines.append(f"waiting     a remote request to clear {waiting}: confirm at the panel (hold program + heat 2 s)")
+    return lines
+
+
+def service_lines(s: State) -> list[str]:
+    """The service record: the pump's measured flow against its reference, then and now, and
+    the leakiest chamber's leak-down ("pump: 92 % of rated flow (was 100 % 20 sessions ago);
+    leak-down: left_thigh 0.8 mmHg/s at 40 mmHg (1.0× commissioned)")."""
+    from controller.model.state import LEAK_AT_MMHG  # (loaded already: ``s`` is a State)
+
+    service = getattr(s, "service", None)  # (an older daemon's state has none)
+    if service is None:
+        return ["service     pump not measured yet (no session has filled a chamber at full pump duty)"]
+    parts = []
+    if service.pump_percent is None:
+        parts.append("pump: not measured yet")
+    else:
+        pump = f"pump: {service.pump_percent:.0f} % of {service.reference} flow"
+        if service.pump_percent_before is not None and service.sessions_before:
+            pump += f" (was {service.pump_percent_before:.0f} % {service.sessions_before} sessions ago)"
+        parts.append(pump)
+    if service.leaks:
+        def leakiness(item):
+            zone, leak = item
+            return (leak.times_commissioned is not None, leak.times_commissioned or 0.0, leak.leak_mmhg_per_s)
+
+        zone, leak = max(service.leaks.items(), key=leakiness)
+        text = f"leak-down: {zone} {leak.leak_mmhg_per_s:.1f} mmHg/s at {LEAK_AT_MMHG:.0f} mmHg"
+        if leak.times_commissioned is not None:
+            text += f" ({leak.times_commissioned:.1f}× commissioned)"
+        parts.append(text)
+    lines = ["service     " + "; ".join(parts)]
+    if service.problem:
+        lines.append(f"            {service.problem}")
     return lines
 
 

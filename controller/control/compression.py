@@ -58,7 +58,8 @@ How the parts fit, and why:
   ``SHORTFALL_WARN_MMHG`` short of its target (given up, or vented by the hold guard; not one a
   phase change cut) is a short fill, and the second short fill in a row of one chamber raises a
   ``pressure_shortfall`` warning in words (``warnings`` of the step's output; the supervisor
-  latches it). It cuts nothing: the gradient and every limit hold as for any fill.
+  latches it), naming the pump's measured flow when the service record knows it
+  (``pump_measured``). It cuts nothing: the gradient and every limit hold as for any fill.
 
 Time comes in as ``now_s``; nothing here sleeps or reads a clock.
 """
@@ -71,7 +72,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controller.model.config import CHAMBER_ORDER, MachineConfig
-from controller.model.faults import Fault
+from controller.model.faults import Fault, pump_weak_below
 
 #: a held chamber that leaked this far below target is topped up
 TOP_UP_BELOW_MMHG = 2.0
@@ -295,6 +296,9 @@ class CompressionController:
         self._last_s: float | None = None
         self._blind: set[str] = set()  # legs with a missing pressure reading this tick
         self._warnings: list[Fault] = []  # raised this tick
+        #: the pump's measured flow, (percent, "rated" | "commissioned"), from the service record
+        #: when known: only the shortfall warning's words use it, never the control
+        self.pump_measured: tuple[float, str] | None = None
         self.wave_log: deque[tuple[float, str, str]] = deque(maxlen=WAVE_LOG_LEN)
         # the give-up time of a fill, and the longest a leg may keep a chamber closed
         self._give_up_s = self.limits.fill_timeout_s + GIVE_UP_AFTER_SAFETY_S
@@ -572,11 +576,23 @@ class CompressionController:
         if c.short_fills != SHORTFALL_WARN_AFTER:
             return
         name = f"{c.leg} {c.position} chamber"
+        readings = {"reached_mmhg": c.short_best, "target_mmhg": c.target, "short_fills": c.short_fills}
+        measured = self.pump_measured
+        if measured is None:
+            cause = "the pump is weak or the sleeve leaks: service the pump and check the sleeve and its hoses"
+        else:
+            percent, reference = measured
+            readings["pump_percent"] = percent
+            if percent < pump_weak_below(reference):
+                cause = (f"the pump delivers {percent:.0f} % of its {reference} flow, or the sleeve leaks: "
+                         "service the pump and check the sleeve and its hoses")
+            else:  # the pump is measured healthy: the air goes elsewhere
+                cause = (f"the pump delivers {percent:.0f} % of its {reference} flow, so the sleeve or its "
+                         "hoses leak: check the sleeve and its hoses")
         self._warnings.append(Fault.make(
             "pressure_shortfall", c.name, now_s,
             f"{name} reached {c.short_best:.0f} of {c.target:.0f} mmHg ({c.short_fills} fills in a row): "
-            "the pump is weak or the sleeve leaks: service the pump and check the sleeve and its hoses",
-            {"reached_mmhg": c.short_best, "target_mmhg": c.target, "short_fills": c.short_fills}))
+            f"{cause}", readings))
 
     def _vent_leg(self, leg: _Leg, now_s: float | None = None) -> None:
         if now_s is not None and leg.name not in self._blind:  # the hold guard cut a fill short

@@ -84,6 +84,7 @@ def discovery_messages(
     roller_names: Iterable[str],
     programs: list[dict],
     sw_version: str,
+    legs: Iterable[str] = ("left", "right"),
 ) -> list[tuple[str, dict]]:
     """The discovery messages for this machine: ``[(topic, payload), ...]`` (retain them).
 
@@ -138,6 +139,7 @@ def discovery_messages(
                       ' "lockout": value_json.lockout} | tojson }}')
 
     _add_session_components(add, t)
+    _add_service_components(add, t, list(legs))
     program, intensity, heat = (BY_KEY[k] for k in ("selected_program", "intensity", "heat_on"))
     if program_ids:
         # Choosing is a setting, not an action: scenes, automations and voice commands set
@@ -208,6 +210,27 @@ def _add_session_components(add, t: dict[str, str]) -> None:
                  "{{ (s.program ~ ': ' ~ s.outcome ~ ', ' ~ s.minutes ~ ' min')[:255] if s else 'None' }}"),
         json_attr_t=t["state"], json_attr_tpl="{{ (value_json.last_session or {}) | tojson }}",
         ic="mdi:history")
+
+
+def _add_service_components(add, t: dict[str, str], legs: list[str]) -> None:
+    """The service record's pump health, and the daily record's minutes per leg today.
+
+    Pump health is a measurement (its history shows a pump wearing), for a technician
+    (diagnostic); its attributes carry the reference and the earlier figure. Today's minutes
+    count up through the day and start again at midnight: ``total_increasing``, which Home
+    Assistant's statistics read as a new cycle at each reset."""
+    pump = BY_KEY["pump_percent"]
+    # (a null renders "None": Home Assistant's "unknown")
+    add(pump.entity, "sensor", pump.label, stat_t=t["state"], val_tpl="{{ value_json.pump_percent }}",
+        json_attr_t=t["state"], json_attr_tpl="{{ (value_json.service or {}) | tojson }}",
+        ic="mdi:pump", **_sensor_options(pump))
+    minutes = BY_KEY["minutes_today"]
+    for leg in legs:
+        if not _ZONE_NAME.match(leg):
+            raise ValueError(f"discovery: leg name {leg!r} may only use letters, digits, '_', '-' and spaces")
+        add(f"{slug(leg)}_{minutes.entity}", "sensor", f"{_label(leg)} leg {minutes.label}", stat_t=t["state"],
+            val_tpl=f"{{{{ (value_json.minutes_today or {{}}).get({json.dumps(leg)}, 0) }}}}",
+            **{**_sensor_options(minutes), "stat_cla": "total_increasing"})
 
 
 def _sensor_options(value: Value) -> dict[str, Any]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 from pathlib import Path
+from typing import Callable
 
 from controller.machine.snapshot import TickRecord
+from controller.storage import service_record as sr
 from controller.model.state import Mode
 
 
@@ -283,3 +286,170 @@ def write_json(path: str | Path, data: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+class _FillRun:
+    """A fill at full duty with only this chamber's valve open, from below the band's start."""
+
+    __slots__ = ("from_t", "from_p", "last_t", "last_p", "done")
+
+    def __init__(self) -> None:
+        self.from_t = self.from_p = self.last_t = self.last_p = None
+        self.done = False  # reached the band's top: the rest of this fill is not measured
+
+
+class _Hold:
+    """A hold with both valves shut: a least-squares line through its readings (after the
+    settling time), kept as sums so a long hold costs nothing to keep."""
+
+    __slots__ = ("start_t", "n", "st", "sp", "stt", "stp")
+
+    def __init__(self, start_t: float) -> None:
+        self.start_t = start_t
+        self.n = 0
+        self.st = self.sp = self.stt = self.stp = 0.0
+
+    def add(self, t: float, p: float) -> None:
+        t -= self.start_t  # small numbers: no cancellation in the sums
+        self.n += 1
+        self.st += t
+        self.sp += p
+        self.stt += t * t
+        self.stp += t * p
+
+
+class ServiceMeter:
+    """Measures, during a session's running ticks, each chamber's full-duty fill rate from a
+    low pressure and its leak-down with both valves shut (``controller.storage.service_record``
+    says what the record keeps and why). It only watches the ``TickRecord`` (the outputs as the
+    gate wrote them, the readings as read): it changes nothing.
+
+    A fill is measured as commissioning measures it: from the first reading at or above
+    ``FILL_FROM_MMHG`` to the first at or above ``FILL_TO_MMHG``, or to the last tick of full
+    duty if the fill's pump slowed before that (the approach to a lower target), while the
+    pump ran at full duty into this chamber alone with its vent shut; a fill that began above
+    the band's start, or covered less than ``FILL_MIN_BAND_MMHG``, is not measured. A hold is
+    measured from ``LEAK_SETTLE_S`` after both valves shut (valve and hose settling) until
+    either opens, if it lasted ``LEAK_MIN_S`` more."""
+
+    LEAK_SETTLE_S = 1.0  # as commissioning's leak-down
+    LEAK_MIN_S = 1.5
+    LEAK_MIN_MMHG = 10.0  # below this a hold's leak is lost in the sensor noise
+
+    def __init__(self, positions: dict[str, str], pump_max_duty: float,
+                 reference_rate: Callable[[str, float, float], float]) -> None:
+        self.positions = dict(positions)  # chamber -> position
+        self.pump_max_duty = pump_max_duty
+        self.reference_rate = reference_rate  # (chamber, from_mmhg, to_mmhg) -> mmHg/s
+        self.start()
+
+    def start(self) -> None:
+        """A new session: forget the last one's measurements."""
+        zones = self.positions
+        self.ratios: dict[str, list[float]] = {z: [] for z in zones}
+        self.rates: dict[str, list[float]] = {z: [] for z in zones}
+        self._leak_num = dict.fromkeys(zones, 0.0)  # Σ −Sxy per hold
+        self._leak_den = dict.fromkeys(zones, 0.0)  # Σ Sxx · mean p per hold
+        self._leak_s = dict.fromkeys(zones, 0.0)
+        self._runs: dict[str, _FillRun | None] = dict.fromkeys(zones)
+        self._holds: dict[str, _Hold | None] = dict.fromkeys(zones)
+        self.fills_measured = 0
+
+    def __call__(self, rec: TickRecord) -> None:
+        if rec.mode != Mode.RUNNING:
+            for z in self.positions:
+                self._end_fill(z)
+                self._end_hold(z)
+            return
+        o, pressures, t = rec.outputs, rec.readings.pressure_mmhg, rec.t_s
+        fill_open, vent_open = o.fill_open, o.vent_open
+        full = o.relay_closed and o.pump_duty >= self.pump_max_duty - 1e-9
+        single = sum(1 for v in fill_open.values() if v) == 1
+        for z in self.positions:
+            p = pressures.get(z, math.nan)
+            finite = math.isfinite(p)
+            filling = fill_open.get(z, False) and not vent_open.get(z, True) and full and single and finite
+            if filling:
+                self._fill_tick(z, t, p)
+            else:
+                self._end_fill(z)
+            holding = (finite and not fill_open.get(z, False) and not vent_open.get(z, True)
+                       and rec.pressure_targets_mmhg.get(z, 0.0) > 0.0 and p >= self.LEAK_MIN_MMHG)
+            if holding:
+                hold = self._holds[z]
+                if hold is None:
+                    hold = self._holds[z] = _Hold(t)
+                if t - hold.start_t >= self.LEAK_SETTLE_S:
+                    hold.add(t, p)
+            else:
+                self._end_hold(z)
+
+    def _fill_tick(self, z: str, t: float, p: float) -> None:
+        run = self._runs[z]
+        if run is None:
+            run = self._runs[z] = _FillRun()
+            if p >= sr.FILL_FROM_MMHG:  # not from a low pressure (a top-up, a refill): not measured
+                run.done = True
+        if run.done:
+            return
+        if run.from_t is None:
+            if p >= sr.FILL_FROM_MMHG:
+                run.from_t, run.from_p = t, p
+            return
+        run.last_t, run.last_p = t, p
+        if p >= sr.FILL_TO_MMHG:
+            self._measure(z, run)
+            run.done = True
+
+    def _end_fill(self, z: str) -> None:
+        run = self._runs[z]
+        if run is not None and not run.done:
+            self._measure(z, run)
+        self._runs[z] = None
+
+    def _measure(self, z: str, run: _FillRun) -> None:
+        if run.last_t is None or run.last_p - run.from_p < sr.FILL_MIN_BAND_MMHG or run.last_t <= run.from_t:
+            return
+        rate = (run.last_p - run.from_p) / (run.last_t - run.from_t)
+        reference = self.reference_rate(z, run.from_p, run.last_p)
+        if not (math.isfinite(reference) and reference > 0 and rate > 0):
+            return
+        self.rates[z].append(rate)
+        self.ratios[z].append(rate / reference)
+        self.fills_measured += 1
+
+    def _end_hold(self, z: str) -> None:
+        hold = self._holds[z]
+        self._holds[z] = None
+        if hold is None or hold.n < 3:
+            return
+        n = hold.n
+        sxx = hold.stt - hold.st * hold.st / n
+        span_s = math.sqrt(12.0 * sxx / n) if sxx > 0 else 0.0  # (evenly spaced: the span)
+        if span_s < self.LEAK_MIN_S:
+            return
+        sxy = hold.stp - hold.st * hold.sp / n
+        self._leak_num[z] += -sxy
+        self._leak_den[z] += sxx * (hold.sp / n)
+        self._leak_s[z] += span_s
+
+    def pump_percent(self) -> float | None:
+        """The session so far: the median over chambers of each one's median fill ratio, %."""
+        return sr.pump_percent_of(self.chambers())
+
+    def chambers(self) -> dict[str, sr.ChamberEntry]:
+        """The session's ``ChamberEntry`` per chamber that measured anything."""
+        entries = {}
+        for z in self.positions:
+            ratios, rates = self.ratios[z], self.rates[z]
+            den = self._leak_den[z]
+            leak = max(0.0, self._leak_num[z] / den) if den > 0 else None
+            if not ratios and leak is None:
+                continue
+            entries[z] = sr.ChamberEntry(
+                fills=len(ratios),
+                fill_ratio=round(statistics.median(ratios), 4) if ratios else None,
+                fill_rate_mmhg_per_s=round(statistics.median(rates), 3) if rates else None,
+                leak_per_s=round(min(leak, 10.0), 6) if leak is not None else None,
+                leak_s=round(self._leak_s[z], 1))
+        return entries

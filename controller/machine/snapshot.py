@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from controller.model.faults import Fault
 from controller.model.outputs import Outputs
 from controller.model.readings import Readings
-from controller.model.state import Mode, State, finite_rounded
+from controller.model.state import Mode, ServiceState, State, finite_rounded
 from controller.model.values import CHAMBER_VALUES, MACHINE_VALUES, PAD_VALUES, ROLLER_VALUES, digits_of
 
 _PAD, _CHAMBER, _ROLLER, _MACHINE = (digits_of(v) for v in (PAD_VALUES, CHAMBER_VALUES, ROLLER_VALUES,
@@ -38,9 +38,11 @@ class TickRecord:
 
 
 def build_snapshot(seq: int, rec: TickRecord, runner, faults: list[Fault], lockout: bool,
-                   program_name: str | None, *, profiles=None, notices=None) -> State:
+                   program_name: str | None, *, profiles=None, notices=None, service: ServiceState | None = None,
+                   minutes_today: Mapping[str, float] | None = None) -> State:
     """The published state for this tick (``runner``: the ``controller.control.runner.Runner``;
-    ``profiles``: the ``ProfileKeeper``, ``notices``: the ``NoticeBoard``, when there are)."""
+    ``profiles``: the ``ProfileKeeper``, ``notices``: the ``NoticeBoard``, when there are;
+    ``service``: the service record's summary; ``minutes_today``: the daily record's per leg)."""
     r, o = rec.readings, rec.outputs
     in_session = Mode(rec.mode).in_session
     phase = runner.phase
@@ -83,6 +85,8 @@ def build_snapshot(seq: int, rec: TickRecord, runner, faults: list[Fault], locko
         "profile_pending": profiles.pending_flags() if profiles is not None else None,
         "notice": notices.latest if notices is not None else None,
         "notices": tuple(notices.in_force) if notices is not None else (),
+        "service": service,
+        "minutes_today": {leg: round(m, machine["minutes_today"]) for leg, m in (minutes_today or {}).items()},
     })
 
 

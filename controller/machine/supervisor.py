@@ -13,6 +13,7 @@ never the supervisor itself.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -22,6 +23,7 @@ from controller.machine.board import Board
 from controller.machine.dispatch import CommandHandler
 from controller.machine.notices import NoticeBoard
 from controller.machine.profile_keeper import ProfileKeeper
+from controller.machine.service_keeper import ServiceKeeper
 from controller.machine.technician import Technician
 from controller.control.compression import CompressionController
 from controller.model.config import MachineConfig
@@ -104,6 +106,9 @@ class Supervisor:
                                        notices=self.notices, sim=sim)
         hub.fault_log_reader = self.fault_log
         self.daily = DailyRecord(state_dir)
+        # the pump's flow and the sleeves' leak-down, measured every session
+        self.service = ServiceKeeper(config, state_dir, self.commissioning)
+        self.compression.pump_measured = self.service.pump_now
         hub.history_reader = self.daily.history
         self._strokes_at_start: dict[str, int] = {}
         from programs.library import describe
@@ -113,6 +118,7 @@ class Supervisor:
     def _commissioned(self, record: Commissioning) -> None:
         self.commissioning = record
         self.safety.set_commissioning(record.heating())
+        self.service.set_commissioning(record)
 
     # ------------------------------------------------------------------ lifecycle
     def start_safe(self) -> None:
@@ -124,6 +130,8 @@ class Supervisor:
             self.runner.fault(0.0, "lockout latched before restart")
         if self.profiles.problem is not None:
             self.notices.post([make_notice(NoticeCode.PROFILE_UNREADABLE, self.profiles.problem)], 0.0)
+        if self.service.record.problem is not None:
+            log.warning("%s", self.service.record.problem)
 
     async def run(self) -> None:
         """Run until ``stopping`` is set; outputs go to the safe state however it ends."""
@@ -276,6 +284,12 @@ class Supervisor:
         mode = self.runner.mode
         record = TickRecord(now, mode, readings, out, targets.heat_c, comp.target_mmhg,
                             tuple(f.code for f in active), tuple(new_faults), targets.phase_changed, comp.strokes)
+        weak = self._pump_weak(self.service.observe(record), now)
+        if weak is not None:  # the recorders see it on the tick it was raised, as any fault
+            new_faults.append(weak)
+            active = self.latch.active()
+            record = dataclasses.replace(record, fault_codes=tuple(f.code for f in active),
+                                         new_faults=tuple(new_faults))
         for observe in self.observers:
             observe(record)
         if mode != self._last_mode:
@@ -290,7 +304,24 @@ class Supervisor:
         self.seq += 1
         prog = self.runner.program.name if self.runner.program is not None else None
         self.hub.publish_state(build_snapshot(self.seq, record, self.runner, active, self.latch.has_lockout, prog,
-                                              profiles=self.profiles, notices=self.notices))
+                                              profiles=self.profiles, notices=self.notices,
+                                              service=self.service.summary,
+                                              minutes_today=self.daily.minutes_today()))
+
+    def _pump_weak(self, warning, now: float) -> Fault | None:
+        """The service record's ``pump_weak`` warning (fault, notice), if any: latched and shown
+        like ``pressure_shortfall`` (it cuts nothing), and a notice on the panel, socket and MQTT;
+        the fault if it was newly latched. The pump's measured flow also goes into the shortfall
+        warning's words."""
+        self.compression.pump_measured = self.service.pump_now
+        if warning is None:
+            return None
+        fault, notice = warning
+        self.notices.post([notice], now)
+        if self.latch.raise_fault(fault):
+            self._on_new_fault(fault, now)
+            return fault
+        return None
 
     def _profile_cut(self) -> ZoneCut:
         """The gate's per-leg cut for the profile in force (worked out again when it changes)."""
@@ -329,12 +360,14 @@ class Supervisor:
                                     "program": runner.program.id, "intensity": runner.intensity})
             self.session_ended.clear()
             self._strokes_at_start = self.compression.strokes
+            self.service.session_started()
         elif new in ENDED and old in (RUNNING, PAUSED):
             s = runner.session
             self.hub.publish_event({"type": "session_end", "t_s": round(now, 3), "program": s.program,
                                     "outcome": s.outcome, "reason": s.reason,
                                     "duration_s": round((s.ended_s or now) - s.started_s, 1)})
             self._record_day(s, now)
+            self._pump_weak(self.service.session_ended(s.program, now), now)
             self.session_ended.set()
         elif new in (PAUSED,) or (new == RUNNING and old == PAUSED):
             self.hub.publish_event({"type": "session_" + ("paused" if new == PAUSED else "resumed"),

@@ -62,6 +62,10 @@ FAULT_CODES: dict[str, FaultSpec] = {
     # it cuts nothing (every limit still holds), a person services the machine.
     "pressure_shortfall": FaultSpec(_W, "pressure", False, "a chamber keeps falling short of its pressure "
                                                            "(weak pump or leaky sleeve)"),
+    # The service record measured the pump's flow (full-duty fills from a low pressure) below
+    # what the unit should give: said before it costs therapy; it cuts nothing.
+    "pump_weak": FaultSpec(_W, "pressure", False, "the pump delivers too little of its rated or commissioned "
+                                                  "flow (service the pump)"),
     # rollers
     "roller_overcurrent": FaultSpec(_S, "roller", False, "a roller motor drew too much current (jam or stall)"),
     # machine
@@ -72,6 +76,20 @@ FAULT_CODES: dict[str, FaultSpec] = {
     # A lockout file that cannot be read must never silently unlatch.
     "lockout_state_corrupt": FaultSpec(_L, "machine", True, "the saved lockout state could not be read"),
 }
+
+#: ``pump_weak``: a session's measured pump flow below this percentage of its commissioned flow
+#: (``controller.storage.service_record``): a healthy unit reads ~100 %, so 75 % is wear well
+#: before fills fall short.
+PUMP_WEAK_PERCENT = 75.0
+#: ... and uncommissioned, of the default plant's ("rated") fill rate: a fill rate cannot tell a
+#: bigger sleeve from a weaker pump, and the envelope's sleeves reach 1.5x the default volume,
+#: so only a rate below 75 % / 1.5 = 50 % proves the pump itself below 75 % of its flow.
+PUMP_WEAK_RATED_PERCENT = PUMP_WEAK_PERCENT / 1.5
+
+
+def pump_weak_below(reference: str) -> float:
+    """The ``pump_weak`` threshold (percent) against a "commissioned" or a "rated" reference."""
+    return PUMP_WEAK_PERCENT if reference == "commissioned" else PUMP_WEAK_RATED_PERCENT
 
 #: chip_error's family comes from the zone prefix the board reports ("pad:left_calf", ...)
 ZONE_PREFIX_FAMILY = {"pad": "heat", "chamber": "pressure", "roller": "roller", "machine": "machine"}

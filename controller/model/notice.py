@@ -28,9 +28,10 @@ class NoticeCode(StrEnum):
     PROFILE_CHANGE_WAITING = "profile_change_waiting"  # a remote relax waits for the panel
     PROFILE_CHANGE_EXPIRED = "profile_change_expired"  # ... and was not confirmed in time
     PROFILE_UNREADABLE = "profile_unreadable"  # the profile file was damaged: strictest profile
+    PUMP_SERVICE = "pump_service"  # the service record measured a weak pump: service it
 
 
-#: flashes and beeps per code (a person counts them; 1-7)
+#: flashes and beeps per code (a person counts them; 1-8)
 PANEL_CODES: dict[NoticeCode, int] = {
     NoticeCode.PROFILE_NEEDED: 1,
     NoticeCode.PROGRAM_REFUSED: 2,
@@ -40,6 +41,7 @@ PANEL_CODES: dict[NoticeCode, int] = {
     NoticeCode.PROFILE_CHANGE_WAITING: 6,
     NoticeCode.PROFILE_CHANGE_EXPIRED: 6,
     NoticeCode.PROFILE_UNREADABLE: 7,
+    NoticeCode.PUMP_SERVICE: 8,
 }
 
 #: a notice's text is a sentence or two; the state stays small

@@ -121,6 +121,36 @@ class SessionSummary(_Part):
     reason: str | None
 
 
+class ChamberService(_Part):
+    """A chamber's leak-down in the newest session that measured it, at ``LEAK_AT_MMHG``
+    (a leak falls with the pressure: scaled to one pressure, sessions compare)."""
+
+    leak_mmhg_per_s: float
+    #: how many times the commissioned leak-down (None: not commissioned)
+    times_commissioned: float | None = None
+
+
+class ServiceState(_Part):
+    """The service record's account of the pump and the sleeves (``service_record.json``).
+
+    ``pump_percent``: the newest session's pump flow (full-duty fills from a low pressure) as
+    a percentage of ``reference`` ("commissioned": this unit's commissioning; "rated": the
+    default plant's); ``pump_percent_before`` the oldest session the record keeps, that many
+    sessions (``sessions_before``) earlier, so a slow decline shows."""
+
+    pump_percent: float | None = None
+    reference: str = "rated"  # "commissioned" or "rated"
+    pump_percent_before: float | None = None
+    sessions_before: int | None = None
+    sessions: int = 0  # sessions in the record
+    leaks: dict[str, ChamberService] = {}
+    problem: str | None = None  # the record file was damaged and started afresh
+
+
+#: the pressure a chamber's leak-down is given at (the commissioning's own hold is near it)
+LEAK_AT_MMHG = 40.0
+
+
 class State(_Part):
     """One snapshot of the machine. Field order is the JSON's key order."""
 
@@ -154,6 +184,10 @@ class State(_Part):
     profile_pending: dict[str, bool] | None = None
     notice: Notice | None = None
     notices: tuple[Notice, ...] = ()
+    #: the pump's health and the sleeves' leak-down, from the service record (None: no record yet)
+    service: ServiceState | None = None
+    #: today's therapy minutes per leg, from the daily record
+    minutes_today: dict[str, float] = {}
 
     @computed_field
     @property
@@ -173,6 +207,12 @@ class State(_Part):
         """The newest notice in the guide's words ("" when there is none): for templates that
         cannot follow a null ``notice``."""
         return self.notice.text if self.notice is not None else ""
+
+    @computed_field
+    @property
+    def pump_percent(self) -> float | None:
+        """The pump's measured flow, % of its reference (the service record; None: not measured)."""
+        return self.service.pump_percent if self.service is not None else None
 
     @property
     def locked_out(self) -> bool:

@@ -124,9 +124,16 @@ MACHINE_VALUES = (
     Value("profile_pending", "Profile change waiting for the panel", _ST, entity="profile_pending"),
     Value("notice", "newest notice (a refusal or cap, and why)", _ST),
     Value("notices", "notices in force", _ST),
+    Value("service", "service record (pump flow, leak-down)", _ST),
+    # one Home Assistant sensor per leg (``<leg>_minutes_today``), from the daily record
+    Value("minutes_today", "minutes today", _ST, unit="min", digits=1, quantity="duration",
+          entity="minutes_today"),
     Value("problem", "Fault", _ST, entity="problem"),
     Value("problem_text", "Problem", _ST, entity="problem_text", diagnostic=True),
     Value("notice_text", "Notice", _ST, entity="notice"),
+    # measured by the service record: full-duty fills from a low pressure, % of the reference
+    Value("pump_percent", "Pump health", _M, unit="%", digits=1, entity="pump_health", display_digits=0,
+          diagnostic=True),
 )
 
 BY_KEY: dict[str, Value] = {v.key: v for v in MACHINE_VALUES}

@@ -45,7 +45,11 @@ def states() -> list[dict]:
     machine.mode, machine.faults = Mode.FAULT, [fault("overtemp", zone="left_calf", message="pad at 45.3 °C")]
     faulted = machine.state().json_ready()
     after = {**idle, "last_session": {"program": "deep_tissue", "outcome": "completed", "minutes": 20.0,
-                                      "reason": "program completed"}}
+                                      "reason": "program completed"},
+             "service": {"pump_percent": 58.3, "reference": "rated", "pump_percent_before": 99.1,
+                         "sessions_before": 20, "sessions": 21, "problem": None,
+                         "leaks": {"left_thigh": {"leak_mmhg_per_s": 0.8, "times_commissioned": None}}},
+             "pump_percent": 58.3, "minutes_today": {"left": 20.0, "right": 12.5}}
     return [idle, running, faulted, after]
 
 
@@ -107,6 +111,12 @@ def test_every_template_renders_on_real_states(checked):
     assert (idle["mode"], running["mode"], faulted["problem"]) == ("idle", "running", "ON")
     assert idle["last_session"] == "None"
     assert after["last_session"] == "deep_tissue: completed, 20.0 min"
+    # the service record's pump health and the daily record's minutes: unknown until measured
+    assert (idle["pump_health"], idle["left_minutes_today"], idle["right_minutes_today"]) == ("None", "0", "0")
+    assert (after["pump_health"], after["left_minutes_today"], after["right_minutes_today"]) == \
+        ("58.3", "20.0", "12.5")
+    assert json.loads(renders["pump_health"]["json_attributes_template"][3])["pump_percent_before"] == 99.1
+    assert json.loads(renders["pump_health"]["json_attributes_template"][0]) == {}
     attributes = json.loads(renders["last_session"]["json_attributes_template"][3])
     assert attributes == {"program": "deep_tissue", "outcome": "completed", "minutes": 20.0,
                           "reason": "program completed"}

@@ -25,7 +25,8 @@ from tests.machine.simrun import run_sim
 STATE_KEYS = ["seq", "t_s", "mode", "program", "program_name", "phase", "phase_index", "elapsed_s", "remaining_s",
               "intensity", "heat_on", "profile", "relay_closed", "pump_duty", "estop", "pads", "chambers", "rollers",
               "faults", "lockout", "selected_program", "last_session", "profile_confirmed", "profile_pending",
-              "notice", "notices", "problem", "problem_text", "notice_text"]
+              "notice", "notices", "service", "minutes_today", "problem", "problem_text", "notice_text",
+              "pump_percent"]
 PAD_KEYS = ["temp_c", "temp2_c", "target_c", "duty"]
 CHAMBER_KEYS = ["pressure_mmhg", "target_mmhg", "fill_open", "vent_open"]
 ROLLER_KEYS = ["speed", "current_a"]
@@ -89,9 +90,10 @@ def test_the_published_json_of_one_tick_is_exactly_what_it_always_was(runner):
                     "message": "a warning"}],
         "lockout": False, "selected_program": "quick_circulation", "last_session": None,
         "profile_confirmed": False, "profile_pending": None, "notice": None, "notices": [],
+        "service": None, "minutes_today": {},
         "problem": True,
         "problem_text": "left thigh chamber did not fill; left calf pad sensor chip keeps failing",
-        "notice_text": "",
+        "notice_text": "", "pump_percent": None,
     }
     assert list(published) == STATE_KEYS
     json.dumps(published, allow_nan=False)  # strict JSON as it is

@@ -16,10 +16,12 @@ def test_the_code_table_is_complete_and_consistent():
     expected = {"overtemp", "temp_sensor_range", "temp_sensor_disagree", "temp_stale", "chip_error",
                 "heater_no_gain", "heater_runaway", "overpressure", "pressure_sensor_range", "vent_failure",
                 "fill_failure", "hold_too_long", "pressure_sensor_frozen", "roller_overcurrent",
-                "session_too_long", "tick_late", "estop", "lockout_state_corrupt", "pressure_shortfall"}
+                "session_too_long", "tick_late", "estop", "lockout_state_corrupt", "pressure_shortfall",
+                "pump_weak"}
     assert set(FAULT_CODES) == expected
     warnings = {c for c, s in FAULT_CODES.items() if s.severity is Severity.WARNING}
-    assert warnings == {"pressure_shortfall"} and not FAULT_CODES["pressure_shortfall"].relay_off
+    assert warnings == {"pressure_shortfall", "pump_weak"}
+    assert not FAULT_CODES["pressure_shortfall"].relay_off and not FAULT_CODES["pump_weak"].relay_off
     assert {s.family for s in FAULT_CODES.values()} == {"heat", "pressure", "roller", "machine"}
     lockouts = {c for c, s in FAULT_CODES.items() if s.severity is Severity.LOCKOUT}
     assert lockouts == {"heater_no_gain", "heater_runaway", "vent_failure", "lockout_state_corrupt"}
