@@ -38,6 +38,7 @@ def _pad_observer():
 
 
 SETTLED_BAND_C = 0.5  # a pad is at its target once it comes this close
+SETTLE_S = 60.0  # and steady this long after that (the PID's approach is not its steady error)
 MIN_STRETCH_S = 120.0  # shorter stretches at one target are transitions, not steady states
 
 
@@ -54,7 +55,7 @@ def _stretches(series: list[tuple[float, float, float | None]]) -> list[list[tup
 
 
 def steady_error_c(series: list[tuple[float, float, float | None]]) -> tuple[float | None, int]:
-    """(Largest |error| after the pad first came within SETTLED_BAND_C of its target, over every
+    """(Largest |error| from SETTLE_S after the pad first came within SETTLED_BAND_C of its target, over every
     stretch at one target; how many stretches never came that close). A stretch still rising
     (a heavy pad on a short step) is counted apart rather than reported as a steady error."""
     worst, unsettled = None, 0
@@ -64,7 +65,8 @@ def steady_error_c(series: list[tuple[float, float, float | None]]) -> tuple[flo
         if settled_at is None:
             unsettled += 1
             continue
-        errors = [abs(temp - target) for _t, temp, _ in run[settled_at:] if math.isfinite(temp)]
+        from_t = run[settled_at][0] + SETTLE_S
+        errors = [abs(temp - target) for t, temp, _ in run[settled_at:] if t >= from_t and math.isfinite(temp)]
         if errors:
             worst = max(errors) if worst is None else max(worst, max(errors))
     return worst, unsettled
