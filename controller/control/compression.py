@@ -56,7 +56,7 @@ How the parts fit, and why:
   pressed the button) or the hold guard below, whichever first; then vent, rest, repeat.
 - **A target the plant cannot reach is said, not hidden**: a fill that ends more than
   ``SHORTFALL_WARN_MMHG`` short of its target (given up, or vented by the hold guard; not one a
-  phase change cut) is a short fill, and the second short fill in a row of one chamber raises a
+  phase change cut) is a short fill, and the second short fill of one chamber in a session raises a
   ``pressure_shortfall`` warning in words (``warnings`` of the step's output; the supervisor
   latches it), naming the pump's measured flow when the service record knows it
   (``pump_measured``). It cuts nothing: the gradient and every limit hold as for any fill.
@@ -122,7 +122,9 @@ ANCHOR_VENT_ALLOWANCE_S = 2.0
 ANCHOR_FIRST_FILL_FACTOR = 1.3
 #: a fill that ends this far below its target fell short (the report's band too)
 SHORTFALL_WARN_MMHG = 3.0
-#: this many short fills in a row of one chamber raise the warning (one is not yet a pattern)
+#: this many short fills of one chamber in a session raise the warning (one is not yet a pattern;
+#: counted over the session, not in a row: a chamber that reaches a light step's target between
+#: two deep ones it misses is still falling short)
 SHORTFALL_WARN_AFTER = 2
 
 # chamber states
@@ -170,7 +172,7 @@ class _Chamber:
         self.progress_due_s: float | None = None  # when that window closes (None: not late yet)
         self.closed_since_s: float | None = None  # vent closed since
         self.fill_peak = 0.0  # the highest reading of the fill in progress
-        self.short_fills = 0  # fills in a row that ended short of target
+        self.short_fills = 0  # fills this session that ended short of target
         self.short_best = 0.0  # the highest those fills reached
         # the finite readings over RATE_WINDOW_S, as two parallel deques: (times[i], pressures[i])
         self.times: deque[float] = deque()
@@ -335,6 +337,11 @@ class CompressionController:
             pressurized = any(c.state in _CLOSED_STATES or c.p > EMPTY_MMHG for c in leg.chambers)
             leg.vent(spec.rest_s if pressurized else 0.0)
 
+    def new_session(self) -> None:
+        """A session starts: its short fills are counted afresh."""
+        for c in self._chamber_list:
+            c.short_fills = 0
+
     def set_spared_legs(self, legs: frozenset[str], now_s: float) -> None:
         """Legs that get no air at all (the profile: a wound or infection). Their chambers have
         no target and their turn of an alternating wave passes empty; the rest runs on."""
@@ -423,7 +430,6 @@ class CompressionController:
                     c.fill_peak = p
                 if p >= target - stop_early:
                     c.state = _HELD
-                    c.short_fills = 0
                 elif self._blocked_for_good(c) or (now_s - c.fill_started_s >= self._judge_from_s
                                                    and not self._still_rising(c, now_s)):
                     c.state = _GAVE_UP
@@ -571,7 +577,7 @@ class CompressionController:
         """A fill gave up or was vented before its target (not by a phase change)."""
         if c.target - c.fill_peak <= SHORTFALL_WARN_MMHG:
             return
-        c.short_best = c.fill_peak if c.short_fills == 0 else max(c.short_best, c.fill_peak)
+        c.short_best = c.fill_peak  # this fill's: the words name the target it missed
         c.short_fills += 1
         if c.short_fills != SHORTFALL_WARN_AFTER:
             return
@@ -591,7 +597,7 @@ class CompressionController:
                          "hoses leak: check the sleeve and its hoses")
         self._warnings.append(Fault.make(
             "pressure_shortfall", c.name, now_s,
-            f"{name} reached {c.short_best:.0f} of {c.target:.0f} mmHg ({c.short_fills} fills in a row): "
+            f"{name} reached {c.short_best:.0f} of {c.target:.0f} mmHg ({c.short_fills} short fills this session): "
             f"{cause}", readings))
 
     def _vent_leg(self, leg: _Leg, now_s: float | None = None) -> None:

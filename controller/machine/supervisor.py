@@ -360,6 +360,7 @@ class Supervisor:
                                     "program": runner.program.id, "intensity": runner.intensity})
             self.session_ended.clear()
             self._strokes_at_start = self.compression.strokes
+            self.compression.new_session()
             self.service.session_started()
         elif new in ENDED and old in (RUNNING, PAUSED):
             s = runner.session
