@@ -46,13 +46,35 @@ def test_person_level_flags_cut_no_zone():
         assert profile_cut(profile, CONFIG) == NO_CUT
 
 
+def everything_on() -> Outputs:
+    return Outputs(heater_duty=dict.fromkeys(PADS, 0.6), fill_open=dict.fromkeys(CHAMBERS, True),
+                   vent_open=dict.fromkeys(CHAMBERS, False), pump_duty=1.0,
+                   roller_speed=dict.fromkeys(ROLLERS, -0.7), relay_closed=True)
+
+
 def test_the_gate_applies_the_wound_cut_whatever_is_asked():
-    wanted = Outputs(heater_duty=dict.fromkeys(PADS, 1.0), fill_open=dict.fromkeys(CHAMBERS, True),
-                     vent_open=dict.fromkeys(CHAMBERS, False), pump_duty=1.0,
-                     roller_speed=dict.fromkeys(ROLLERS, -0.7), relay_closed=True)
-    out = gate(wanted, [], PADS, CHAMBERS, ROLLERS, profile_cut(Profile(wound_or_infection_right=True), CONFIG))
-    assert out.heater_duty == {p: 0.0 if p.startswith("right") else 1.0 for p in PADS}
+    out = gate(everything_on(), [], PADS, CHAMBERS, ROLLERS,
+               profile_cut(Profile(wound_or_infection_right=True), CONFIG))
+    assert out.heater_duty == {p: 0.0 if p.startswith("right") else 0.6 for p in PADS}
     assert out.fill_open == {c: not c.startswith("right") for c in CHAMBERS}
     assert out.vent_open == {c: c.startswith("right") for c in CHAMBERS}
     assert out.roller_speed == {r: 0.0 if r.startswith("right") else -0.7 for r in ROLLERS}
     assert out.pump_duty == 1.0 and out.relay_closed is True
+
+
+def test_the_gate_applies_the_numbness_cut_to_that_legs_heat_only():
+    out = gate(everything_on(), [], PADS, CHAMBERS, ROLLERS,
+               profile_cut(Profile(numbness_or_poor_circulation_left=True), CONFIG))
+    assert out.heater_duty == {p: 0.0 if p.startswith("left") else 0.6 for p in PADS}
+    assert out.fill_open == dict.fromkeys(CHAMBERS, True) and out.vent_open == dict.fromkeys(CHAMBERS, False)
+    assert out.roller_speed == dict.fromkeys(ROLLERS, -0.7)
+
+
+def test_a_cut_naming_zones_this_machine_does_not_have_adds_none():
+    cut = ZoneCut(pads=frozenset({"left_foot", "tail"}), chambers=frozenset({"left_foot", "tail"}),
+                  rollers=frozenset({"left_foot", "tail"}))
+    out = gate(everything_on(), [], PADS, CHAMBERS, ROLLERS, cut)
+    assert set(out.heater_duty) == set(PADS) and set(out.roller_speed) == set(ROLLERS)
+    assert set(out.fill_open) == set(out.vent_open) == set(CHAMBERS)
+    assert out.heater_duty["left_foot"] == 0.0 and out.roller_speed["left_foot"] == 0.0
+    assert out.vent_open["left_foot"] is True and out.fill_open["left_foot"] is False
