@@ -1,0 +1,45 @@
+"""What the heat interlocks report, tick by tick: a fault is reported on every tick its cause
+lasts (the monitor's contract: "a fault already latched comes back while it lasts"), also on
+the ticks between thermal reads when the pad's reading has not changed; and a stuck heater's
+rise is timed from the last moment the pad was at its low, not from the first."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.safety.rig import CFG, FAST_DT, LIM, THERMAL_DT, SafetyRig, codes
+
+PAD = "left_calf"
+
+
+@pytest.mark.parametrize("bad", [-math.inf, 90.0])
+def test_a_sensor_out_of_range_is_reported_on_every_tick_while_its_reading_stands(bad):
+    rig = SafetyRig(CFG, dt_s=FAST_DT)
+    rig.tick()
+    rig.temps[PAD] = (bad, 31.0)
+    assert "temp_sensor_range" in codes(rig.tick())
+    rig.frozen_pads.add(PAD)  # between thermal reads: the same reading, tick after tick
+    for _ in range(round(0.5 / FAST_DT)):
+        faults = [f for f in rig.tick() if f.code == "temp_sensor_range"]
+        assert [f.zone for f in faults] == [PAD]
+
+
+def test_a_rise_with_the_heater_off_is_timed_from_the_last_moment_at_the_low():
+    rig = SafetyRig(CFG, dt_s=THERMAL_DT)
+    rig.temps[PAD] = (30.0, 30.0)
+    for _ in range(round(8.0 / THERMAL_DT)):  # 8 s flat at 30 °C, heater off
+        assert "heater_runaway" not in codes(rig.tick())
+    flat_until = rig.t
+    rate = 0.1  # °C/s: a stuck switch
+
+    def stuck(r: SafetyRig) -> None:
+        v = 30.0 + rate * (r.t + THERMAL_DT - flat_until)
+        r.temps[PAD] = (v, v)
+
+    fault = rig.run(60.0, "heater_runaway", stuck)
+    assert fault is not None
+    assert fault.t_s == pytest.approx(flat_until + LIM.heating_off_rise_c / rate)
+    assert fault.readings["over_s"] == pytest.approx(LIM.heating_off_rise_c / rate)
+    assert fault.message.startswith("left calf pad: warmed 2.0 °C in 20 s with its heater off")
