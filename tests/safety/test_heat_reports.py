@@ -43,3 +43,19 @@ def test_a_rise_with_the_heater_off_is_timed_from_the_last_moment_at_the_low():
     assert fault.t_s == pytest.approx(flat_until + LIM.heating_off_rise_c / rate)
     assert fault.readings["over_s"] == pytest.approx(LIM.heating_off_rise_c / rate)
     assert fault.message.startswith("left calf pad: warmed 2.0 °C in 20 s with its heater off")
+
+
+def test_a_rise_of_2_c_over_exactly_30_s_with_the_heater_off_trips():
+    """The window is "within any 30 s": a low read exactly 30 s ago still counts."""
+    rig = SafetyRig(CFG, dt_s=THERMAL_DT)
+    rig.temps[PAD] = (30.0, 30.0)
+    rig.tick()
+    low_at = rig.t
+    rig.temps[PAD] = (30.5, 30.5)  # a little warmer at once, then flat: 0.5 °C, no trip
+    while rig.t + THERMAL_DT < low_at + LIM.heating_off_window_s:
+        assert "heater_runaway" not in codes(rig.tick())
+    rig.temps[PAD] = (30.0 + LIM.heating_off_rise_c,) * 2
+    faults = [f for f in rig.tick() if f.code == "heater_runaway"]
+    assert rig.t == low_at + LIM.heating_off_window_s
+    assert len(faults) == 1 and faults[0].readings["rise_c"] == LIM.heating_off_rise_c
+    assert faults[0].readings["over_s"] == LIM.heating_off_window_s
