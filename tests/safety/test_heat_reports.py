@@ -59,3 +59,26 @@ def test_a_rise_of_2_c_over_exactly_30_s_with_the_heater_off_trips():
     assert rig.t == low_at + LIM.heating_off_window_s
     assert len(faults) == 1 and faults[0].readings["rise_c"] == LIM.heating_off_rise_c
     assert faults[0].readings["over_s"] == LIM.heating_off_window_s
+
+
+def test_pads_never_read_with_their_heaters_off_are_stale_after_1_s_and_nothing_else():
+    """A board that has read no pad at all (every pad missing from the readings: no read time,
+    no value): the monitor keeps running and says each pad is stale once 1 s has passed."""
+    from controller.model.readings import Readings
+    from controller.safety.monitor import SafetyMonitor
+
+    monitor = SafetyMonitor(CFG)
+    out = SafetyRig(CFG).outputs()  # heaters off, relay closed
+    seen: list = []
+    t = 0.0
+    while t <= 1.5:
+        readings = Readings(t_s=t, pads={}, pressure_mmhg={c: 0.0 for c in CFG.chamber_names},
+                            pressure_t_s={c: t for c in CFG.chamber_names},
+                            roller_current_a={r: 0.0 for r in CFG.roller_names}, estop_tripped=False,
+                            thermal_fresh=True, errors=())
+        faults = monitor.check(readings, out, t)
+        assert {f.code for f in faults} <= {"temp_stale"}
+        seen += [(f.zone, t) for f in faults]
+        t += THERMAL_DT
+    first = {zone: min(at for z, at in seen if z == zone) for zone, _ in seen}
+    assert first == dict.fromkeys(CFG.pad_names, LIM.stale_reading_s)
