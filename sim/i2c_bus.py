@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from typing import Callable, NoReturn, Protocol
+from typing import Callable, NamedTuple, NoReturn, Protocol
 
 EREMOTEIO = getattr(errno, "EREMOTEIO", 121)
 ETIMEDOUT = errno.ETIMEDOUT
@@ -32,6 +32,19 @@ HANGS: dict[str, tuple[int, float]] = {
     "pi5_busy": (EAGAIN, 1.0),
 }
 _SMBUS_BLOCK_MAX = 32  # I2C_SMBUS_BLOCK_MAX: smbus2 refuses longer block transfers
+
+
+class Transfer(NamedTuple):
+    """One attempted transfer as it went over the wire, for the timing model (sim/bus_timing.py):
+    the register pointer is sent first in both directions (a read is write-pointer, repeated
+    START, read), ``data`` is what was written or read back; ``acked`` False: no chip answered
+    the address (a NACK or an error before any data byte)."""
+
+    address: int
+    write: bool
+    register: int
+    data: tuple[int, ...]
+    acked: bool = True
 
 
 class Chip(Protocol):
@@ -67,6 +80,9 @@ class FakeSMBus:
         self._lock = threading.RLock()
         self.transactions = 0  # every attempted transfer, failed ones included
         self.writes = 0  # attempted write transfers
+        #: every attempted transfer while recording (``record_transfers``), else None: the bus
+        #: time a tick costs on a Pi is computed from it (sim/bus_timing.py)
+        self.log: list[Transfer] | None = None
 
     # -- wiring and faults ------------------------------------------------------------------
 
@@ -117,6 +133,19 @@ class FakeSMBus:
             self._sda_low = stuck
             self._blocked = self._closed or self._hung or stuck
 
+    def record_transfers(self, on: bool = True) -> None:
+        """Start (a fresh, empty log) or stop keeping the transaction log."""
+        with self._lock:
+            self.log = [] if on else None
+
+    def take_transfers(self) -> list[Transfer]:
+        """The transfers logged since the last call (and empties the log); [] when not recording."""
+        with self._lock:
+            if self.log is None:
+                return []
+            taken, self.log = self.log, []
+            return taken
+
     # -- the smbus2 surface ----------------------------------------------------------------
 
     def _refuse(self, address: int) -> NoReturn:
@@ -130,6 +159,10 @@ class FakeSMBus:
             raise _oserror(self._hang_errno)
         raise _oserror(EREMOTEIO)
 
+    def _logged(self, address: int, write: bool, register: int, data: tuple[int, ...], acked: bool = True) -> None:
+        if self.log is not None:
+            self.log.append(Transfer(address, write, register, data, acked))
+
     def read_i2c_block_data(
         self, i2c_addr: int, register: int, length: int, force: bool | None = None
     ) -> list[int]:
@@ -140,9 +173,13 @@ class FakeSMBus:
             chip = self._answering.get(i2c_addr)
             if chip is None or self._blocked:
                 if self._sda_low and not (self._closed or self._hung):
+                    self._logged(i2c_addr, False, register, (0x00,) * length)
                     return [0x00] * length  # every bit read is the low SDA
+                self._logged(i2c_addr, False, register, (), acked=False)
                 self._refuse(i2c_addr)
             data = list(chip.read(register, length))
+            if self.log is not None:
+                self.log.append(Transfer(i2c_addr, False, register, tuple(data)))
         if len(data) != length:
             raise AssertionError(f"chip model at 0x{i2c_addr:02x} returned {data!r}")
         for byte in data:  # a plain loop: any(genexpr) costs twice as much for 1 or 2 bytes
@@ -164,8 +201,12 @@ class FakeSMBus:
             chip = self._answering.get(i2c_addr)
             if chip is None or self._blocked:
                 if self._sda_low and not (self._closed or self._hung):
+                    self._logged(i2c_addr, True, register, tuple(data))
                     return  # every ACK bit reads low: the write looks accepted, and is lost
+                self._logged(i2c_addr, True, register, (), acked=False)
                 self._refuse(i2c_addr)
+            if self.log is not None:
+                self.log.append(Transfer(i2c_addr, True, register, tuple(data)))
             chip.write(register, list(data))
 
     def read_byte_data(self, i2c_addr: int, register: int, force: bool | None = None) -> int:

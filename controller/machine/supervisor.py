@@ -1,7 +1,8 @@
 """The scan cycle: sense → safety → runner → controllers → gate → write → heartbeat → publish.
 
-One task owns the board and runs the cycle at the fast rate; the thermal sensors and the heat
-PID run every Nth tick. A lazy deadline timer watches the cycle itself and forces the safe state when a
+One task owns the board and runs the cycle at the fast rate; the board reads the pads in
+rotation and the heat PID steps every Nth tick. The rate is the config's unless the bus time
+measured at start does not fit it (``choose_scan_rate``). A lazy deadline timer watches the cycle itself and forces the safe state when a
 tick is late (a hung bus); the hardware heartbeat relay and systemd's watchdog are the layers
 beyond that. Time comes from the event loop only, so the whole machine runs under virtual time.
 
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from controller.machine.board import Board
@@ -24,7 +27,7 @@ from controller.machine.notices import NoticeBoard
 from controller.machine.profile_keeper import ProfileKeeper
 from controller.machine.technician import Technician
 from controller.control.compression import CompressionController
-from controller.model.config import MachineConfig
+from controller.model.config import MachineConfig, Rates
 from controller.storage.daily_record import DailyRecord
 from controller.storage.fault_store import FaultStore
 from controller.model.faults import Fault, Severity
@@ -34,7 +37,7 @@ from controller.storage.commissioning import Commissioning, load_commissioning
 from controller.storage.gains import load_gains
 from controller.safety.gate import NO_CUT, ZoneCut, gate
 from controller.safety.profile_cut import profile_cut
-from controller.model.notice import NoticeCode, make as make_notice
+from controller.model.notice import Notice, NoticeCode, make as make_notice
 from controller.control.heat import HeatController
 from controller.machine.hub import MachineHub
 from controller.model.outputs import Outputs
@@ -46,12 +49,59 @@ from controller.machine.snapshot import TickRecord, build_snapshot
 
 log = logging.getLogger("legtherapy.supervisor")
 SNAPSHOT_EVERY_N_TICKS = 10  # 5 Hz at 50 Hz: plenty for people and hubs; changes go out at once
+#: the share of a period the worst tick's bus time may take: the rest is the tick's own work
+#: (safety, controllers, publishing) and the kernel's jitter
+BUS_SHARE_MAX = 0.5
+SCAN_RATE_LOWERED = "scan_rate_lowered"  # the notice code
+
+
+@dataclass(frozen=True)
+class ScanRate:
+    """The scan rate the machine runs at, chosen at start from the bus time it measured."""
+
+    config: MachineConfig  # the config with the rate chosen (the one given, if it fits)
+    worst_bus_s: float | None  # the worst tick's bus time measured (None: not measured)
+    message: str | None = None  # set when the rate was lowered: what, and why
+
+    @property
+    def lowered(self) -> bool:
+        return self.message is not None
+
+
+def choose_scan_rate(config: MachineConfig, worst_bus_s: float | None) -> ScanRate:
+    """The configured rate if the worst tick's bus work fits ``BUS_SHARE_MAX`` of its period;
+    otherwise the configured rate divided by the smallest whole k that makes it fit (50 Hz ->
+    25, 16.7, 12.5 Hz ...), with ``thermal_every_n_ticks`` divided by k too, so the heat PID
+    still steps as often in seconds. Every safety window is in seconds, so the checks hold at
+    any rate; a tick late by ``tick_late_periods`` periods is measured in the new, longer
+    periods. Not below the config's lowest rate (5 Hz): a bus that slow is broken, and runs at
+    5 Hz with the warning saying it still does not fit."""
+    rates = config.rates
+    if worst_bus_s is None or worst_bus_s <= BUS_SHARE_MAX * rates.period_s:
+        return ScanRate(config, worst_bus_s)
+    lowest_hz = next(m.ge for m in Rates.model_fields["fast_hz"].metadata if hasattr(m, "ge"))
+    k = math.ceil(worst_bus_s / (BUS_SHARE_MAX * rates.period_s) - 1e-9)
+    fast_hz = max(rates.fast_hz / k, lowest_hz)
+    thermal_n = max(1, round(rates.thermal_every_n_ticks * fast_hz / rates.fast_hz))
+    chosen = config.model_copy(update={"rates": Rates(fast_hz=fast_hz, thermal_every_n_ticks=thermal_n)})
+    fits = worst_bus_s <= BUS_SHARE_MAX / fast_hz
+    message = (f"I2C bus too slow for {rates.fast_hz:g} Hz: a tick's reads take up to {worst_bus_s * 1000:.1f} ms "
+               f"at {config.board.i2c_clock_hz / 1000:g} kHz, over {BUS_SHARE_MAX:.0%} of the "
+               f"{rates.period_s * 1000:g} ms period; running at {fast_hz:.3g} Hz"
+               + ("" if fits else " (still too slow: check the bus)")
+               + " (set dtparam=i2c_arm_baudrate=400000)")
+    return ScanRate(chosen, worst_bus_s, message)
 
 
 class Supervisor:
     def __init__(self, config: MachineConfig, board: Board, hub: MachineHub, programs: dict,
                  *, state_dir: str, observers: Iterable[Callable[[TickRecord], None]] = (),
-                 sim=None, notifier=None, require_profile_confirmation: bool = True) -> None:
+                 sim=None, notifier=None, require_profile_confirmation: bool = True,
+                 scan_rate: ScanRate | None = None) -> None:
+        if scan_rate is not None:
+            config = scan_rate.config  # the rate chosen at start: every part below runs at it
+            board.set_rates(config)
+        self.scan_rate = scan_rate
         self.config = config
         self.board = board
         self.hub = hub
@@ -124,6 +174,9 @@ class Supervisor:
             self.runner.fault(0.0, "lockout latched before restart")
         if self.profiles.problem is not None:
             self.notices.post([make_notice(NoticeCode.PROFILE_UNREADABLE, self.profiles.problem)], 0.0)
+        if self.scan_rate is not None and self.scan_rate.lowered:
+            log.warning("%s", self.scan_rate.message)
+            self.notices.post([Notice(code=SCAN_RATE_LOWERED, text=self.scan_rate.message[:300])], 0.0)
 
     async def run(self) -> None:
         """Run until ``stopping`` is set; outputs go to the safe state however it ends."""
@@ -210,9 +263,9 @@ class Supervisor:
     # ------------------------------------------------------------------ the tick
     async def tick(self, now: float, late_s: float = 0.0) -> None:
         cfg = self.config
-        thermal = self.tick_count % cfg.rates.thermal_every_n_ticks == 0
+        thermal = self.tick_count % cfg.rates.thermal_every_n_ticks == 0  # the heat PID steps
         self.tick_count += 1
-        readings = await self.board.read(now, thermal)
+        readings = await self.board.read(now, False)  # the pads in rotation (Board.pads_per_tick)
         now = readings.t_s
         self.last_readings = readings
         self.technician.observe(readings)

@@ -88,6 +88,10 @@ class PressureSensor(_Strict):
 
 class Board(_Strict):
     i2c_bus: int = Field(1, ge=0, le=255)
+    #: the I2C bus clock the kernel runs (``dtparam=i2c_arm_baudrate``): standard mode 100 kHz
+    #: up to fast-mode plus 1 MHz (UM10204); the simulator times its bus at this clock, and a bus
+    #: too slow for the scan rate makes the machine choose a lower one at start
+    i2c_clock_hz: int = Field(400_000, ge=10_000, le=1_000_000)
     heartbeat_pin: GpioPin
     relay_pin: GpioPin
     pump_pin: GpioPin
