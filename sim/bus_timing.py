@@ -6,7 +6,7 @@ An estimate from datasheet timing, not a measurement (no Pi here). Three parts:
   pointer byte, the data bytes, a STOP; a read sends the pointer, then a repeated START and the
   address again (SMBus "read block": smbus2's ``read_i2c_block_data``). Each byte is 9 clocks
   (8 bits + ACK); START, repeated START and STOP are counted as one clock each. A 16-bit
-  register write is then 38 clocks, a 16-bit read 47, an 8-bit write 29; a transfer nobody
+  register write is then 38 clocks, a 16-bit read 48, an 8-bit write 29; a transfer nobody
   acknowledges stops after the address (11 clocks).
 - **The kernel and Python per transfer** (the ioctl, the adapter's interrupt, smbus2 and the
   driver): not in any datasheet; assumed 0.12 ms on a Pi 4 (i2c-bcm2835) and 0.08 ms on a Pi 5
