@@ -74,6 +74,9 @@ class FakeSMBus:
         self._hung = False
         self._hang_errno = ETIMEDOUT
         self._sda_low = False
+        self._sda_release_after: int | None = None  # clocks the stuck slave still wants (None: never lets go)
+        self._pins_gpio = False  # SDA/SCL taken from the controller for a recovery
+        self.recoveries = 0  # bus clears attempted (to_gpio calls)
         self._stall: Callable[[float], None] | None = None
         self._stall_s = 0.5
         self._closed = False
@@ -120,18 +123,28 @@ class FakeSMBus:
             self._stall = stall
             self._stall_s = stall_s
             self._hang_errno = errno_code
-            self._blocked = self._closed or hung or self._sda_low
+            self._blocked = self._closed or hung or self._sda_low or self._pins_gpio
 
     def set_hang_kind(self, kind: str, stall: Callable[[float], None] | None = None) -> None:
         """A hang as one Pi's adapter reports it (a key of ``HANGS``)."""
         code, seconds = HANGS[kind]
         self.set_hang(True, stall=stall, stall_s=seconds, errno_code=code)
 
-    def set_sda_stuck_low(self, stuck: bool) -> None:
-        """A chip holds SDA low: reads return zeros, writes look acknowledged, nothing fails."""
+    def set_sda_stuck_low(self, stuck: bool, release_after_clocks: int | None = None) -> None:
+        """A chip holds SDA low: reads return zeros, writes look acknowledged, nothing fails.
+        ``release_after_clocks``: it is in the middle of a byte and lets SDA go after that many
+        more SCL clocks (1-9: the rest of 8 bits and an ACK, UM10204 §3.1.16); None: it never
+        does (a dead chip, a short on the cable), and only a power cycle frees the bus."""
+        if release_after_clocks is not None and not 1 <= release_after_clocks <= 9:
+            raise ValueError(f"a slave mid-byte lets SDA go within 9 clocks, not {release_after_clocks!r}")
         with self._lock:
             self._sda_low = stuck
-            self._blocked = self._closed or self._hung or stuck
+            self._sda_release_after = release_after_clocks if stuck else None
+            self._blocked = self._closed or self._hung or stuck or self._pins_gpio
+
+    def recovery_pins(self) -> "RecoveryPins":
+        """SDA and SCL as plain GPIO, for the nine-clock bus clear (drivers/bus_recovery.py)."""
+        return RecoveryPins(self)
 
     def record_transfers(self, on: bool = True) -> None:
         """Start (a fresh, empty log) or stop keeping the transaction log."""
@@ -153,6 +166,8 @@ class FakeSMBus:
         them: a closed file, then a hung bus (after its timeout), then no ACK."""
         if self._closed:
             raise _oserror(EBADF)
+        if self._pins_gpio:
+            raise _oserror(EIO)  # the controller's pins are plain GPIO: it cannot drive the bus
         if self._hung:
             if self._stall is not None:
                 self._stall(self._stall_s)
@@ -172,7 +187,7 @@ class FakeSMBus:
             self.transactions += 1
             chip = self._answering.get(i2c_addr)
             if chip is None or self._blocked:
-                if self._sda_low and not (self._closed or self._hung):
+                if self._sda_low and not (self._closed or self._hung or self._pins_gpio):
                     self._logged(i2c_addr, False, register, (0x00,) * length)
                     return [0x00] * length  # every bit read is the low SDA
                 self._logged(i2c_addr, False, register, (), acked=False)
@@ -200,7 +215,7 @@ class FakeSMBus:
             self.writes += 1
             chip = self._answering.get(i2c_addr)
             if chip is None or self._blocked:
-                if self._sda_low and not (self._closed or self._hung):
+                if self._sda_low and not (self._closed or self._hung or self._pins_gpio):
                     self._logged(i2c_addr, True, register, tuple(data))
                     return  # every ACK bit reads low: the write looks accepted, and is lost
                 self._logged(i2c_addr, True, register, (), acked=False)
@@ -221,6 +236,64 @@ class FakeSMBus:
         with self._lock:
             self._closed = True
             self._blocked = True
+
+    # -- the recovery pins (driven by RecoveryPins) -----------------------------------------
+
+    def _set_pins_gpio(self, gpio: bool) -> None:
+        with self._lock:
+            self._pins_gpio = gpio
+            self._blocked = self._closed or self._hung or self._sda_low or gpio
+
+    def _clocked(self) -> None:
+        """One SCL pulse: a slave mid-byte shifts out one more bit, and lets go when done."""
+        with self._lock:
+            if self._sda_low and self._sda_release_after is not None:
+                self._sda_release_after -= 1
+                if self._sda_release_after == 0:
+                    self._sda_low = False
+                    self._sda_release_after = None
+                    self._blocked = self._closed or self._hung or self._pins_gpio
+
+
+class RecoveryPins:
+    """The fake bus's SDA and SCL as plain GPIO (the driver's ``RecoveryPins``): a clock
+    counts only while the pins are taken from the controller, and only a falling then rising
+    SCL (a pulse); SDA reads low while a slave holds it."""
+
+    def __init__(self, bus: FakeSMBus) -> None:
+        self._bus = bus
+        self._gpio = False
+        self._scl_high = True
+        self._sda_driven_low = False
+        self.clocks = 0  # pulses seen in GPIO mode, over all recoveries
+
+    def _need_gpio(self) -> None:
+        if not self._gpio:
+            raise RuntimeError("SDA/SCL used as GPIO while the I2C controller owns them")
+
+    def to_gpio(self) -> None:
+        self._gpio, self._scl_high, self._sda_driven_low = True, True, False
+        self._bus.recoveries += 1
+        self._bus._set_pins_gpio(True)
+
+    def scl(self, high: bool) -> None:
+        self._need_gpio()
+        if high and not self._scl_high:
+            self.clocks += 1
+            self._bus._clocked()
+        self._scl_high = high
+
+    def sda(self, high: bool) -> None:
+        self._need_gpio()
+        self._sda_driven_low = not high
+
+    def sda_is_high(self) -> bool:
+        self._need_gpio()
+        return not (self._sda_driven_low or self._bus._sda_low)
+
+    def to_i2c(self) -> None:
+        self._gpio = False
+        self._bus._set_pins_gpio(False)
 
     def __enter__(self) -> "FakeSMBus":
         return self

@@ -21,7 +21,8 @@ from controller.model.readings import ErrorZone, PadReading, ReadingError, Readi
 from drivers.ads1115 import ADS1115
 from drivers.buttons import EStopInput, PanelButton
 from drivers.buzzer import PanelBuzzer
-from drivers.errors import DriverError, ExpanderReset, is_bus_hang
+from drivers.bus_recovery import RecoveryPins, RecoveryResult, clear_bus
+from drivers.errors import ConversionTimeout, DriverError, ExpanderReset, StuckBusReading, is_bus_hang
 from drivers.heartbeat import Heartbeat
 from drivers.heater import Heater
 from drivers.i2c import I2CBus
@@ -43,6 +44,9 @@ EXPANDER_CHECK_S = 1.0  # read the expander's registers back this often
 #: after a reset the expander zone stays failing (relay held open) this long: longer than the
 #: safety layer's stale-reading time, so a reset always latches a chip_error fault
 EXPANDER_RESET_HOLD_S = 2.0
+#: a stuck SDA gets the nine-clock bus clear at most this often (a bus that stays stuck is
+#: tried again, never hammered)
+BUS_RECOVERY_EVERY_S = 1.0
 
 
 @dataclass
@@ -52,6 +56,7 @@ class _ReadResult:
     current: dict[str, float] = field(default_factory=dict)
     errors: list[ReadingError] = field(default_factory=list)
     hung: bool = False  # a transfer found the bus hung: the rest of the tick was skipped
+    sda_stuck: bool = False  # a reading of all zeros or a conversion never done: SDA held low?
 
 
 def _wall_time_of(fn: Callable[[], object]) -> float:
@@ -81,6 +86,7 @@ class _TickReads:
     def __init__(self, errors: list[ReadingError]) -> None:
         self.errors = errors
         self._hung: DriverError | None = None
+        self.sda_stuck = False  # what a chip holding SDA low looks like was seen
 
     @property
     def hung(self) -> bool:
@@ -109,6 +115,8 @@ class _TickReads:
 
     def _failed(self, zone: ErrorZone, err: DriverError) -> None:
         self.errors.append(ReadingError(zone, str(err)))
+        if isinstance(err, (StuckBusReading, ConversionTimeout)):
+            self.sda_stuck = True
         if self._hung is None and is_bus_hang(err):  # EIO, ETIMEDOUT, EAGAIN, conversion timeout, stuck SDA
             self._hung = err
 
@@ -119,12 +127,16 @@ class Board:
     def __init__(self, config: MachineConfig, smbus, pin_factory=None, *, io_in_thread: bool = True,
                  stall_source: Callable[[], float] | None = None,
                  pressure_offsets: dict[str, float] | None = None,
-                 bus_timer: Callable[[Callable[[], object]], float] = _wall_time_of) -> None:
+                 bus_timer: Callable[[Callable[[], object]], float] = _wall_time_of,
+                 recovery_pins: RecoveryPins | None = None) -> None:
         self.config = config
         b = config.board
         self._io_in_thread = io_in_thread
         self._stall_source = stall_source
         self._bus_timer = bus_timer  # seconds a piece of bus work takes (the simulator: its timing model)
+        self._recovery_pins = recovery_pins  # SDA/SCL as GPIO for the nine-clock bus clear (None: no recovery)
+        self._last_recovery_read = -math.inf  # the read count of the last bus clear
+        self.last_recovery: RecoveryResult | None = None
         self._last_written: Outputs | None = None
         self._relay_closed: bool | None = None  # what the relay pin was last set to (None: unknown)
         self.write_errors: list[ReadingError] = []
@@ -192,6 +204,7 @@ class Board:
         for heater in self.heaters.values():
             heater.slots = max(1, round(heater.period_s / period_s))  # one slot a tick
         self._expander_check_every = max(1, round(EXPANDER_CHECK_S / period_s))
+        self._recovery_every = max(1, round(BUS_RECOVERY_EVERY_S / period_s))
         #: the pads read each tick, in rotation: enough that every pad is read at least once in
         #: ``thermal_every_n_ticks`` (the old "every pad on every Nth tick", spread over the N
         #: ticks); one pad a tick with 4 pads and N = 12, so each pad every 4th tick
@@ -267,7 +280,36 @@ class Board:
             t1 = self.thermistors[pad].volts_to_c(volts[ErrorZone("pad", pad)])  # NaN stays NaN
             out.pads[pad] = (t1, digital[pad])
         out.hung = reads.hung
+        out.sda_stuck = reads.sda_stuck
+        if reads.sda_stuck:
+            self._recover_bus(out.errors)
         return out
+
+    def _recover_bus(self, errors: list[ReadingError]) -> None:
+        """A read of all zeros or a conversion that never finished: what a slave holding SDA
+        low looks like. Send the nine-clock bus clear (drivers/bus_recovery.py), at most once
+        in ``BUS_RECOVERY_EVERY_S``, and log what it did. This tick's readings stay failed
+        (the safety checks judge them as before: a bus that stays stuck still latches its
+        fault within the stale-reading time); after a clear that freed SDA, the expander is
+        configured again (writes made while SDA was low were lost) and the next write puts
+        every valve back."""
+        if self._recovery_pins is None or self._reads_done - self._last_recovery_read < self._recovery_every:
+            return
+        self._last_recovery_read = self._reads_done
+        pins = self._recovery_pins
+        result = self.i2c.recover(lambda: clear_bus(pins))
+        self.last_recovery = result
+        if not result.released:
+            log.error("I2C bus %d stuck (SDA held low): nine-clock recovery failed: %s", self.i2c.bus_number,
+                      result.describe())
+            return
+        log.warning("I2C bus %d stuck (SDA held low): nine-clock recovery: %s", self.i2c.bus_number,
+                    result.describe())
+        self._last_written = None
+        try:
+            self.expander.configure_outputs(self._expander_pins)
+        except DriverError as err:
+            errors.append(ReadingError(EXPANDER, str(err)))
 
     def _read_waitless(self, reads: _TickReads, pads: tuple[str, ...], digital: dict[str, float],
                        out: _ReadResult) -> None:
@@ -473,7 +515,7 @@ def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, 
         model = BusTimeModel(config.board.i2c_clock_hz, PI4, [a.address for a in config.board.adcs.values()])
         board = Board(config, sim.bus, sim.pin_factory, io_in_thread=sim_io_in_thread,
                       stall_source=sim.take_stall_s, pressure_offsets=pressure_offsets,
-                      bus_timer=BusTimer(sim.bus, model).time_of)
+                      bus_timer=BusTimer(sim.bus, model).time_of, recovery_pins=sim.bus.recovery_pins())
         sim.settle_inputs()
         return board
     from drivers.pin_factory import make_pin_factory
@@ -481,8 +523,12 @@ def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, 
     pin_factory = make_pin_factory()  # first: lgpio, or PinFactoryError saying what is missing
     import smbus2  # only on real hardware
 
+    from drivers.bus_recovery import PinctrlPins
+
+    # bus 1 is GPIO 2 (SDA) and 3 (SCL); another bus has no recovery route here
+    pins = PinctrlPins(sda_gpio=2, scl_gpio=3) if config.board.i2c_bus == 1 else None
     return Board(config, smbus2.SMBus(config.board.i2c_bus), pin_factory, io_in_thread=True,
-                 pressure_offsets=pressure_offsets)
+                 pressure_offsets=pressure_offsets, recovery_pins=pins)
 
 
 def make_simulator(config: MachineConfig, now: Callable[[], float], **kwargs):
