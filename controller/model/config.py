@@ -156,7 +156,10 @@ class Therapy(_Strict):
 
 class Rates(_Strict):
     fast_hz: float = Field(50.0, ge=5.0, le=200.0)
-    thermal_every_n_ticks: int = Field(12, ge=1, le=100)  # 50 Hz / 12 ≈ 4 Hz
+    #: the heat PID steps every Nth tick (50 Hz / 12 ≈ 4 Hz), and no pad goes unread longer than N
+    #: ticks: the board reads the pads in rotation, ceil(pads / N) a tick (one a tick by default,
+    #: so each pad every 4th tick), rather than every pad on every Nth tick
+    thermal_every_n_ticks: int = Field(12, ge=1, le=100)
 
     @property
     def period_s(self) -> float:

@@ -234,3 +234,13 @@ def test_at_100_khz_a_program_completes(tmp_path):
     result, _ = run_sim(tmp_path, program="quick_circulation", config=config_at(100_000))
     assert result.supervisor.config.rates.fast_hz == 25.0
     assert result.report["outcome"] == "completed", result.report["faults"]
+
+
+@pytest.mark.parametrize("clock_hz", [5_000, 2_000_000, 400_000.5, "fast"])
+def test_a_bus_clock_out_of_range_is_refused_naming_the_field(clock_hz):
+    from controller.model.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"board\.i2c_clock_hz"):
+        load_config(overrides={"board": {"i2c_clock_hz": clock_hz}})
+    assert load_config(overrides={"board": {"i2c_clock_hz": 100_000}}).board.i2c_clock_hz == 100_000
+    assert CFG.board.i2c_clock_hz == 400_000  # the default: fast mode, what the package sets
