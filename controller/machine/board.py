@@ -328,7 +328,7 @@ class Board:
         thrown away (the start-up errors are kept for the first tick). None if the bus hung
         (a hang is the fault the first tick will report, not a bus time)."""
         ticks = max(self._expander_check_every, math.ceil(len(self.config.pads) / max(1, self.pads_per_tick)))
-        saved = self._reads_done, self._pad_cursor, self._startup_errors
+        saved = self._pad_cursor, self._startup_errors
         worst = 0.0
         try:
             for _ in range(ticks):
@@ -339,7 +339,7 @@ class Board:
                     return None
                 worst = max(worst, seconds)
         finally:
-            self._reads_done, self._pad_cursor, self._startup_errors = saved
+            self._pad_cursor, self._startup_errors = saved  # the first tick reads the first pad
         return worst
 
     def _verify_expander(self) -> None:

@@ -2,8 +2,8 @@
 
 One task owns the board and runs the cycle at the fast rate; the board reads the pads in
 rotation and the heat PID steps every Nth tick. The rate is the config's unless the bus time
-measured at start does not fit it (``choose_scan_rate``). A lazy deadline timer watches the cycle itself and forces the safe state when a
-tick is late (a hung bus); the hardware heartbeat relay and systemd's watchdog are the layers
+measured at start does not fit it (``choose_scan_rate``). A lazy deadline timer watches the
+cycle itself and forces the safe state when a tick is late (a hung bus); the hardware heartbeat relay and systemd's watchdog are the layers
 beyond that. Time comes from the event loop only, so the whole machine runs under virtual time.
 
 The supervisor builds the parts and runs the cycle; the command handler and the technician

@@ -153,7 +153,8 @@ def test_the_board_measures_its_worst_tick_from_the_model_without_touching_the_s
     cursor, reads = rig.board._pad_cursor, rig.board._reads_done
     worst = rig.board.measure_bus_time_s()
     assert 0.015 < worst < 0.025  # ~19 ms at 100 kHz
-    assert (rig.board._pad_cursor, rig.board._reads_done) == (cursor, reads)
+    assert rig.board._pad_cursor == cursor  # the first tick still reads the first pad
+    assert rig.board._reads_done == reads + 50  # a whole second: the expander's read-back included
     assert Rig(config_at(400_000)).board.measure_bus_time_s() < 0.010
 
 
@@ -244,3 +245,12 @@ def test_a_bus_clock_out_of_range_is_refused_naming_the_field(clock_hz):
         load_config(overrides={"board": {"i2c_clock_hz": clock_hz}})
     assert load_config(overrides={"board": {"i2c_clock_hz": 100_000}}).board.i2c_clock_hz == 100_000
     assert CFG.board.i2c_clock_hz == 400_000  # the default: fast mode, what the package sets
+
+
+def test_a_hung_bus_at_start_is_not_measured_and_waits_one_timeout_only():
+    rig = Rig()
+    stalls = []
+    rig.sim.bus.set_hang(True, stall=stalls.append, stall_s=1.0)
+    assert rig.board.measure_bus_time_s() is None
+    assert stalls == [1.0]  # one transfer's timeout, not one per measured tick
+    assert choose_scan_rate(CFG, None).config is CFG
