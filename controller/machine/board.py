@@ -205,11 +205,16 @@ class Board:
             heater.slots = max(1, round(heater.period_s / period_s))  # one slot a tick
         self._expander_check_every = max(1, round(EXPANDER_CHECK_S / period_s))
         self._recovery_every = max(1, round(BUS_RECOVERY_EVERY_S / period_s))
-        #: the pads read each tick, in rotation: enough that every pad is read at least once in
+        #: the pads read each tick, in rotation: the fewest that read every pad at least once in
         #: ``thermal_every_n_ticks`` (the old "every pad on every Nth tick", spread over the N
-        #: ticks); one pad a tick with 4 pads and N = 12, so each pad every 4th tick
-        n_pads = len(config.pads)
-        self.pads_per_tick = min(n_pads, math.ceil(n_pads / config.rates.thermal_every_n_ticks))
+        #: ticks) with a rotation that divides N, so a pad's heat control, stepping every N ticks
+        #: on a tick that read it, keeps an even step; one pad a tick with 4 pads and N = 12
+        #: (each pad every 4th tick), two with N = 6
+        n_pads, n = len(config.pads), config.rates.thermal_every_n_ticks
+        per_tick = max(1, min(n_pads, math.ceil(n_pads / n)))
+        while per_tick < n_pads and n % math.ceil(n_pads / per_tick):
+            per_tick += 1
+        self.pads_per_tick = per_tick
 
     def _try(self, fn, zone: ErrorZone) -> None:
         try:

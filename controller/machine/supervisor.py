@@ -136,6 +136,10 @@ class Supervisor:
         self.technician = Technician(config=config, board=board, heat=self.heat, manual=self.manual,
                                      state_dir=state_dir, on_commissioned=self._commissioned)
         self.tick_count = 0
+        # the tick each pad's heat control last stepped (as if N ticks before the first: each
+        # steps on the first tick that reads it)
+        self._heat_stepped = {p: -config.rates.thermal_every_n_ticks for p in pads}
+        self.heat_stepped: list[str] = []  # the pads whose heat control stepped this tick
         #: wall-clock cost of recent ticks (a metric for benchmarks and status, never for control)
         self.tick_cost_s: deque[float] = deque(maxlen=100_000)
         self.seq = 0
@@ -263,7 +267,6 @@ class Supervisor:
     # ------------------------------------------------------------------ the tick
     async def tick(self, now: float, late_s: float = 0.0) -> None:
         cfg = self.config
-        thermal = self.tick_count % cfg.rates.thermal_every_n_ticks == 0  # the heat PID steps
         self.tick_count += 1
         readings = await self.board.read(now, False)  # the pads in rotation (Board.pads_per_tick)
         now = readings.t_s
@@ -295,9 +298,10 @@ class Supervisor:
             self._load_phase(targets, now)
 
         # 4. controllers
-        if thermal:
+        stepping = self.heat_stepped = self._heat_steps_due(readings)
+        if stepping:
             temps = {z: pr.temp_c for z, pr in readings.pads.items()}
-            self.heat.step(temps, targets.heat_c, now)
+            self.heat.step(temps, targets.heat_c, now, stepping)
         self.heat.cut_untargeted(targets.heat_c)  # a stop or fault cuts the heat this tick
         self.heat_targets = targets.heat_c
         comp = self.compression.step(readings.pressure_mmhg, now)
@@ -338,6 +342,22 @@ class Supervisor:
         if (new_faults or commands_handled or notices_changed or targets.phase_changed
                 or self.tick_count % SNAPSHOT_EVERY_N_TICKS == 1):
             self.publish(record, active)
+
+    def _heat_steps_due(self, readings: Readings) -> list[str]:
+        """The pads whose heat control steps this tick: every ``thermal_every_n_ticks`` ticks,
+        on the tick that read the pad (its reading is of this tick), as when every pad was read
+        on the step's tick; a pad whose reading failed steps a rotation later on the reading
+        it has (the stale check cuts its heat within a second)."""
+        n = self.config.rates.thermal_every_n_ticks
+        rotation = -(-len(self.config.pads) // self.board.pads_per_tick)
+        due = []
+        for pad, last in self._heat_stepped.items():
+            waited = self.tick_count - last
+            fresh = readings.pads[pad].t_s == readings.t_s
+            if (waited >= n and fresh) or waited >= n + rotation:
+                due.append(pad)
+                self._heat_stepped[pad] = self.tick_count
+        return due
 
     def publish(self, record: TickRecord, active: list[Fault]) -> None:
         self.seq += 1

@@ -117,7 +117,9 @@ async def test_a_tick_told_to_read_the_thermal_sensors_reads_every_pad():
 
 
 def test_fewer_ticks_between_thermal_steps_read_more_pads_a_tick():
-    for n, per_tick in ((12, 1), (4, 1), (3, 2), (2, 2), (1, 4)):
+    """Every pad within N ticks, in a rotation that divides N (a pad's heat control steps every
+    N ticks on a tick that read it): 4 pads, N = 6 (25 Hz) reads 2 a tick, N = 3 all four."""
+    for n, per_tick in ((12, 1), (6, 2), (4, 1), (3, 4), (2, 2), (1, 4)):
         cfg = CFG.model_copy(update={"rates": CFG.rates.model_copy(update={"thermal_every_n_ticks": n})})
         rig = Rig(cfg)
         assert rig.board.pads_per_tick == per_tick, n
