@@ -80,7 +80,8 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
             sim.inject(spec)
     board = build_board(cfg, sim=sim, pressure_offsets=load_pressure_offsets(opts.state_dir, cfg.chamber_names),
                         sim_io_in_thread=opts.sim_io_thread)
-    scan_rate = choose_scan_rate(cfg, board.measure_bus_time_s())  # a slow bus: a lower rate, with a warning
+    # a bus too slow for the configured rate: a lower one, with a warning
+    scan_rate = choose_scan_rate(cfg, board.measure_bus_time_s(), board.rotation_ticks)
     hub = MachineHub()
     report = ReportBuilder(cfg.pad_names, cfg.chamber_names)
     observers = [report]

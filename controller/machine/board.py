@@ -215,6 +215,7 @@ class Board:
         while per_tick < n_pads and n % math.ceil(n_pads / per_tick):
             per_tick += 1
         self.pads_per_tick = per_tick
+        self.rotation_ticks = math.ceil(n_pads / per_tick) if n_pads else 1  # ticks to read every pad
 
     def _try(self, fn, zone: ErrorZone) -> None:
         try:

@@ -68,21 +68,27 @@ class ScanRate:
         return self.message is not None
 
 
-def choose_scan_rate(config: MachineConfig, worst_bus_s: float | None) -> ScanRate:
+def choose_scan_rate(config: MachineConfig, worst_bus_s: float | None, rotation_ticks: int = 1) -> ScanRate:
     """The configured rate if the worst tick's bus work fits ``BUS_SHARE_MAX`` of its period;
     otherwise the configured rate divided by the smallest whole k that makes it fit (50 Hz ->
-    25, 16.7, 12.5 Hz ...), with ``thermal_every_n_ticks`` divided by k too, so the heat PID
-    still steps as often in seconds. Every safety window is in seconds, so the checks hold at
-    any rate; a tick late by ``tick_late_periods`` periods is measured in the new, longer
-    periods. Not below the config's lowest rate (5 Hz): a bus that slow is broken, and runs at
-    5 Hz with the warning saying it still does not fit."""
+    25, 16.7, 12.5 Hz ...). ``thermal_every_n_ticks`` becomes N / k rounded down to a multiple
+    of the pads' rotation (``Board.rotation_ticks``, measured with it: 4 ticks), so each tick
+    still reads as many pads as measured and the heat PID steps at least as often in seconds
+    (50 Hz, N = 12 -> 25 Hz, N = 4: every 0.16 s); below one rotation, N / k rounded down (more
+    pads a tick than measured: only on a bus over 3x too slow). Every safety window is in
+    seconds, so the checks hold at any rate; a tick late by ``tick_late_periods`` periods is
+    measured in the new, longer periods. Not below the config's lowest rate (5 Hz): a bus that
+    slow is broken, and runs at 5 Hz with the warning saying it still does not fit."""
     rates = config.rates
     if worst_bus_s is None or worst_bus_s <= BUS_SHARE_MAX * rates.period_s:
         return ScanRate(config, worst_bus_s)
     lowest_hz = next(m.ge for m in Rates.model_fields["fast_hz"].metadata if hasattr(m, "ge"))
     k = math.ceil(worst_bus_s / (BUS_SHARE_MAX * rates.period_s) - 1e-9)
     fast_hz = max(rates.fast_hz / k, lowest_hz)
-    thermal_n = max(1, round(rates.thermal_every_n_ticks * fast_hz / rates.fast_hz))
+    ticks_between = rates.thermal_every_n_ticks * fast_hz / rates.fast_hz + 1e-9
+    rotation = max(1, rotation_ticks)
+    thermal_n = (int(ticks_between // rotation) * rotation if ticks_between >= rotation
+                 else max(1, int(ticks_between)))
     chosen = config.model_copy(update={"rates": Rates(fast_hz=fast_hz, thermal_every_n_ticks=thermal_n)})
     fits = worst_bus_s <= BUS_SHARE_MAX / fast_hz
     message = (f"I2C bus too slow for {rates.fast_hz:g} Hz: a tick's reads take up to {worst_bus_s * 1000:.1f} ms "

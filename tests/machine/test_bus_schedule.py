@@ -169,12 +169,17 @@ def test_a_tick_that_fits_half_the_period_keeps_the_rate():
     assert choose_scan_rate(CFG, None).config is CFG
 
 
-def test_a_slow_bus_divides_the_rate_and_the_thermal_ticks_alike():
-    chosen = choose_scan_rate(config_at(100_000), 0.0101)
-    assert chosen.config.rates.fast_hz == 25.0 and chosen.config.rates.thermal_every_n_ticks == 6
+def test_a_slow_bus_divides_the_rate_and_keeps_the_pads_and_the_heat_step_as_often():
+    """N / k rounded down to a whole rotation of the pads (4 ticks): one pad a tick, as measured,
+    and the heat control at least as often in seconds as at 50 Hz (0.24 s)."""
+    chosen = choose_scan_rate(config_at(100_000), 0.0101, rotation_ticks=4)
+    assert chosen.config.rates.fast_hz == 25.0 and chosen.config.rates.thermal_every_n_ticks == 4  # 0.16 s
     assert chosen.lowered and "running at 25 Hz" in chosen.message and "100 kHz" in chosen.message
-    third = choose_scan_rate(CFG, 0.0201).config.rates
-    assert third.fast_hz == pytest.approx(50 / 3) and third.thermal_every_n_ticks == 4
+    third = choose_scan_rate(CFG, 0.0201, rotation_ticks=4).config.rates
+    assert third.fast_hz == pytest.approx(50 / 3) and third.thermal_every_n_ticks == 4  # 0.24 s
+    quarter = choose_scan_rate(CFG, 0.0301, rotation_ticks=4).config.rates
+    assert quarter.fast_hz == 12.5 and quarter.thermal_every_n_ticks == 3  # under a rotation: 3 ticks, 0.24 s
+    assert choose_scan_rate(CFG, 0.0101).config.rates.thermal_every_n_ticks == 6  # no rotation given
     assert chosen.config.limits == CFG.limits and chosen.config.board == config_at(100_000).board
 
 
@@ -211,6 +216,7 @@ def test_at_100_khz_the_machine_runs_at_25_hz_and_a_fault_is_still_safe_in_time(
                            config=config_at(100_000), max_runtime_s=60)
     sup = result.supervisor
     assert sup.config.rates.fast_hz == 25.0 and sup.period_s == 0.04
+    assert sup.config.rates.thermal_every_n_ticks == 4 and sup.board.pads_per_tick == 1  # as measured
     assert "I2C bus too slow for 50 Hz" in caplog.text and "running at 25 Hz" in caplog.text
     assert any(n.code == "scan_rate_lowered" for n in sup.notices.in_force)
     steps = {round(float(b["t_s"]) - float(a["t_s"]), 6) for a, b in zip(rows, rows[1:20])}
