@@ -303,7 +303,12 @@ class Board:
             return
         self._last_recovery_read = self._reads_done
         pins = self._recovery_pins
-        result = self.i2c.recover(lambda: clear_bus(pins))
+        try:
+            result = self.i2c.recover(lambda: clear_bus(pins))
+        except Exception as err:  # best effort (pinctrl missing, a pin refused): the fault path stands
+            log.error("I2C bus %d stuck (SDA held low): nine-clock recovery could not run: %s",
+                      self.i2c.bus_number, err)
+            return
         self.last_recovery = result
         if not result.released:
             log.error("I2C bus %d stuck (SDA held low): nine-clock recovery failed: %s", self.i2c.bus_number,
@@ -333,7 +338,7 @@ class Board:
         timing model on the simulator. At start, before the scan cycle: the readings are
         thrown away (the start-up errors are kept for the first tick). None if the bus hung
         (a hang is the fault the first tick will report, not a bus time)."""
-        ticks = max(self._expander_check_every, math.ceil(len(self.config.pads) / max(1, self.pads_per_tick)))
+        ticks = max(self._expander_check_every, self.rotation_ticks)
         saved = self._pad_cursor, self._startup_errors
         worst = 0.0
         try:

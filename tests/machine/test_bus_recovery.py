@@ -174,3 +174,22 @@ def test_a_never_released_sda_still_faults_to_the_safe_state_within_the_bound(tm
     assert abs(float(row["t_s"]) - first["t_s"]) < 1e-6
     assert_safe_for(row, first["code"])  # safe for its family on the tick that raised it
     assert_safe_for(rows[-1], first["code"])  # and to the end
+
+
+async def test_a_recovery_that_cannot_run_is_logged_and_the_reads_still_fail_loudly(rig, caplog):
+    """No pinctrl on the machine, a pin refused: the scan cycle goes on and the fault path stands."""
+    class Broken:
+        def to_gpio(self):
+            raise FileNotFoundError("pinctrl")
+
+        def to_i2c(self):
+            pass
+
+    rig.board._recovery_pins = Broken()
+    caplog.set_level(logging.ERROR)
+    await rig.run(0.1)
+    rig.sim.bus.set_sda_stuck_low(True, release_after_clocks=3)
+    rig.errors.clear()
+    await rig.run(0.5)
+    assert "nine-clock recovery could not run: pinctrl" in caplog.text
+    assert all(rig.errors)
