@@ -259,11 +259,12 @@ class Board:
         self._startup_errors = []
         reads = _TickReads(out.errors)
         self._reads_done += 1
+        verify = False
         if self._expander_reset_ticks > 0:
             self._expander_reset_ticks -= 1
             out.errors.append(ReadingError(EXPANDER, self._expander_reset_text))
-        elif self._reads_done % self._expander_check_every == 0:
-            reads.done(EXPANDER, self._verify_expander)
+        else:
+            verify = self._reads_done % self._expander_check_every == 0
         pads = self._pads_due(thermal)
         digital: dict[str, float] = {}
         volts: dict[ErrorZone, float] = {}  # each analog input's volts (NaN: not read)
@@ -274,10 +275,15 @@ class Board:
                 volts[inp.zone] = NAN
             if k == 0:  # while the first round converts
                 self._read_waitless(reads, pads, digital, out)
+            elif k == 1 and verify:  # the expander's read-back while the second round converts
+                reads.done(EXPANDER, self._verify_expander)
+                verify = False
             for inp in started:
                 volts[inp.zone] = reads.value(inp.zone, inp.adc.finish_voltage)
         if not rounds:
             self._read_waitless(reads, pads, digital, out)
+        if verify:  # fewer than two rounds
+            reads.done(EXPANDER, self._verify_expander)
         for c in self.config.chambers:
             # looked up per tick: a calibration replaces a sensor. NaN volts give NaN mmHg.
             sensor = self.pressure_sensors[c.zone]
