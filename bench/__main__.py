@@ -1,6 +1,6 @@
 """`python -m bench [names...]`: run the benchmarks, print tables, write bench/results.json.
 
-Names: control, faults, mqtt, fleet, plants, speed (default: all). ``speed --baseline REV`` runs
+Names: control, faults, mqtt, fleet, plants, speed, bus (default: all). ``speed --baseline REV`` runs
 ``full_leg`` at ``--speed 0`` side by side with the tree at REV (default: the last pre-renovation commit).
 """
 
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 SUITES = {"control": "bench.control", "faults": "bench.faults", "mqtt": "bench.mqtt_latency", "fleet": "bench.fleet",
-          "plants": "bench.plants", "speed": "bench.speed"}
+          "plants": "bench.plants", "speed": "bench.speed", "bus": "bench.bus"}
 
 
 def print_table(title: str, rows: list[dict]) -> None:

@@ -8,9 +8,11 @@ little-endian, so 16-bit registers go through 2-byte I2C block transfers instead
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from .errors import BusError
+
+T = TypeVar("T")
 
 
 def _check_byte(name: str, value: int) -> None:
@@ -68,6 +70,12 @@ class I2CBus:
                 self._smbus.write_byte_data(address, register, value)
             except OSError as exc:
                 raise self._bus_error(chip, address, exc) from exc
+
+    def recover(self, clear: Callable[[], T]) -> T:
+        """Run a bus recovery (``drivers.bus_recovery.clear_bus`` on this bus's pins) holding
+        the bus: no transfer may start while its pins are plain GPIO."""
+        with self._lock:
+            return clear()
 
     def close(self) -> None:
         with self._lock:

@@ -20,7 +20,7 @@ from controller.machine.hub import MachineHub
 from controller.machine.recorders import ReportBuilder, TraceWriter, write_json
 from controller.storage.calibration import load_pressure_offsets
 from controller.storage.state_dir import check_state_dir
-from controller.machine.supervisor import Supervisor
+from controller.machine.supervisor import Supervisor, choose_scan_rate
 from programs.library import load_library
 
 log = logging.getLogger("legtherapy")
@@ -80,6 +80,8 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
             sim.inject(spec)
     board = build_board(cfg, sim=sim, pressure_offsets=load_pressure_offsets(opts.state_dir, cfg.chamber_names),
                         sim_io_in_thread=opts.sim_io_thread)
+    # a bus too slow for the configured rate: a lower one, with a warning
+    scan_rate = choose_scan_rate(cfg, board.measure_bus_time_s(), board.rotation_ticks)
     hub = MachineHub()
     report = ReportBuilder(cfg.pad_names, cfg.chamber_names)
     observers = [report]
@@ -92,7 +94,7 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
     notifier = SystemdNotifier()  # a no-op unless systemd gave us $NOTIFY_SOCKET
     require_profile = opts.require_profile if opts.require_profile is not None else not opts.sim
     sup = Supervisor(cfg, board, hub, programs, state_dir=opts.state_dir, observers=observers, sim=sim,
-                     notifier=notifier, require_profile_confirmation=require_profile)
+                     notifier=notifier, require_profile_confirmation=require_profile, scan_rate=scan_rate)
     exit_code = 0
 
     async def starter() -> None:

@@ -107,9 +107,12 @@ class HeatController:
 
     # ------------------------------------------------------------------ the slow tick
     def step(self, temps_c: Mapping[str, float], targets_c: Mapping[str, float | None],
-             now_s: float) -> dict[str, float]:
-        duty: dict[str, float] = {}
-        for pad, law in self._control.items():
+             now_s: float, pads: Iterable[str] | None = None) -> dict[str, float]:
+        """Step every pad's control law, or only ``pads`` (the board reads the pads in rotation:
+        each steps on a tick that read it); the others hold their duty."""
+        duty: dict[str, float] = dict(self.duty)
+        for pad in self.pads if pads is None else pads:
+            law = self._control[pad]
             duty[pad] = law.update(temps_c.get(pad, math.nan), targets_c.get(pad), now_s)
             if law.finished:  # done or failed: its PID takes the pad back, from duty 0
                 self.restore_control((pad,))

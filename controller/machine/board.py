@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,7 +21,8 @@ from controller.model.readings import ErrorZone, PadReading, ReadingError, Readi
 from drivers.ads1115 import ADS1115
 from drivers.buttons import EStopInput, PanelButton
 from drivers.buzzer import PanelBuzzer
-from drivers.errors import DriverError, ExpanderReset, is_bus_hang
+from drivers.bus_recovery import RecoveryPins, RecoveryResult, clear_bus
+from drivers.errors import ConversionTimeout, DriverError, ExpanderReset, StuckBusReading, is_bus_hang
 from drivers.heartbeat import Heartbeat
 from drivers.heater import Heater
 from drivers.i2c import I2CBus
@@ -42,6 +44,9 @@ EXPANDER_CHECK_S = 1.0  # read the expander's registers back this often
 #: after a reset the expander zone stays failing (relay held open) this long: longer than the
 #: safety layer's stale-reading time, so a reset always latches a chip_error fault
 EXPANDER_RESET_HOLD_S = 2.0
+#: a stuck SDA gets the nine-clock bus clear at most this often (a bus that stays stuck is
+#: tried again, never hammered)
+BUS_RECOVERY_EVERY_S = 1.0
 
 
 @dataclass
@@ -50,6 +55,15 @@ class _ReadResult:
     pressure: dict[str, float] = field(default_factory=dict)
     current: dict[str, float] = field(default_factory=dict)
     errors: list[ReadingError] = field(default_factory=list)
+    hung: bool = False  # a transfer found the bus hung: the rest of the tick was skipped
+    sda_stuck: bool = False  # a reading of all zeros or a conversion never done: SDA held low?
+
+
+def _wall_time_of(fn: Callable[[], object]) -> float:
+    """Seconds ``fn`` took on this machine's clock: a Pi's bus time is what its reads take."""
+    t0 = time.monotonic()
+    fn()
+    return time.monotonic() - t0
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,11 @@ class _TickReads:
     def __init__(self, errors: list[ReadingError]) -> None:
         self.errors = errors
         self._hung: DriverError | None = None
+        self.sda_stuck = False  # what a chip holding SDA low looks like was seen
+
+    @property
+    def hung(self) -> bool:
+        return self._hung is not None
 
     def value(self, zone: ErrorZone, read: Callable[..., float], *args) -> float:
         """``read(*args)``, or NaN if it failed."""
@@ -96,6 +115,8 @@ class _TickReads:
 
     def _failed(self, zone: ErrorZone, err: DriverError) -> None:
         self.errors.append(ReadingError(zone, str(err)))
+        if isinstance(err, (StuckBusReading, ConversionTimeout)):
+            self.sda_stuck = True
         if self._hung is None and is_bus_hang(err):  # EIO, ETIMEDOUT, EAGAIN, conversion timeout, stuck SDA
             self._hung = err
 
@@ -105,11 +126,17 @@ class Board:
 
     def __init__(self, config: MachineConfig, smbus, pin_factory=None, *, io_in_thread: bool = True,
                  stall_source: Callable[[], float] | None = None,
-                 pressure_offsets: dict[str, float] | None = None) -> None:
+                 pressure_offsets: dict[str, float] | None = None,
+                 bus_timer: Callable[[Callable[[], object]], float] = _wall_time_of,
+                 recovery_pins: RecoveryPins | None = None) -> None:
         self.config = config
         b = config.board
         self._io_in_thread = io_in_thread
         self._stall_source = stall_source
+        self._bus_timer = bus_timer  # seconds a piece of bus work takes (the simulator: its timing model)
+        self._recovery_pins = recovery_pins  # SDA/SCL as GPIO for the nine-clock bus clear (None: no recovery)
+        self._last_recovery_read = -math.inf  # the read count of the last bus clear
+        self.last_recovery: RecoveryResult | None = None
         self._last_written: Outputs | None = None
         self._relay_closed: bool | None = None  # what the relay pin was last set to (None: unknown)
         self.write_errors: list[ReadingError] = []
@@ -137,7 +164,6 @@ class Board:
         self._expander_pins = expander_pins
         self._try(lambda: self.expander.configure_outputs(expander_pins), EXPANDER)
         self._reads_done = 0
-        self._expander_check_every = max(1, round(EXPANDER_CHECK_S / config.rates.period_s))
         self._expander_reset_ticks = 0  # ticks left of a reset's hold
         self._expander_reset_text = ""
 
@@ -166,8 +192,30 @@ class Board:
                         for name, pin in b.buttons.model_dump().items() if name != "estop"}
         self._pads_last: dict[str, PadReading] = {p.zone: PadReading(NAN, NAN, -math.inf) for p in config.pads}
         self._pressure_t: dict[str, float] = {c.zone: -math.inf for c in config.chambers}
-        self._adc_rounds = _side_by_side(self._analog_inputs(thermal=False))
-        self._adc_rounds_thermal = _side_by_side(self._analog_inputs(thermal=True))
+        self._pad_cursor = 0  # the next pad in the rotation
+        self._rounds: dict[tuple[str, ...], list[list[_AnalogInput]]] = {}  # by the pads read, built once
+        self.set_rates(config)
+
+    def set_rates(self, config: MachineConfig) -> None:
+        """Take the scan rate of ``config`` (the supervisor may choose a lower one at start):
+        the heater window's slots, the expander check, the pads read a tick."""
+        self.config = config
+        period_s = config.rates.period_s
+        for heater in self.heaters.values():
+            heater.slots = max(1, round(heater.period_s / period_s))  # one slot a tick
+        self._expander_check_every = max(1, round(EXPANDER_CHECK_S / period_s))
+        self._recovery_every = max(1, round(BUS_RECOVERY_EVERY_S / period_s))
+        #: the pads read each tick, in rotation: the fewest that read every pad at least once in
+        #: ``thermal_every_n_ticks`` (the old "every pad on every Nth tick", spread over the N
+        #: ticks) with a rotation that divides N, so a pad's heat control, stepping every N ticks
+        #: on a tick that read it, keeps an even step; one pad a tick with 4 pads and N = 12
+        #: (each pad every 4th tick), two with N = 6
+        n_pads, n = len(config.pads), config.rates.thermal_every_n_ticks
+        per_tick = max(1, min(n_pads, math.ceil(n_pads / n)))
+        while per_tick < n_pads and n % math.ceil(n_pads / per_tick):
+            per_tick += 1
+        self.pads_per_tick = per_tick
+        self.rotation_ticks = math.ceil(n_pads / per_tick) if n_pads else 1  # ticks to read every pad
 
     def _try(self, fn, zone: ErrorZone) -> None:
         try:
@@ -180,48 +228,136 @@ class Board:
         self.pressure_sensors[zone] = self.pressure_sensors[zone].with_offset(offset_mmhg)
 
     # ------------------------------------------------------------------ reading
-    def _analog_inputs(self, thermal: bool) -> list[_AnalogInput]:
-        """The ADS1115 inputs a tick reads: every chamber's pressure, and on thermal ticks every
-        pad's thermistor too."""
-        cfg = self.config
-        inputs = [_AnalogInput(ErrorZone("chamber", c.zone), self.adcs[c.pressure.adc], c.pressure.channel)
-                  for c in cfg.chambers]
-        if thermal:
+    def _pads_due(self, all_pads: bool) -> tuple[str, ...]:
+        """The pads this tick reads: the next ``pads_per_tick`` of the rotation, or every pad."""
+        pads = self.config.pad_names
+        if all_pads:
+            return tuple(pads)
+        k, start = self.pads_per_tick, self._pad_cursor
+        self._pad_cursor = (start + k) % len(pads) if pads else 0
+        return tuple(pads[(start + i) % len(pads)] for i in range(k))
+
+    def _rounds_for(self, pads: tuple[str, ...]) -> list[list[_AnalogInput]]:
+        """This tick's ADS1115 conversions in side-by-side rounds: every chamber's pressure and
+        the thermistors of the pads due."""
+        rounds = self._rounds.get(pads)
+        if rounds is None:
+            cfg = self.config
+            inputs = [_AnalogInput(ErrorZone("chamber", c.zone), self.adcs[c.pressure.adc], c.pressure.channel)
+                      for c in cfg.chambers]
             inputs += [_AnalogInput(ErrorZone("pad", p.zone), self.adcs[p.thermistor.adc], p.thermistor.channel)
-                       for p in cfg.pads]
-        return inputs
+                       for p in cfg.pads if p.zone in pads]
+            rounds = self._rounds[pads] = _side_by_side(inputs)
+        return rounds
 
     def _read_sync(self, thermal: bool) -> _ReadResult:
+        """One tick's reads. The conversion waits are the slow part of a tick (1.28 ms each at
+        860 SPS): the reads that never wait (each roller's INA219, the pads' MCP9808) go out
+        while the first round converts, and the pads are read in rotation (``pads_per_tick``),
+        so no tick carries every thermistor. ``thermal``: read every pad this tick too."""
         out = _ReadResult(errors=self._startup_errors)
         self._startup_errors = []
         reads = _TickReads(out.errors)
         self._reads_done += 1
+        verify = False
         if self._expander_reset_ticks > 0:
             self._expander_reset_ticks -= 1
             out.errors.append(ReadingError(EXPANDER, self._expander_reset_text))
-        elif self._reads_done % self._expander_check_every == 0:
-            reads.done(EXPANDER, self._verify_expander)
+        else:
+            verify = self._reads_done % self._expander_check_every == 0
+        pads = self._pads_due(thermal)
+        digital: dict[str, float] = {}
         volts: dict[ErrorZone, float] = {}  # each analog input's volts (NaN: not read)
-        for round_ in (self._adc_rounds_thermal if thermal else self._adc_rounds):
+        rounds = self._rounds_for(pads)
+        for k, round_ in enumerate(rounds):
             started = [inp for inp in round_ if reads.done(inp.zone, inp.adc.start, inp.channel)]
             for inp in round_:
                 volts[inp.zone] = NAN
+            if k == 0:  # while the first round converts
+                self._read_waitless(reads, pads, digital, out)
+            elif k == 1 and verify:  # the expander's read-back while the second round converts
+                reads.done(EXPANDER, self._verify_expander)
+                verify = False
             for inp in started:
                 volts[inp.zone] = reads.value(inp.zone, inp.adc.finish_voltage)
+        if not rounds:
+            self._read_waitless(reads, pads, digital, out)
+        if verify:  # fewer than two rounds
+            reads.done(EXPANDER, self._verify_expander)
         for c in self.config.chambers:
             # looked up per tick: a calibration replaces a sensor. NaN volts give NaN mmHg.
             sensor = self.pressure_sensors[c.zone]
             out.pressure[c.zone] = sensor.volts_to_mmhg(volts[ErrorZone("chamber", c.zone)])
-        if thermal:
-            for p in self.config.pads:
-                zone = ErrorZone("pad", p.zone)
-                t1 = self.thermistors[p.zone].volts_to_c(volts[zone])  # NaN stays NaN
-                t2 = reads.value(zone, self.digital_sensors[p.zone].read_temp_c)
-                out.pads[p.zone] = (t1, t2)
+        for pad in pads:
+            t1 = self.thermistors[pad].volts_to_c(volts[ErrorZone("pad", pad)])  # NaN stays NaN
+            out.pads[pad] = (t1, digital[pad])
+        out.hung = reads.hung
+        out.sda_stuck = reads.sda_stuck
+        if reads.sda_stuck:
+            self._recover_bus(out.errors)
+        return out
+
+    def _recover_bus(self, errors: list[ReadingError]) -> None:
+        """A read of all zeros or a conversion that never finished: what a slave holding SDA
+        low looks like. Send the nine-clock bus clear (drivers/bus_recovery.py), at most once
+        in ``BUS_RECOVERY_EVERY_S``, and log what it did. This tick's readings stay failed
+        (the safety checks judge them as before: a bus that stays stuck still latches its
+        fault within the stale-reading time); after a clear that freed SDA, the expander is
+        configured again (writes made while SDA was low were lost) and the next write puts
+        every valve back."""
+        if self._recovery_pins is None or self._reads_done - self._last_recovery_read < self._recovery_every:
+            return
+        self._last_recovery_read = self._reads_done
+        pins = self._recovery_pins
+        try:
+            result = self.i2c.recover(lambda: clear_bus(pins))
+        except Exception as err:  # best effort (pinctrl missing, a pin refused): the fault path stands
+            log.error("I2C bus %d stuck (SDA held low): nine-clock recovery could not run: %s",
+                      self.i2c.bus_number, err)
+            return
+        self.last_recovery = result
+        if not result.released:
+            log.error("I2C bus %d stuck (SDA held low): nine-clock recovery failed: %s", self.i2c.bus_number,
+                      result.describe())
+            return
+        log.warning("I2C bus %d stuck (SDA held low): nine-clock recovery: %s", self.i2c.bus_number,
+                    result.describe())
+        self._last_written = None
+        try:
+            self.expander.configure_outputs(self._expander_pins)
+        except DriverError as err:
+            errors.append(ReadingError(EXPANDER, str(err)))
+
+    def _read_waitless(self, reads: _TickReads, pads: tuple[str, ...], digital: dict[str, float],
+                       out: _ReadResult) -> None:
+        """The reads that never wait for a conversion: the due pads' MCP9808 (converting
+        continuously) and every roller's INA219 (averaging continuously)."""
+        for pad in pads:
+            digital[pad] = reads.value(ErrorZone("pad", pad), self.digital_sensors[pad].read_temp_c)
         for zone, sensor in self.current_sensors.items():
             running = self.motors[zone].speed != 0.0
             out.current[zone] = reads.value(ErrorZone("roller", zone), lambda s=sensor, r=running: s.read_current_a(running=r))
-        return out
+
+    def measure_bus_time_s(self) -> float | None:
+        """The worst read phase over one whole cycle of the read schedule (every pad of the
+        rotation, the expander's read-back), in seconds of bus time: timed on a Pi, from the
+        timing model on the simulator. At start, before the scan cycle: the readings are
+        thrown away (the start-up errors are kept for the first tick). None if the bus hung
+        (a hang is the fault the first tick will report, not a bus time)."""
+        ticks = max(self._expander_check_every, self.rotation_ticks)
+        saved = self._pad_cursor, self._startup_errors
+        worst = 0.0
+        try:
+            for _ in range(ticks):
+                self._startup_errors = []
+                result: list[_ReadResult] = []
+                seconds = self._bus_timer(lambda: result.append(self._read_sync(False)))
+                if result and result[0].hung:
+                    return None
+                worst = max(worst, seconds)
+        finally:
+            self._pad_cursor, self._startup_errors = saved  # the first tick reads the first pad
+        return worst
 
     def _verify_expander(self) -> None:
         """Once a second: the expander still holds what we wrote. A reset let every valve go
@@ -264,7 +400,7 @@ class Board:
             pressure_t_s=dict(self._pressure_t),
             roller_current_a=raw.current,
             estop_tripped=self.estop.is_tripped,
-            thermal_fresh=thermal,
+            thermal_fresh=bool(raw.pads),  # a pad was read this tick (its reading's t_s says which)
             errors=errors,
         )
 
@@ -372,10 +508,8 @@ class Board:
 
 def _side_by_side(inputs: list[_AnalogInput]) -> list[list[_AnalogInput]]:
     """The analog reads in rounds: each round starts one conversion on every ADS1115 with an
-    input due, then collects them, so the chips convert side by side. On a Pi at 400 kHz a
-    pressure tick then takes an estimated ~8-9 ms of bus time and a thermal tick ~12-13 ms
-    (docs/hardware.md); one conversion at a time, a thermal tick would not fit the 20 ms
-    period."""
+    input due, then collects them, so the chips convert side by side (one conversion at a time,
+    every conversion wait would add up; docs/hardware.md §7 has the tick's bus time)."""
     queues: dict[int, list[_AnalogInput]] = {}  # each chip's inputs in order, by its I2C address
     for inp in inputs:
         queues.setdefault(inp.adc.address, []).append(inp)
@@ -391,8 +525,14 @@ def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, 
     in a worker thread as on a Pi, and a simulated bus hang blocks that thread (not the loop).
     """
     if sim is not None:
+        from sim.bus_timing import PI4, BusTimeModel, BusTimer
+
+        # the simulated bus's time is the timing model's, at the configured clock, with a Pi 4's
+        # per-transfer overhead (the slower of the two Pis)
+        model = BusTimeModel(config.board.i2c_clock_hz, PI4, [a.address for a in config.board.adcs.values()])
         board = Board(config, sim.bus, sim.pin_factory, io_in_thread=sim_io_in_thread,
-                      stall_source=sim.take_stall_s, pressure_offsets=pressure_offsets)
+                      stall_source=sim.take_stall_s, pressure_offsets=pressure_offsets,
+                      bus_timer=BusTimer(sim.bus, model).time_of, recovery_pins=sim.bus.recovery_pins())
         sim.settle_inputs()
         return board
     from drivers.pin_factory import make_pin_factory
@@ -400,8 +540,12 @@ def build_board(config: MachineConfig, *, sim=None, pressure_offsets: dict[str, 
     pin_factory = make_pin_factory()  # first: lgpio, or PinFactoryError saying what is missing
     import smbus2  # only on real hardware
 
+    from drivers.bus_recovery import PinctrlPins
+
+    # bus 1 is GPIO 2 (SDA) and 3 (SCL); another bus has no recovery route here
+    pins = PinctrlPins(sda_gpio=2, scl_gpio=3) if config.board.i2c_bus == 1 else None
     return Board(config, smbus2.SMBus(config.board.i2c_bus), pin_factory, io_in_thread=True,
-                 pressure_offsets=pressure_offsets)
+                 pressure_offsets=pressure_offsets, recovery_pins=pins)
 
 
 def make_simulator(config: MachineConfig, now: Callable[[], float], **kwargs):

@@ -1,8 +1,9 @@
 """The scan cycle: sense → safety → runner → controllers → gate → write → heartbeat → publish.
 
-One task owns the board and runs the cycle at the fast rate; the thermal sensors and the heat
-PID run every Nth tick. A lazy deadline timer watches the cycle itself and forces the safe state when a
-tick is late (a hung bus); the hardware heartbeat relay and systemd's watchdog are the layers
+One task owns the board and runs the cycle at the fast rate; the board reads the pads in
+rotation and the heat PID steps every Nth tick. The rate is the config's unless the bus time
+measured at start does not fit it (``choose_scan_rate``). A lazy deadline timer watches the
+cycle itself and forces the safe state when a tick is late (a hung bus); the hardware heartbeat relay and systemd's watchdog are the layers
 beyond that. Time comes from the event loop only, so the whole machine runs under virtual time.
 
 The supervisor builds the parts and runs the cycle; the command handler and the technician
@@ -15,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from controller.machine.board import Board
@@ -26,7 +29,7 @@ from controller.machine.profile_keeper import ProfileKeeper
 from controller.machine.service_keeper import ServiceKeeper
 from controller.machine.technician import Technician
 from controller.control.compression import CompressionController
-from controller.model.config import MachineConfig
+from controller.model.config import MachineConfig, Rates
 from controller.storage.daily_record import DailyRecord
 from controller.storage.fault_store import FaultStore
 from controller.model.faults import Fault, Severity
@@ -36,7 +39,7 @@ from controller.storage.commissioning import Commissioning, load_commissioning
 from controller.storage.gains import load_gains
 from controller.safety.gate import NO_CUT, ZoneCut, gate
 from controller.safety.profile_cut import profile_cut
-from controller.model.notice import NoticeCode, make as make_notice
+from controller.model.notice import Notice, NoticeCode, make as make_notice
 from controller.control.heat import HeatController
 from controller.machine.hub import MachineHub
 from controller.model.outputs import Outputs
@@ -48,12 +51,65 @@ from controller.machine.snapshot import TickRecord, build_snapshot
 
 log = logging.getLogger("legtherapy.supervisor")
 SNAPSHOT_EVERY_N_TICKS = 10  # 5 Hz at 50 Hz: plenty for people and hubs; changes go out at once
+#: the share of a period the worst tick's bus time may take: the rest is the tick's own work
+#: (safety, controllers, publishing) and the kernel's jitter
+BUS_SHARE_MAX = 0.5
+SCAN_RATE_LOWERED = "scan_rate_lowered"  # the notice code
+
+
+@dataclass(frozen=True)
+class ScanRate:
+    """The scan rate the machine runs at, chosen at start from the bus time it measured."""
+
+    config: MachineConfig  # the config with the rate chosen (the one given, if it fits)
+    worst_bus_s: float | None  # the worst tick's bus time measured (None: not measured)
+    message: str | None = None  # set when the rate was lowered: what, and why
+
+    @property
+    def lowered(self) -> bool:
+        return self.message is not None
+
+
+def choose_scan_rate(config: MachineConfig, worst_bus_s: float | None, rotation_ticks: int = 1) -> ScanRate:
+    """The configured rate if the worst tick's bus work fits ``BUS_SHARE_MAX`` of its period;
+    otherwise the configured rate divided by the smallest whole k that makes it fit (50 Hz ->
+    25, 16.7, 12.5 Hz ...). ``thermal_every_n_ticks`` becomes N / k rounded down to a multiple
+    of the pads' rotation (``Board.rotation_ticks``, measured with it: 4 ticks), so each tick
+    still reads as many pads as measured and the heat PID steps at least as often in seconds
+    (50 Hz, N = 12 -> 25 Hz, N = 4: every 0.16 s); below one rotation, N / k rounded down (more
+    pads a tick than measured: only on a bus over 3x too slow). Every safety window is in
+    seconds, so the checks hold at any rate; a tick late by ``tick_late_periods`` periods is
+    measured in the new, longer periods. Not below the config's lowest rate (5 Hz): a bus that
+    slow is broken, and runs at 5 Hz with the warning saying it still does not fit."""
+    rates = config.rates
+    if worst_bus_s is None or worst_bus_s <= BUS_SHARE_MAX * rates.period_s:
+        return ScanRate(config, worst_bus_s)
+    lowest_hz = next(m.ge for m in Rates.model_fields["fast_hz"].metadata if hasattr(m, "ge"))
+    k = math.ceil(worst_bus_s / (BUS_SHARE_MAX * rates.period_s) - 1e-9)
+    fast_hz = max(rates.fast_hz / k, lowest_hz)
+    ticks_between = rates.thermal_every_n_ticks * fast_hz / rates.fast_hz + 1e-9
+    rotation = max(1, rotation_ticks)
+    thermal_n = (int(ticks_between // rotation) * rotation if ticks_between >= rotation
+                 else max(1, int(ticks_between)))
+    chosen = config.model_copy(update={"rates": Rates(fast_hz=fast_hz, thermal_every_n_ticks=thermal_n)})
+    fits = worst_bus_s <= BUS_SHARE_MAX / fast_hz
+    message = (f"I2C bus too slow for {rates.fast_hz:g} Hz: a tick's reads take up to {worst_bus_s * 1000:.1f} ms "
+               f"at {config.board.i2c_clock_hz / 1000:g} kHz, over {BUS_SHARE_MAX:.0%} of the "
+               f"{rates.period_s * 1000:g} ms period; running at {fast_hz:.3g} Hz"
+               + ("" if fits else " (still too slow: check the bus)")
+               + " (set dtparam=i2c_arm_baudrate=400000)")
+    return ScanRate(chosen, worst_bus_s, message)
 
 
 class Supervisor:
     def __init__(self, config: MachineConfig, board: Board, hub: MachineHub, programs: dict,
                  *, state_dir: str, observers: Iterable[Callable[[TickRecord], None]] = (),
-                 sim=None, notifier=None, require_profile_confirmation: bool = True) -> None:
+                 sim=None, notifier=None, require_profile_confirmation: bool = True,
+                 scan_rate: ScanRate | None = None) -> None:
+        if scan_rate is not None:
+            config = scan_rate.config  # the rate chosen at start: every part below runs at it
+            board.set_rates(config)
+        self.scan_rate = scan_rate
         self.config = config
         self.board = board
         self.hub = hub
@@ -88,6 +144,10 @@ class Supervisor:
         self.technician = Technician(config=config, board=board, heat=self.heat, manual=self.manual,
                                      state_dir=state_dir, on_commissioned=self._commissioned)
         self.tick_count = 0
+        # the tick each pad's heat control last stepped (as if N ticks before the first: each
+        # steps on the first tick that reads it)
+        self._heat_stepped = {p: -config.rates.thermal_every_n_ticks for p in pads}
+        self.heat_stepped: list[str] = []  # the pads whose heat control stepped this tick
         #: wall-clock cost of recent ticks (a metric for benchmarks and status, never for control)
         self.tick_cost_s: deque[float] = deque(maxlen=100_000)
         self.seq = 0
@@ -132,6 +192,9 @@ class Supervisor:
             self.notices.post([make_notice(NoticeCode.PROFILE_UNREADABLE, self.profiles.problem)], 0.0)
         if self.service.record.problem is not None:
             log.warning("%s", self.service.record.problem)
+        if self.scan_rate is not None and self.scan_rate.lowered:
+            log.warning("%s", self.scan_rate.message)
+            self.notices.post([Notice(code=SCAN_RATE_LOWERED, text=self.scan_rate.message[:300])], 0.0)
 
     async def run(self) -> None:
         """Run until ``stopping`` is set; outputs go to the safe state however it ends."""
@@ -218,9 +281,8 @@ class Supervisor:
     # ------------------------------------------------------------------ the tick
     async def tick(self, now: float, late_s: float = 0.0) -> None:
         cfg = self.config
-        thermal = self.tick_count % cfg.rates.thermal_every_n_ticks == 0
         self.tick_count += 1
-        readings = await self.board.read(now, thermal)
+        readings = await self.board.read(now, False)  # the pads in rotation (Board.pads_per_tick)
         now = readings.t_s
         self.last_readings = readings
         self.technician.observe(readings)
@@ -250,9 +312,10 @@ class Supervisor:
             self._load_phase(targets, now)
 
         # 4. controllers
-        if thermal:
+        stepping = self.heat_stepped = self._heat_steps_due(readings)
+        if stepping:
             temps = {z: pr.temp_c for z, pr in readings.pads.items()}
-            self.heat.step(temps, targets.heat_c, now)
+            self.heat.step(temps, targets.heat_c, now, stepping)
         self.heat.cut_untargeted(targets.heat_c)  # a stop or fault cuts the heat this tick
         self.heat_targets = targets.heat_c
         comp = self.compression.step(readings.pressure_mmhg, now)
@@ -299,6 +362,22 @@ class Supervisor:
         if (new_faults or commands_handled or notices_changed or targets.phase_changed
                 or self.tick_count % SNAPSHOT_EVERY_N_TICKS == 1):
             self.publish(record, active)
+
+    def _heat_steps_due(self, readings: Readings) -> list[str]:
+        """The pads whose heat control steps this tick: every ``thermal_every_n_ticks`` ticks,
+        on the tick that read the pad (its reading is of this tick), as when every pad was read
+        on the step's tick; a pad whose reading failed steps a rotation later on the reading
+        it has (the stale check cuts its heat within a second)."""
+        n = self.config.rates.thermal_every_n_ticks
+        rotation = -(-len(self.config.pads) // self.board.pads_per_tick)
+        due = []
+        for pad, last in self._heat_stepped.items():
+            waited = self.tick_count - last
+            fresh = readings.pads[pad].t_s == readings.t_s
+            if (waited >= n and fresh) or waited >= n + rotation:
+                due.append(pad)
+                self._heat_stepped[pad] = self.tick_count
+        return due
 
     def publish(self, record: TickRecord, active: list[Fault]) -> None:
         self.seq += 1

@@ -88,6 +88,10 @@ class PressureSensor(_Strict):
 
 class Board(_Strict):
     i2c_bus: int = Field(1, ge=0, le=255)
+    #: the I2C bus clock the kernel runs (``dtparam=i2c_arm_baudrate``): standard mode 100 kHz
+    #: up to fast-mode plus 1 MHz (UM10204); the simulator times its bus at this clock, and a bus
+    #: too slow for the scan rate makes the machine choose a lower one at start
+    i2c_clock_hz: int = Field(400_000, ge=10_000, le=1_000_000)
     heartbeat_pin: GpioPin
     relay_pin: GpioPin
     pump_pin: GpioPin
@@ -152,7 +156,10 @@ class Therapy(_Strict):
 
 class Rates(_Strict):
     fast_hz: float = Field(50.0, ge=5.0, le=200.0)
-    thermal_every_n_ticks: int = Field(12, ge=1, le=100)  # 50 Hz / 12 ≈ 4 Hz
+    #: the heat PID steps every Nth tick (50 Hz / 12 ≈ 4 Hz), and no pad goes unread longer than N
+    #: ticks: the board reads the pads in rotation, ceil(pads / N) a tick (one a tick by default,
+    #: so each pad every 4th tick), rather than every pad on every Nth tick
+    thermal_every_n_ticks: int = Field(12, ge=1, le=100)
 
     @property
     def period_s(self) -> float:

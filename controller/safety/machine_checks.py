@@ -45,13 +45,20 @@ class MachineChecks:
         return faults
 
 
+def _pad_read_this_tick(readings: Readings, pad: str) -> bool:
+    """The board reads the pads in rotation: a pad was read this tick when its reading is of
+    this tick (a readings object without the pad says so with ``thermal_fresh`` alone)."""
+    r = readings.pads.get(pad)
+    return readings.thermal_fresh and (r is None or r.t_s == readings.t_s)
+
+
 class ChipErrors:
     """A chip that keeps failing (``chip_error``; its zone says the family: a pad's is heat).
 
     One failed transfer is a glitch and raises nothing (the value is NaN for a tick, the other
     checks see that); an error on every read of a zone for ``stale_reading_s`` (1 s) is a chip
-    that is gone. Pads are read only on thermal ticks, so a pad zone's run of errors ends only
-    on a thermal tick that read it cleanly. The message quotes the driver's error, which names
+    that is gone. The pads are read in rotation (one a tick), so a pad zone's run of errors ends
+    only on a tick that read that pad cleanly. The message quotes the driver's error, which names
     the chip, its address and the bus. The fault's zone is the error zone as text
     ("pad:left_calf"), as reports and the fault log have always shown it.
     """
@@ -67,7 +74,7 @@ class ChipErrors:
         for error in readings.errors:
             texts.setdefault(error.zone, []).append(error.text)
         for zone in list(self._since):
-            read_this_tick = readings.thermal_fresh or zone.family != "pad"
+            read_this_tick = zone.family != "pad" or _pad_read_this_tick(readings, zone.name)
             if zone not in texts and read_this_tick:
                 del self._since[zone]
                 del self._text[zone]

@@ -4,6 +4,8 @@ control law on the thermal ticks, and a stop or a fault hands the pad back to it
 import asyncio
 import pathlib
 
+import pytest
+
 from controller.control.heat import PidControl
 from controller.model.commands import Source, parse_command
 from tests.machine.simrun import run_sim
@@ -16,12 +18,14 @@ async def send(sup, payload):
 
 
 def drive(tmp_path, script, max_runtime_s=600.0):
-    """Run ``script`` beside the machine; every tick as (t_s, pad duty written, pad reading, new fault codes)."""
+    """Run ``script`` beside the machine; every tick as (t_s, pad duty written, pad reading, new
+    fault codes, whether the pad's control stepped this tick)."""
     out, ticks = {}, []
 
     async def during(sup):
         sup.observers.append(lambda rec: ticks.append(
-            (rec.t_s, rec.outputs.heater_duty[PAD], rec.readings.pads[PAD].temp_c, {f.code for f in rec.new_faults})))
+            (rec.t_s, rec.outputs.heater_duty[PAD], rec.readings.pads[PAD].temp_c, {f.code for f in rec.new_faults},
+             PAD in sup.heat_stepped)))
         try:
             await script(sup, out)
         finally:
@@ -43,9 +47,13 @@ def test_autotune_switches_the_heater_in_the_tick_of_the_reading_not_a_tick_late
     out, ticks = drive(tmp_path, script, max_runtime_s=2400.0)
     assert out["result"].ok, out["result"].error
     assert isinstance(out["law_after"], PidControl)
-    first_hot = next(i for i, (_, _, temp, _) in enumerate(ticks) if temp >= 38.0)
+    # the pad is read every 4th tick and its control steps every 12th, on a tick that read it:
+    # the first step that sees the target switches the heater off in that very tick
+    first_hot = next(i for i, (_, _, temp, _, stepped) in enumerate(ticks) if stepped and temp >= 38.0)
     assert ticks[first_hot - 1][1] == 1.0  # heating up to that reading ...
     assert ticks[first_hot][1] == 0.0  # ... and off in the same tick as the reading that reached the target
+    assert ticks[first_hot][0] - ticks[first_hot - 12][0] == pytest.approx(0.24)  # the step's cadence kept
+    assert ticks[first_hot - 12][4] and not any(t[4] for t in ticks[first_hot - 11:first_hot])
     assert gains_saved(tmp_path)
 
 
@@ -64,8 +72,8 @@ def test_a_stop_calls_autotune_off_and_the_heater_stays_off(tmp_path):
     assert out["stop"].ok and "technician operation stopped" in out["stop"].data["note"]
     assert not out["tune"].ok and "interrupted by a stop command" in out["tune"].error
     assert isinstance(out["law"], PidControl)
-    before = [duty for t, duty, _, _ in ticks if out["stopped_at"] - 1.0 <= t < out["stopped_at"] - 0.1]
-    after = [duty for t, duty, _, _ in ticks if t >= out["stopped_at"]]
+    before = [duty for t, duty, *_ in ticks if out["stopped_at"] - 1.0 <= t < out["stopped_at"] - 0.1]
+    after = [duty for t, duty, *_ in ticks if t >= out["stopped_at"]]
     assert before and set(before) == {1.0}
     assert after and set(after) == {0.0}
     assert not gains_saved(tmp_path)
@@ -87,7 +95,7 @@ def test_a_fault_the_gate_does_not_extend_to_heat_still_ends_autotune_in_its_own
     out, ticks = drive(tmp_path, script)
     assert not out["tune"].ok and "interrupted by a fault" in out["tune"].error
     assert isinstance(out["law"], PidControl)
-    fault_tick = next(i for i, (*_, new) in enumerate(ticks) if "roller_overcurrent" in new)
+    fault_tick = next(i for i, (_, _, _, new, _) in enumerate(ticks) if "roller_overcurrent" in new)
     assert ticks[fault_tick - 1][1] == 1.0
-    assert all(duty == 0.0 for _, duty, _, _ in ticks[fault_tick:])
+    assert all(duty == 0.0 for _, duty, *_ in ticks[fault_tick:])
     assert not gains_saved(tmp_path)
