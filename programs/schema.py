@@ -37,6 +37,12 @@ MIN_REST_S = 2.0
 #: profile flags that refuse deep massage cannot be bypassed by leaving the flag off
 DEEP_PRESSURE_MMHG = 80.0
 
+#: a prompt step (toe pulls, a stretch) lasts this long: time to do it, not a wait
+PROMPT_MIN_S = 10.0
+PROMPT_MAX_S = 120.0
+#: a prompt's words fit a notice with room for its time
+MAX_PROMPT_TEXT = 200
+
 Problems = list[tuple[str, str]]
 
 
@@ -238,14 +244,30 @@ class RollerSpec(_Strict):
         return self
 
 
+class PromptSpec(_Strict):
+    """A step the machine cannot do itself (the guide's toe pulls and leg stretch): the person
+    is told what to do, in the guide's words, and does it while the step lasts. The machine
+    keeps the pads at the step's heat and the sleeves vented and the rollers still, so a leg
+    that moves is never squeezed or rubbed."""
+
+    action: Literal["toe_pulls", "leg_stretch"]
+    #: what the person is asked to do ("gently pull your toes toward you and hold")
+    text: str = Field(min_length=1, max_length=MAX_PROMPT_TEXT)
+
+
 class Phase(_Strict):
-    """One step of a program. Heat targets apply to the pad at that position on both legs."""
+    """One step of a program. Heat targets apply to the pad at that position on both legs.
+
+    A step with a ``prompt`` is done by the person: it may not use the chambers or the
+    rollers, and it lasts ``PROMPT_MIN_S``-``PROMPT_MAX_S`` (long enough to do, short enough
+    not to leave the person waiting)."""
 
     name: str = Field(min_length=1)
     duration_s: float = Field(gt=0)
     heat_c: dict[PadPosition, float] = {}
     compression: CompressionSpec | None = None
     rollers: RollerSpec | None = None
+    prompt: PromptSpec | None = None
 
     @property
     def has_compression(self) -> bool:
@@ -259,6 +281,8 @@ class Phase(_Strict):
     def _rules(self, info: ValidationInfo) -> "Phase":
         limits = _limits(info)
         out: Problems = []
+        if self.prompt is not None:
+            out += _prompt_problems(self)
         for pad, c in self.heat_c.items():
             if c > limits.max_heat_target_c:
                 out.append((f"heat_c.{pad}", f"{_fmt(c)} °C is above the {_fmt(limits.max_heat_target_c)} °C "
@@ -268,6 +292,19 @@ class Phase(_Strict):
                                              "out to keep it off"))
         _raise_if(out)
         return self
+
+
+def _prompt_problems(phase: Phase) -> Problems:
+    """A person moving their leg is never squeezed or rubbed; the step has a doable length."""
+    out: Problems = []
+    if phase.has_compression:
+        out.append(("compression", "a prompt step is done by the person: the sleeves stay vented (no compression)"))
+    if phase.has_rollers:
+        out.append(("rollers", "a prompt step is done by the person: the rollers stay still (no rollers)"))
+    if not PROMPT_MIN_S <= phase.duration_s <= PROMPT_MAX_S:
+        out.append(("duration_s", f"a prompt step lasts {_fmt(PROMPT_MIN_S)}-{_fmt(PROMPT_MAX_S)} s, "
+                                  f"got {_fmt(phase.duration_s)} s"))
+    return out
 
 
 class Program(_Strict):

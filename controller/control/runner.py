@@ -10,6 +10,11 @@ heated pad is within ``therapy.preheat_band_c`` of its target, so the first stro
 warm pads. It is part of the session (its time counts toward the session limit, which also
 caps it: program + pre-heat never exceed ``limits.max_session_s``), and the person can skip
 it (``preheat = false`` on start, or ``skip_preheat`` while it runs).
+
+**Prompt steps** (the guide's toe pulls and stretch, which a machine cannot do): the step's
+``prompt`` becomes a notice the person sees and hears (``Targets.prompt``); the step has no
+compression or rollers (the schema refuses them), so the sleeves vent and the rollers stop
+while the person moves, and its heat keeps the pads warm.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controller.model.config import MachineConfig
+from controller.model.notice import Notice, guide_prompt
 from controller.model.state import ENDED_MODES, Mode
 from programs.profile import Profile, ProfileDecision, check_profile
 from programs.schema import Phase, Program
@@ -41,6 +47,9 @@ class Targets:
     compression: object | None  # programs.schema.CompressionSpec
     rollers: object | None  # programs.schema.RollerSpec
     phase_changed: bool = False
+    #: a step the person does (toe pulls, a stretch): its notice, worked out on the tick the
+    #: phase changes (None on other ticks, and while paused or ended: the prompt is over)
+    prompt: Notice | None = None
 
 
 @dataclass
@@ -276,7 +285,12 @@ class Runner:
         changed, self._phase_dirty = self._phase_dirty, False
         if self.mode == Mode.RUNNING:
             phase = self.phase
-            return Targets(self._heat_targets(phase.heat_c), phase.compression, phase.rollers, changed)
+            heat = self._heat_targets(phase.heat_c)
+            prompt = None
+            if changed and phase.prompt is not None:
+                heated = any(t is not None for t in heat.values())
+                prompt = guide_prompt(phase.prompt.text, phase.duration_s, heated)
+            return Targets(heat, phase.compression, phase.rollers, changed, prompt)
         off = {p: None for p in self.config.pad_names}
         if self.mode == Mode.PAUSED:
             # Pause vents and idles the rollers; heat stays on for a bounded time.
