@@ -99,7 +99,12 @@ class CompressionSpec(_Strict):
       one (the thigh) squeezes ``squeezes`` times: hold ``hold_s``, vent, rest
       ``squeeze_rest_s``, refill. Then the whole leg vents and rests ``rest_s`` (the anchor
       may not stay closed near the hold limit). Foot ≥ calf ≥ thigh holds throughout: the
-      anchor stays at its pressures while the thigh cycles below them ("focus on the thighs");
+      anchor stays at its pressures while the thigh cycles below them ("focus on the thighs").
+      With ``support_mmhg`` each anchor chamber, once it has reached its own pressure (the
+      wave rolling up), eases down to its support pressure and holds there while the thigh
+      works: the thigh, not the foot, spends the step at its target. The supports keep the
+      gradient with the thigh's pressure (5-10 mmHg steps, foot ≥ calf ≥ thigh) and lie below
+      each chamber's own pressure;
     - ``off``: chambers vented.
 
     ``legs = "alternate"`` runs each cycle on the left leg, then on the right. ``strokes``
@@ -117,6 +122,8 @@ class CompressionSpec(_Strict):
     strokes: int | None = Field(None, ge=1, le=500)
     squeezes: int = Field(0, ge=0, le=50)
     squeeze_rest_s: float = Field(0.0, ge=0)
+    #: anchor only: the pressures the chambers below the last ease to while it squeezes
+    support_mmhg: dict[ChamberPosition, Annotated[float, Field(gt=0)]] = {}
 
     @property
     def active(self) -> bool:
@@ -141,7 +148,7 @@ def compression_problems(spec: CompressionSpec, limits: SafetyLimits) -> Problem
     """Order, gradient, pressure and hold rules; paths are relative to the spec."""
     out: Problems = []
     if not spec.active:
-        if spec.chambers or spec.pressure_mmhg:
+        if spec.chambers or spec.pressure_mmhg or spec.support_mmhg:
             out.append(("chambers", "pattern 'off' vents every chamber: list no chambers or pressures"))
         return out
     if not spec.chambers:
@@ -198,6 +205,8 @@ def compression_problems(spec: CompressionSpec, limits: SafetyLimits) -> Problem
         out.append(("rest_s", f"{_fmt(spec.rest_s)} s is too short: chambers must vent at least "
                               f"{_fmt(MIN_REST_S)} s between cycles"))
     out += _pattern_field_problems(spec)
+    if spec.pattern == "anchor" and ordered:
+        out += _support_problems(spec, limits)
     return out
 
 
@@ -218,6 +227,38 @@ def _pattern_field_problems(spec: CompressionSpec) -> Problems:
                                           f"must vent at least {_fmt(MIN_REST_S)} s between squeezes"))
     elif spec.squeezes or spec.squeeze_rest_s:
         out.append(("squeezes", f"squeezes and squeeze_rest_s belong to pattern 'anchor', not {spec.pattern!r}"))
+    if spec.support_mmhg and spec.pattern != "anchor":
+        out.append(("support_mmhg", f"support pressures belong to pattern 'anchor', not {spec.pattern!r}"))
+    return out
+
+
+def _support_problems(spec: CompressionSpec, limits: SafetyLimits) -> Problems:
+    """An anchor's supports: one for each chamber below the squeezing one, each below that
+    chamber's own pressure (an easing, never a rise), and with the squeezing chamber's
+    pressure a graded gradient (5-10 mmHg steps: foot ≥ calf ≥ thigh while the thigh works)."""
+    if not spec.support_mmhg:
+        return []
+    out: Problems = []
+    below = spec.chambers[:-1]
+    if set(spec.support_mmhg) != set(below):
+        return [("support_mmhg", f"give a support pressure for each chamber below the squeezing one "
+                                 f"({', '.join(below)}), and only for them")]
+    for c in below:
+        own = spec.pressure_mmhg.get(c)
+        if own is not None and not spec.support_mmhg[c] < own:
+            out.append((f"support_mmhg.{c}", f"{_fmt(spec.support_mmhg[c])} mmHg must be below the {c}'s own "
+                                             f"{_fmt(own)} mmHg: the anchor eases, it never rises"))
+    last = spec.chambers[-1]
+    if last not in spec.pressure_mmhg:
+        return out
+    chain = [(c, spec.support_mmhg[c], f"support_mmhg.{c}") for c in below]
+    chain.append((last, spec.pressure_mmhg[last], f"pressure_mmhg.{last}"))
+    lo, hi = limits.gradient_step_min_mmhg, limits.gradient_step_max_mmhg
+    for (distal, p_d, _), (proximal, p_p, where) in zip(chain, chain[1:]):
+        step = p_d - p_p
+        if not lo <= step <= hi:
+            out.append((where, f"{proximal} {_fmt(p_p)} mmHg must be {_fmt(lo)}-{_fmt(hi)} mmHg below the {distal}'s "
+                               f"support {_fmt(p_d)} mmHg (step {_fmt(step)})"))
     return out
 
 

@@ -52,6 +52,18 @@ How the parts fit, and why:
   (hold, vent, ``squeeze_rest_s``, refill) while the chambers below it stay held, so foot ≥
   calf ≥ thigh holds at every instant. A squeeze starts only if, judged by the last one, it
   ends before the hold guard would vent the leg; otherwise the whole leg vents and rests.
+  With ``support_mmhg``, each anchor chamber that reaches its own pressure *eases* to its
+  support: its target becomes the support, and its vent opens for single ticks (a *bleed*
+  pulse, ``BLEED_SETTLE_S`` apart so a lagging sensor has caught up) while it is above it.
+  A pulse is taken only if even the largest drop one pulse may cause (learnt from the last
+  pulses, ``BLEED_DROP_START``-sized at first) leaves it above every chamber proximal to it
+  (and above what a proximal chamber still filling is aiming at) by
+  ``BLEED_GRADIENT_MARGIN_MMHG``: the gradient holds at every instant, and the proximal
+  fills still reach their targets (while one is still to come, the eased chamber's target is
+  that fill's target plus ``EASED_ABOVE_FILL_MMHG``, if higher than its support). A pulse
+  only opens while another chamber of the leg is closed, one pulse a leg a tick. A bleed releases nothing: the
+  chamber stays closed for the hold guard (its ``closed_since_s`` runs on), so the hold
+  limit counts from the anchor's first fill however it eases.
 - **Press** (press and hold): filled in order and held until ``release_hold`` (the person
   pressed the button) or the hold guard below, whichever first; then vent, rest, repeat.
 - **A target the plant cannot reach is said, not hidden**: a fill that ends more than
@@ -119,6 +131,19 @@ ANCHOR_VENT_ALLOWANCE_S = 2.0
 #: anchor: the first squeeze's fill, times this, estimates the next one's (top-ups and the
 #: other leg's fills may hold the pump longer than they did the first time)
 ANCHOR_FIRST_FILL_FACTOR = 1.3
+#: anchor support: a bleed pulse's settling time before the next (pressure sensors lag up to
+#: 0.3 s in the envelope, and the rate window is RATE_WINDOW_S)
+BLEED_SETTLE_S = 0.6
+#: the share of its pressure one single-tick pulse is assumed to let out before one has been
+#: seen (the smallest sleeve of the envelope on the default vent valve loses ~11 % a tick)
+BLEED_DROP_START = 0.12
+#: a measured drop is taken this much larger (noise, leaks), and never below BLEED_DROP_MIN
+BLEED_DROP_SAFETY = 1.25
+BLEED_DROP_MIN = 0.03
+#: an easing chamber stays this far above every chamber proximal to it
+BLEED_GRADIENT_MARGIN_MMHG = 1.0
+#: ... and holds this far above the target of a proximal chamber still filling
+EASED_ABOVE_FILL_MMHG = 2.0
 #: a fill that ends this far below its target fell short (the report's band too)
 SHORTFALL_WARN_MMHG = 3.0
 #: this many short fills in a row of one chamber raise the warning (one is not yet a pattern)
@@ -153,7 +178,8 @@ class CompressionOutput:
 class _Chamber:
     __slots__ = ("name", "leg", "position", "order", "state", "topping_up", "capped", "vent_latched",
                  "fill_started_s", "closed_since_s", "times", "pressures", "p", "target", "distal", "proximal",
-                 "progress_mmhg", "progress_due_s", "fill_peak", "short_fills", "short_best")
+                 "progress_mmhg", "progress_due_s", "fill_peak", "short_fills", "short_best",
+                 "own", "support", "eased", "bleed_due_s", "bleed_from", "drop_fraction")
 
     def __init__(self, name: str, leg: str, position: str) -> None:
         self.name = name
@@ -176,12 +202,24 @@ class _Chamber:
         self.pressures: deque[float] = deque()
         self.p = 0.0  # this tick's reading (NaN: none)
         self.target = 0.0  # CompressionController.target_of, kept current by the controller
+        self.own = 0.0  # the program's pressure at the intensity (0: unused)
+        self.support = 0.0  # an anchor's support pressure at the intensity (= own without one)
+        self.eased = False  # an anchor chamber that reached its own pressure and eases to its support
+        self.bleed_due_s = 0.0  # the next bleed pulse may not come before this
+        self.bleed_from: float | None = None  # the pressure before the last pulse (to learn its drop)
+        self.drop_fraction = BLEED_DROP_START  # the largest share of its pressure a pulse may let out
         self.distal: _Chamber | None = None  # _Leg.distal_of(self), kept current by the leg
         self.proximal: list[_Chamber] = []  # every chamber of the leg proximal to this one
 
     def to_state(self, state: str) -> None:
         self.state = state
         self.topping_up = self.capped = self.vent_latched = False
+
+    def ease(self, eased: bool) -> None:
+        """Hold at the support (True) or at the program's own pressure (False)."""
+        self.eased = eased
+        self.bleed_from = None
+        self.target = self.support if eased else self.own
 
     def mean_mmhg(self) -> float:
         return sum(self.pressures) / len(self.pressures) if self.pressures else math.nan
@@ -249,6 +287,8 @@ class _Leg:
         for c in self.active:
             c.state = _QUEUED  # keeps its vent latch: it may still be venting
             c.topping_up = c.capped = False
+            if c.eased:
+                c.ease(False)
 
     def vent(self, rest_s: float) -> None:
         self.stage = _RESTING
@@ -257,6 +297,8 @@ class _Leg:
         self.cycle_done = False
         for c in self.chambers:
             c.to_state(_VENT)
+            if c.eased:
+                c.ease(False)
 
     def off(self) -> None:
         self.vent(0.0)
@@ -354,11 +396,17 @@ class CompressionController:
         return self._intensity
 
     def target_of(self, chamber: str) -> float:
-        """The program's pressure for this chamber at the present intensity (0 if unused)."""
+        """The pressure this chamber is driven to at the present intensity (0 if unused): the
+        program's, or an eased anchor chamber's support."""
+        c = self._chambers[chamber]
+        return self._pressure_of(c, "support_mmhg" if c.eased else "pressure_mmhg")
+
+    def _pressure_of(self, c: _Chamber, table: str) -> float:
         if self._spec is None:
             return 0.0
-        c = self._chambers[chamber]
-        base = self._spec.pressure_mmhg.get(c.position)
+        base = (getattr(self._spec, table, None) or {}).get(c.position)
+        if base is None and table == "support_mmhg":  # no support: it holds its own pressure
+            base = self._spec.pressure_mmhg.get(c.position)
         if base is None or c not in self._legs[c.leg].active:
             return 0.0
         return min(base * self._factor, self.limits.max_pressure_mmhg)
@@ -366,7 +414,9 @@ class CompressionController:
     def _retarget(self) -> None:
         """Each chamber's ``target``: after any change of program, intensity or active chambers."""
         for c in self._chamber_list:
-            c.target = self.target_of(c.name)
+            c.own = self._pressure_of(c, "pressure_mmhg")
+            c.support = self._pressure_of(c, "support_mmhg")
+            c.target = c.support if c.eased else c.own
 
     # ------------------------------------------------------------------ the tick
     def step(self, pressure_mmhg: Mapping[str, float], now_s: float) -> CompressionOutput:
@@ -407,6 +457,8 @@ class CompressionController:
         """Fills that arrived, timed out or cannot go on; leaks that need a top-up."""
         stop_early = self.cc.stop_early_mmhg
         for c in self._chamber_list:
+            if c.eased:
+                c.target = self._eased_target(c)
             state = c.state
             if state != _FILL and state != _HELD:
                 continue
@@ -420,6 +472,7 @@ class CompressionController:
                 if p >= target - stop_early:
                     c.state = _HELD
                     c.short_fills = 0
+                    self._ease_if_anchor(c)
                 elif self._blocked_for_good(c) or (now_s - c.fill_started_s >= self._judge_from_s
                                                    and not self._still_rising(c, now_s)):
                     c.state = _GAVE_UP
@@ -560,8 +613,55 @@ class CompressionController:
             return
         if c.p >= c.target - self.cc.stop_early_mmhg:
             c.to_state(_HELD)
+            self._ease_if_anchor(c)
         elif self._blocked_for_good(c):
             c.to_state(_GAVE_UP)
+
+    def _ease_if_anchor(self, c: _Chamber) -> None:
+        """An anchor chamber with a support has reached its own pressure: it eases from now."""
+        if not c.eased and c.support < c.own and self._spec.pattern == "anchor":
+            c.ease(True)
+
+    @staticmethod
+    def _others_closed(leg: _Leg, c: _Chamber) -> bool:
+        """Another chamber of the leg is closed: a pulse never leaves the whole leg open, so
+        it is never mistaken for the leg venting (the end of a cycle)."""
+        return any(x is not c and x.state in _CLOSED_STATES for x in leg.chambers)
+
+    def _eased_target(self, c: _Chamber) -> float:
+        """An eased chamber's target: its support, but while a chamber proximal to it is still
+        to reach its own pressure, that pressure and a margin (so that fill is never capped
+        short of its target by the gradient rule)."""
+        target = c.support
+        for x in c.proximal:
+            if x.state in (_QUEUED, _FILL) and x.target > 0:
+                target = max(target, x.target + EASED_ABOVE_FILL_MMHG)
+        return min(target, c.own)
+
+    def _bleed(self, c: _Chamber, now_s: float) -> bool:
+        """One tick's vent pulse of an eased anchor chamber above its support (docstring:
+        "Anchor"); False when none is due or none is safe."""
+        if now_s < c.bleed_due_s or c.topping_up or (self._serving is not None and self._serving[1] is c):
+            return False
+        p = c.mean_mmhg()
+        if c.bleed_from is not None:  # the last pulse has settled: how much did it let out?
+            if c.bleed_from > 0 and math.isfinite(p):
+                seen = (c.bleed_from - p) / c.bleed_from
+                c.drop_fraction = max(BLEED_DROP_MIN, BLEED_DROP_SAFETY * seen)
+            c.bleed_from = None
+        if not p > c.target:  # (NaN: no pulse)
+            return False
+        floor = 0.0
+        for x in c.proximal:
+            if x.state in _CLOSED_STATES:
+                floor = max(floor, x.p + BLEED_GRADIENT_MARGIN_MMHG)
+            if x.state in (_QUEUED, _FILL):  # a fill still to reach its target needs room
+                floor = max(floor, x.target + BLEED_GRADIENT_MARGIN_MMHG)
+        if not p * (1.0 - c.drop_fraction) >= floor:
+            return False
+        c.bleed_from = p
+        c.bleed_due_s = now_s + BLEED_SETTLE_S
+        return True
 
     def _fill_ended_short(self, c: _Chamber, now_s: float) -> None:
         """A fill gave up or was vented before its target (not by a phase change)."""
@@ -670,15 +770,20 @@ class CompressionController:
         vent_open = {}
         for leg in self._leg_list:
             blind = leg.name in self._blind
-            for c in leg.chambers:
+            bled = False  # one pulse a leg a tick: the leg is never seen all vented by a bleed
+            for c in reversed(leg.chambers):  # proximal first: it makes room for the distal
+                bleed = False
                 if blind:
                     is_open = True
                 elif c.state in _CLOSED_STATES:
-                    is_open = False
+                    # an eased anchor chamber above its support: a one-tick pulse
+                    is_open = bleed = (c.eased and c.state == _HELD and not bled and self._others_closed(leg, c)
+                                       and self._bleed(c, now_s))
+                    bled = bled or bleed
                 else:
                     is_open = self._staged_vent(c)
                 vent_open[c.name] = is_open
-                if is_open:
+                if is_open and not bleed:  # a bleed releases nothing: the hold guard runs on
                     c.closed_since_s = None
                 elif c.closed_since_s is None:
                     c.closed_since_s = now_s
