@@ -66,6 +66,9 @@ How the parts fit, and why:
   limit counts from the anchor's first fill however it eases.
 - **Press** (press and hold): filled in order and held until ``release_hold`` (the person
   pressed the button) or the hold guard below, whichever first; then vent, rest, repeat.
+- **Strokes the plant cannot make in time are said too**: a wave phase that ran its whole
+  time (``set_program(..., phase_completed=True)``) with a leg short of its ``strokes`` raises
+  a ``pressure_shortfall`` warning for that leg (made and stated counts in words).
 - **A target the plant cannot reach is said, not hidden**: a fill that ends more than
   ``SHORTFALL_WARN_MMHG`` short of its target (given up, or vented by the hold guard; not one a
   phase change cut) is a short fill, and the second short fill in a row of one chamber raises a
@@ -337,6 +340,7 @@ class CompressionController:
         self._last_s: float | None = None
         self._blind: set[str] = set()  # legs with a missing pressure reading this tick
         self._warnings: list[Fault] = []  # raised this tick
+        self._pending_warnings: list[Fault] = []  # raised between ticks (a phase's end), out next tick
         self.wave_log: deque[tuple[float, str, str]] = deque(maxlen=WAVE_LOG_LEN)
         # the give-up time of a fill, and the longest a leg may keep a chamber closed
         self._give_up_s = self.limits.fill_timeout_s + GIVE_UP_AFTER_SAFETY_S
@@ -344,9 +348,12 @@ class CompressionController:
         self._max_closed_s = self.limits.max_hold_s - MAX_HOLD_MARGIN_S - VENT_STAGING_ALLOWANCE_S
 
     # ------------------------------------------------------------------ commands
-    def set_program(self, spec, intensity: int, now_s: float) -> None:
+    def set_program(self, spec, intensity: int, now_s: float, *, phase_completed: bool = False) -> None:
         """A phase's compression (None or "off": vent everything). A different spec vents every
-        leg and starts over once they have rested; the same spec again only sets the intensity."""
+        leg and starts over once they have rested; the same spec again only sets the intensity.
+        ``phase_completed``: the last phase ran its whole time (its strokes are judged)."""
+        if phase_completed:
+            self._judge_strokes(now_s)
         self.set_intensity(intensity)
         if spec is None or spec.pattern == "off":
             self._spec = None
@@ -424,6 +431,8 @@ class CompressionController:
         self._last_s = now_s
         if self._warnings:
             self._warnings = []
+        if self._pending_warnings:
+            self._warnings, self._pending_warnings = self._pending_warnings, []
         blind = self._blind = set()
         for c in self._chamber_list:  # this tick's readings; the rate window keeps finite ones
             p = c.p = float(pressure_mmhg.get(c.name, math.nan))
@@ -577,6 +586,24 @@ class CompressionController:
         closed = [c.closed_since_s for c in leg.chambers if c.closed_since_s is not None]
         held_s = now_s - min(closed) if closed else 0.0
         return held_s + leg.squeeze_s <= self._max_closed_s
+
+    def _judge_strokes(self, now_s: float) -> None:
+        """A wave phase that ran its whole time and left a leg short of its stated strokes: the
+        unit's sleeve fills more slowly than the program allows. Said in words (a
+        ``pressure_shortfall`` warning, raised on the next step), never silent."""
+        spec = self._spec
+        if spec is None or spec.pattern != "wave" or spec.strokes is None:
+            return
+        for leg in self._leg_list:
+            if not leg.active or leg.phase_strokes >= spec.strokes:
+                continue
+            top = leg.active[-1]
+            self._pending_warnings.append(Fault.make(
+                "pressure_shortfall", top.name, now_s,
+                f"{leg.name} leg: {leg.phase_strokes} of the {spec.strokes} upward strokes of this step in its "
+                f"time: the sleeve fills more slowly than the program allows (the pump is weak or the sleeve "
+                "leaks): service the pump and check the sleeve and its hoses",
+                {"strokes_made": leg.phase_strokes, "strokes_stated": spec.strokes}))
 
     @staticmethod
     def _may_start(leg: _Leg, spec) -> bool:

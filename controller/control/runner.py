@@ -50,6 +50,9 @@ class Targets:
     #: a step the person does (toe pulls, a stretch): its notice, worked out on the tick the
     #: phase changes (None on other ticks, and while paused or ended: the prompt is over)
     prompt: Notice | None = None
+    #: the phase that ended on this tick ran its whole time (not cut by a pause, stop or
+    #: fault): the controllers may judge what it achieved (its strokes)
+    phase_completed: bool = False
 
 
 @dataclass
@@ -267,6 +270,7 @@ class Runner:
     # ------------------------------------------------------------------ the tick
     def step(self, now_s: float, pad_temps_c: Mapping[str, float] | None = None) -> Targets:
         """``pad_temps_c``: each pad's temperature (by zone), for the pre-heat to see it is warm."""
+        completed = False
         if self.mode == Mode.PAUSED and self._paused_at is not None and now_s - self._paused_at > MAX_PAUSE_S:
             self._end(now_s, Mode.STOPPED, f"paused for more than {MAX_PAUSE_S:.0f} s")
         if self.mode == Mode.RUNNING and self._preheat is not None:
@@ -279,6 +283,7 @@ class Runner:
                 self._phase_started_elapsed += phase.duration_s
                 self.phase_index += 1
                 self._phase_dirty = True
+                completed = True
                 phase = self.phase
             if phase is None:
                 self._end(now_s, Mode.COMPLETED, "program completed")
@@ -290,7 +295,7 @@ class Runner:
             if changed and phase.prompt is not None:
                 heated = any(t is not None for t in heat.values())
                 prompt = guide_prompt(phase.prompt.text, phase.duration_s, heated)
-            return Targets(heat, phase.compression, phase.rollers, changed, prompt)
+            return Targets(heat, phase.compression, phase.rollers, changed, prompt, completed)
         off = {p: None for p in self.config.pad_names}
         if self.mode == Mode.PAUSED:
             # Pause vents and idles the rollers; heat stays on for a bounded time.
@@ -300,7 +305,7 @@ class Runner:
                 changed = True
             self._last_pause_heat = heat
             return Targets(heat, None, None, changed)
-        return Targets(off, None, None, changed)
+        return Targets(off, None, None, changed, phase_completed=completed)
 
     def _heat_targets(self, heat_c: dict[str, float]) -> dict[str, float | None]:
         """Each pad's target (a new dict each call). It depends only on the phase's ``heat_c``,

@@ -305,7 +305,7 @@ class Supervisor:
         spared = self.runner.spared_legs  # the controllers want nothing there (and the gate cuts it)
         self.compression.set_spared_legs(spared, now)
         self.rollers.set_spared(frozenset(r.zone for r in self.config.rollers if r.leg in spared))
-        self.compression.set_program(targets.compression, intensity, now)
+        self.compression.set_program(targets.compression, intensity, now, phase_completed=targets.phase_completed)
         self.rollers.set_program(targets.rollers, intensity, now)
 
     def _on_new_fault(self, fault: Fault, now: float) -> None:

@@ -47,8 +47,12 @@ def test_stated_strokes_are_made_on_the_envelope_corners_or_the_shortfall_is_sai
     prog = PROGRAMS[program]
     stated = stated_strokes(prog)
     from_trace = {leg: int(rows[-1][f"strokes.{leg}"]) for leg in LEGS}
+    # every stroke the trace counts is in its pressures too (the pressures' 3 mmHg band may
+    # also count a last wave a phase's end cut just short of target: at most one a step)
     from_pressures = strokes_from_pressures(rows, prog)
-    assert from_trace == from_pressures, (plant, program)
+    waves = sum(1 for p in prog.phases if p.compression is not None and p.compression.pattern == "wave")
+    for leg in LEGS:
+        assert from_trace[leg] <= from_pressures[leg] <= from_trace[leg] + waves, (plant, program, leg)
     if from_trace == {leg: stated for leg in LEGS}:
         return
     # fewer strokes than stated: only where the plant could not reach the pressure, and then
