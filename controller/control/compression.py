@@ -648,6 +648,7 @@ class CompressionController:
         """An anchor chamber with a support has reached its own pressure: it eases from now."""
         if not c.eased and c.support < c.own and self._spec.pattern == "anchor":
             c.ease(True)
+            c.target = self._eased_target(c)
 
     @staticmethod
     def _others_closed(leg: _Leg, c: _Chamber) -> bool:
