@@ -61,9 +61,9 @@ How the parts fit, and why:
   ``BLEED_GRADIENT_MARGIN_MMHG``: the gradient holds at every instant, and the proximal
   fills still reach their targets (while one is still to come, the eased chamber's target is
   that fill's target plus ``EASED_ABOVE_FILL_MMHG``, if higher than its support). A pulse
-  only opens while another chamber of the leg is closed, one pulse a leg a tick. A bleed releases nothing: the
-  chamber stays closed for the hold guard (its ``closed_since_s`` runs on), so the hold
-  limit counts from the anchor's first fill however it eases.
+  only opens while another chamber of the leg is closed, one pulse a leg a tick. A bleed
+  releases nothing: the chamber stays closed for the hold guard (its ``closed_since_s`` runs
+  on), so the hold limit counts from the anchor's first fill however it eases.
 - **Press** (press and hold): filled in order and held until ``release_hold`` (the person
   pressed the button) or the hold guard below, whichever first; then vent, rest, repeat.
 - **Strokes the plant cannot make in time are said too**: a wave phase that ran its whole
@@ -646,7 +646,7 @@ class CompressionController:
 
     def _ease_if_anchor(self, c: _Chamber) -> None:
         """An anchor chamber with a support has reached its own pressure: it eases from now."""
-        if not c.eased and c.support < c.own and self._spec.pattern == "anchor":
+        if not c.eased and c.support < c.own and self._spec is not None and self._spec.pattern == "anchor":
             c.ease(True)
             c.target = self._eased_target(c)
 
@@ -680,8 +680,8 @@ class CompressionController:
         if not p > c.target:  # (NaN: no pulse)
             return False
         floor = 0.0
-        for x in c.proximal:
-            if x.state in _CLOSED_STATES:
+        for x in c.proximal:  # whatever it is doing, a chamber above stays below this one
+            if math.isfinite(x.p):
                 floor = max(floor, x.p + BLEED_GRADIENT_MARGIN_MMHG)
             if x.state in (_QUEUED, _FILL):  # a fill still to reach its target needs room
                 floor = max(floor, x.target + BLEED_GRADIENT_MARGIN_MMHG)
@@ -795,7 +795,7 @@ class CompressionController:
     # ------------------------------------------------------------------ vents
     def _vents(self, now_s: float) -> dict[str, bool]:
         """Each vent's state this tick; and since when each closed vent has been closed."""
-        vent_open = {}
+        vent_open = dict.fromkeys(self._chambers, True)  # (in the config's order)
         for leg in self._leg_list:
             blind = leg.name in self._blind
             bled = False  # one pulse a leg a tick: the leg is never seen all vented by a bleed

@@ -50,8 +50,9 @@ class Targets:
     #: a step the person does (toe pulls, a stretch): its notice, worked out on the tick the
     #: phase changes (None on other ticks, and while paused or ended: the prompt is over)
     prompt: Notice | None = None
-    #: the phase that ended on this tick ran its whole time (not cut by a pause, stop or
-    #: fault): the controllers may judge what it achieved (its strokes)
+    #: the phase that ended on this tick ran its whole time, uninterrupted (no pause, no
+    #: reload for a changed profile; not cut by a stop or fault): the controllers may judge
+    #: what it achieved (its strokes)
     phase_completed: bool = False
 
 
@@ -97,6 +98,7 @@ class Runner:
         self.sessions_ended: list[SessionRecord] = []
         self._preheat: Phase | None = None  # the pre-heat while it runs (a phase of pads only)
         self._preheat_s = 0.0  # session time the pre-heat took: the program's clock starts after it
+        self._phase_interrupted = False  # paused or reloaded since the phase began
 
     # ------------------------------------------------------------------ time
     def elapsed_s(self, now_s: float) -> float:
@@ -156,6 +158,7 @@ class Runner:
         self._running_since = now_s
         self._paused_at = None
         self._phase_dirty = True
+        self._phase_interrupted = False
         self._preheat_s = 0.0
         self._preheat = self._preheat_phase(program) if preheat and heat else None
         self.session = SessionRecord(program.id, self.intensity, now_s, notes=list(decision.reasons))
@@ -183,6 +186,7 @@ class Runner:
         self._preheat = None
         self._phase_started_elapsed = 0.0
         self._phase_dirty = True
+        self._phase_interrupted = False  # (a pause during the pre-heat is not the first phase's)
         if self.session is not None:
             self.session.preheat_s = self._preheat_s
 
@@ -192,6 +196,7 @@ class Runner:
         self._elapsed_before_pause = self.elapsed_s(now_s)
         self._running_since = None
         self._paused_at = now_s
+        self._phase_interrupted = True
         self.mode = Mode.PAUSED
         self._phase_dirty = True
         return None
@@ -250,6 +255,7 @@ class Runner:
             if (decision.spared_legs, decision.no_heat_legs) != (self.spared_legs, self.no_heat_legs):
                 self.spared_legs, self.no_heat_legs = decision.spared_legs, decision.no_heat_legs
                 self._phase_dirty = True
+                self._phase_interrupted = True
         return []
 
     def _end(self, now_s: float, outcome: Mode, reason: str) -> None:
@@ -283,7 +289,8 @@ class Runner:
                 self._phase_started_elapsed += phase.duration_s
                 self.phase_index += 1
                 self._phase_dirty = True
-                completed = True
+                completed = not self._phase_interrupted
+                self._phase_interrupted = False
                 phase = self.phase
             if phase is None:
                 self._end(now_s, Mode.COMPLETED, "program completed")
