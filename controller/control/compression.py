@@ -68,7 +68,8 @@ How the parts fit, and why:
   pressed the button) or the hold guard below, whichever first; then vent, rest, repeat.
 - **Strokes the plant cannot make in time are said too**: a wave phase that ran its whole
   time (``set_program(..., phase_completed=True)``) with a leg short of its ``strokes`` raises
-  a ``pressure_shortfall`` warning for that leg (made and stated counts in words).
+  a ``pressure_shortfall`` warning for that leg (zone: the leg; made and stated counts in
+  words).
 - **A target the plant cannot reach is said, not hidden**: a fill that ends more than
   ``SHORTFALL_WARN_MMHG`` short of its target (given up, or vented by the hold guard; not one a
   phase change cut) is a short fill, and the second short fill in a row of one chamber raises a
@@ -597,9 +598,10 @@ class CompressionController:
         for leg in self._leg_list:
             if not leg.active or leg.phase_strokes >= spec.strokes:
                 continue
-            top = leg.active[-1]
+            # zone: the leg (strokes are a leg's), so the latch keeps a chamber's own
+            # "reached N of M mmHg" beside it (one fault per code and zone)
             self._pending_warnings.append(Fault.make(
-                "pressure_shortfall", top.name, now_s,
+                "pressure_shortfall", leg.name, now_s,
                 f"{leg.name} leg: {leg.phase_strokes} of the {spec.strokes} upward strokes of this step in its "
                 f"time: the sleeve fills more slowly than the program allows (the pump is weak or the sleeve "
                 "leaks): service the pump and check the sleeve and its hoses",

@@ -15,6 +15,7 @@ from controller.interfaces.panel_signals import (NOTICE_SHOW_S, PanelOutputs, le
 from controller.model.config import DEFAULT_CONFIG_PATH, load_config
 from controller.model.notice import PANEL_CODES, NoticeCode
 from controller.machine.timebase import new_loop
+from legctl.format import watch_frame
 from tests.machine.simrun import run_sim
 from tests.machine.test_commands_on_machine import send
 from tests.machine.test_legctl_daemon import Daemon
@@ -82,6 +83,9 @@ def test_passing_the_daily_amount_shows_on_the_panel_and_in_the_state(tmp_path):
     assert snap.notice is not None and snap.notice.code == NoticeCode.DAILY_AMOUNT_PASSED
     assert {n.leg for n in snap.notices if n.code == NoticeCode.DAILY_AMOUNT_PASSED} == {"left", "right"}
     assert "more than the 4 minutes the guide suggests" in snap.notice_text
+    # legctl watch draws the same notices (and the event among the recent ones)
+    frame = watch_frame(snap, notices, "lt.sock")
+    assert "daily_amount_passed, panel code 8" in frame and "5 to 10 minutes per leg daily" in frame
 
     # the fault LED counts 8 flashes per period while the notice is fresh (a longer period
     # than for codes 1-7, so the dark gap between counts stays), then goes dark

@@ -39,9 +39,9 @@ def test_a_completed_wave_step_short_of_its_strokes_is_said_for_each_leg():
     ctl.set_program(None, 5, t, phase_completed=True)
     out = ctl.step({z: 0.0 for z in CFG.chamber_names}, t)
     warned = {w.zone: w for w in out.warnings}
-    assert set(warned) == {"left_calf", "right_calf"}
+    assert set(warned) == {"left", "right"}  # the leg's strokes: the leg is the zone
     for leg in ("left", "right"):
-        w = warned[f"{leg}_calf"]
+        w = warned[leg]
         assert w.code == "pressure_shortfall" and w.severity.value == "warning"
         assert f"{leg} leg: {made[leg]} of the 10 upward strokes" in w.message and "pump" in w.message
     assert not ctl.step({z: 0.0 for z in CFG.chamber_names}, t + DT_S).warnings  # said once
