@@ -37,6 +37,12 @@ MIN_REST_S = 2.0
 #: profile flags that refuse deep massage cannot be bypassed by leaving the flag off
 DEEP_PRESSURE_MMHG = 80.0
 
+#: a prompt step (toe pulls, a stretch) lasts this long: time to do it, not a wait
+PROMPT_MIN_S = 10.0
+PROMPT_MAX_S = 120.0
+#: a prompt's words fit a notice with room for its time
+MAX_PROMPT_TEXT = 200
+
 Problems = list[tuple[str, str]]
 
 
@@ -93,7 +99,12 @@ class CompressionSpec(_Strict):
       one (the thigh) squeezes ``squeezes`` times: hold ``hold_s``, vent, rest
       ``squeeze_rest_s``, refill. Then the whole leg vents and rests ``rest_s`` (the anchor
       may not stay closed near the hold limit). Foot ≥ calf ≥ thigh holds throughout: the
-      anchor stays at its pressures while the thigh cycles below them ("focus on the thighs");
+      anchor stays at its pressures while the thigh cycles below them ("focus on the thighs").
+      With ``support_mmhg`` each anchor chamber, once it has reached its own pressure (the
+      wave rolling up), eases down to its support pressure and holds there while the thigh
+      works: the thigh, not the foot, spends the step at its target. The supports keep the
+      gradient with the thigh's pressure (5-10 mmHg steps, foot ≥ calf ≥ thigh) and lie below
+      each chamber's own pressure;
     - ``off``: chambers vented.
 
     ``legs = "alternate"`` runs each cycle on the left leg, then on the right. ``strokes``
@@ -111,6 +122,8 @@ class CompressionSpec(_Strict):
     strokes: int | None = Field(None, ge=1, le=500)
     squeezes: int = Field(0, ge=0, le=50)
     squeeze_rest_s: float = Field(0.0, ge=0)
+    #: anchor only: the pressures the chambers below the last ease to while it squeezes
+    support_mmhg: dict[ChamberPosition, Annotated[float, Field(gt=0)]] = {}
 
     @property
     def active(self) -> bool:
@@ -135,7 +148,7 @@ def compression_problems(spec: CompressionSpec, limits: SafetyLimits) -> Problem
     """Order, gradient, pressure and hold rules; paths are relative to the spec."""
     out: Problems = []
     if not spec.active:
-        if spec.chambers or spec.pressure_mmhg:
+        if spec.chambers or spec.pressure_mmhg or spec.support_mmhg:
             out.append(("chambers", "pattern 'off' vents every chamber: list no chambers or pressures"))
         return out
     if not spec.chambers:
@@ -192,6 +205,8 @@ def compression_problems(spec: CompressionSpec, limits: SafetyLimits) -> Problem
         out.append(("rest_s", f"{_fmt(spec.rest_s)} s is too short: chambers must vent at least "
                               f"{_fmt(MIN_REST_S)} s between cycles"))
     out += _pattern_field_problems(spec)
+    if spec.pattern == "anchor" and ordered:
+        out += _support_problems(spec, limits)
     return out
 
 
@@ -212,6 +227,38 @@ def _pattern_field_problems(spec: CompressionSpec) -> Problems:
                                           f"must vent at least {_fmt(MIN_REST_S)} s between squeezes"))
     elif spec.squeezes or spec.squeeze_rest_s:
         out.append(("squeezes", f"squeezes and squeeze_rest_s belong to pattern 'anchor', not {spec.pattern!r}"))
+    if spec.support_mmhg and spec.pattern != "anchor":
+        out.append(("support_mmhg", f"support pressures belong to pattern 'anchor', not {spec.pattern!r}"))
+    return out
+
+
+def _support_problems(spec: CompressionSpec, limits: SafetyLimits) -> Problems:
+    """An anchor's supports: one for each chamber below the squeezing one, each below that
+    chamber's own pressure (an easing, never a rise), and with the squeezing chamber's
+    pressure a graded gradient (5-10 mmHg steps: foot ≥ calf ≥ thigh while the thigh works)."""
+    if not spec.support_mmhg:
+        return []
+    out: Problems = []
+    below = spec.chambers[:-1]
+    if set(spec.support_mmhg) != set(below):
+        return [("support_mmhg", f"give a support pressure for each chamber below the squeezing one "
+                                 f"({', '.join(below)}), and only for them")]
+    for c in below:
+        own = spec.pressure_mmhg.get(c)
+        if own is not None and not spec.support_mmhg[c] < own:
+            out.append((f"support_mmhg.{c}", f"{_fmt(spec.support_mmhg[c])} mmHg must be below the {c}'s own "
+                                             f"{_fmt(own)} mmHg: the anchor eases, it never rises"))
+    last = spec.chambers[-1]
+    if last not in spec.pressure_mmhg:
+        return out
+    chain = [(c, spec.support_mmhg[c], f"support_mmhg.{c}") for c in below]
+    chain.append((last, spec.pressure_mmhg[last], f"pressure_mmhg.{last}"))
+    lo, hi = limits.gradient_step_min_mmhg, limits.gradient_step_max_mmhg
+    for (distal, p_d, _), (proximal, p_p, where) in zip(chain, chain[1:]):
+        step = p_d - p_p
+        if not lo <= step <= hi:
+            out.append((where, f"{proximal} {_fmt(p_p)} mmHg must be {_fmt(lo)}-{_fmt(hi)} mmHg below the {distal}'s "
+                               f"support {_fmt(p_d)} mmHg (step {_fmt(step)})"))
     return out
 
 
@@ -238,14 +285,30 @@ class RollerSpec(_Strict):
         return self
 
 
+class PromptSpec(_Strict):
+    """A step the machine cannot do itself (the guide's toe pulls and leg stretch): the person
+    is told what to do, in the guide's words, and does it while the step lasts. The machine
+    keeps the pads at the step's heat and the sleeves vented and the rollers still, so a leg
+    that moves is never squeezed or rubbed."""
+
+    action: Literal["toe_pulls", "leg_stretch"]
+    #: what the person is asked to do ("gently pull your toes toward you and hold")
+    text: str = Field(min_length=1, max_length=MAX_PROMPT_TEXT)
+
+
 class Phase(_Strict):
-    """One step of a program. Heat targets apply to the pad at that position on both legs."""
+    """One step of a program. Heat targets apply to the pad at that position on both legs.
+
+    A step with a ``prompt`` is done by the person: it may not use the chambers or the
+    rollers, and it lasts ``PROMPT_MIN_S``-``PROMPT_MAX_S`` (long enough to do, short enough
+    not to leave the person waiting)."""
 
     name: str = Field(min_length=1)
     duration_s: float = Field(gt=0)
     heat_c: dict[PadPosition, float] = {}
     compression: CompressionSpec | None = None
     rollers: RollerSpec | None = None
+    prompt: PromptSpec | None = None
 
     @property
     def has_compression(self) -> bool:
@@ -259,6 +322,8 @@ class Phase(_Strict):
     def _rules(self, info: ValidationInfo) -> "Phase":
         limits = _limits(info)
         out: Problems = []
+        if self.prompt is not None:
+            out += _prompt_problems(self)
         for pad, c in self.heat_c.items():
             if c > limits.max_heat_target_c:
                 out.append((f"heat_c.{pad}", f"{_fmt(c)} °C is above the {_fmt(limits.max_heat_target_c)} °C "
@@ -268,6 +333,19 @@ class Phase(_Strict):
                                              "out to keep it off"))
         _raise_if(out)
         return self
+
+
+def _prompt_problems(phase: Phase) -> Problems:
+    """A person moving their leg is never squeezed or rubbed; the step has a doable length."""
+    out: Problems = []
+    if phase.has_compression:
+        out.append(("compression", "a prompt step is done by the person: the sleeves stay vented (no compression)"))
+    if phase.has_rollers:
+        out.append(("rollers", "a prompt step is done by the person: the rollers stay still (no rollers)"))
+    if not PROMPT_MIN_S <= phase.duration_s <= PROMPT_MAX_S:
+        out.append(("duration_s", f"a prompt step lasts {_fmt(PROMPT_MIN_S)}-{_fmt(PROMPT_MAX_S)} s, "
+                                  f"got {_fmt(phase.duration_s)} s"))
+    return out
 
 
 class Program(_Strict):

@@ -52,8 +52,24 @@ How the parts fit, and why:
   (hold, vent, ``squeeze_rest_s``, refill) while the chambers below it stay held, so foot ≥
   calf ≥ thigh holds at every instant. A squeeze starts only if, judged by the last one, it
   ends before the hold guard would vent the leg; otherwise the whole leg vents and rests.
+  With ``support_mmhg``, each anchor chamber that reaches its own pressure *eases* to its
+  support: its target becomes the support, and its vent opens for single ticks (a *bleed*
+  pulse, ``BLEED_SETTLE_S`` apart so a lagging sensor has caught up) while it is above it.
+  A pulse is taken only if even the largest drop one pulse may cause (learnt from the last
+  pulses, ``BLEED_DROP_START``-sized at first) leaves it above every chamber proximal to it
+  (and above what a proximal chamber still filling is aiming at) by
+  ``BLEED_GRADIENT_MARGIN_MMHG``: the gradient holds at every instant, and the proximal
+  fills still reach their targets (while one is still to come, the eased chamber's target is
+  that fill's target plus ``EASED_ABOVE_FILL_MMHG``, if higher than its support). A pulse
+  only opens while another chamber of the leg is closed, one pulse a leg a tick. A bleed
+  releases nothing: the chamber stays closed for the hold guard (its ``closed_since_s`` runs
+  on), so the hold limit counts from the anchor's first fill however it eases.
 - **Press** (press and hold): filled in order and held until ``release_hold`` (the person
   pressed the button) or the hold guard below, whichever first; then vent, rest, repeat.
+- **Strokes the plant cannot make in time are said too**: a wave phase that ran its whole
+  time (``set_program(..., phase_completed=True)``) with a leg short of its ``strokes`` raises
+  a ``pressure_shortfall`` warning for that leg (zone: the leg; made and stated counts in
+  words).
 - **A target the plant cannot reach is said, not hidden**: a fill that ends more than
   ``SHORTFALL_WARN_MMHG`` short of its target (given up, or vented by the hold guard; not one a
   phase change cut) is a short fill, and the second short fill of one chamber in a session raises a
@@ -120,6 +136,19 @@ ANCHOR_VENT_ALLOWANCE_S = 2.0
 #: anchor: the first squeeze's fill, times this, estimates the next one's (top-ups and the
 #: other leg's fills may hold the pump longer than they did the first time)
 ANCHOR_FIRST_FILL_FACTOR = 1.3
+#: anchor support: a bleed pulse's settling time before the next (pressure sensors lag up to
+#: 0.3 s in the envelope, and the rate window is RATE_WINDOW_S)
+BLEED_SETTLE_S = 0.6
+#: the share of its pressure one single-tick pulse is assumed to let out before one has been
+#: seen (the smallest sleeve of the envelope on the default vent valve loses ~11 % a tick)
+BLEED_DROP_START = 0.12
+#: a measured drop is taken this much larger (noise, leaks), and never below BLEED_DROP_MIN
+BLEED_DROP_SAFETY = 1.25
+BLEED_DROP_MIN = 0.03
+#: an easing chamber stays this far above every chamber proximal to it
+BLEED_GRADIENT_MARGIN_MMHG = 1.0
+#: ... and holds this far above the target of a proximal chamber still filling
+EASED_ABOVE_FILL_MMHG = 2.0
 #: a fill that ends this far below its target fell short (the report's band too)
 SHORTFALL_WARN_MMHG = 3.0
 #: this many short fills of one chamber in a session raise the warning (one is not yet a pattern;
@@ -156,7 +185,8 @@ class CompressionOutput:
 class _Chamber:
     __slots__ = ("name", "leg", "position", "order", "state", "topping_up", "capped", "vent_latched",
                  "fill_started_s", "closed_since_s", "times", "pressures", "p", "target", "distal", "proximal",
-                 "progress_mmhg", "progress_due_s", "fill_peak", "short_fills", "short_best")
+                 "progress_mmhg", "progress_due_s", "fill_peak", "short_fills", "short_best",
+                 "own", "support", "eased", "bleed_due_s", "bleed_from", "drop_fraction")
 
     def __init__(self, name: str, leg: str, position: str) -> None:
         self.name = name
@@ -179,12 +209,24 @@ class _Chamber:
         self.pressures: deque[float] = deque()
         self.p = 0.0  # this tick's reading (NaN: none)
         self.target = 0.0  # CompressionController.target_of, kept current by the controller
+        self.own = 0.0  # the program's pressure at the intensity (0: unused)
+        self.support = 0.0  # an anchor's support pressure at the intensity (= own without one)
+        self.eased = False  # an anchor chamber that reached its own pressure and eases to its support
+        self.bleed_due_s = 0.0  # the next bleed pulse may not come before this
+        self.bleed_from: float | None = None  # the pressure before the last pulse (to learn its drop)
+        self.drop_fraction = BLEED_DROP_START  # the largest share of its pressure a pulse may let out
         self.distal: _Chamber | None = None  # _Leg.distal_of(self), kept current by the leg
         self.proximal: list[_Chamber] = []  # every chamber of the leg proximal to this one
 
     def to_state(self, state: str) -> None:
         self.state = state
         self.topping_up = self.capped = self.vent_latched = False
+
+    def ease(self, eased: bool) -> None:
+        """Hold at the support (True) or at the program's own pressure (False)."""
+        self.eased = eased
+        self.bleed_from = None
+        self.target = self.support if eased else self.own
 
     def mean_mmhg(self) -> float:
         return sum(self.pressures) / len(self.pressures) if self.pressures else math.nan
@@ -252,6 +294,8 @@ class _Leg:
         for c in self.active:
             c.state = _QUEUED  # keeps its vent latch: it may still be venting
             c.topping_up = c.capped = False
+            if c.eased:
+                c.ease(False)
 
     def vent(self, rest_s: float) -> None:
         self.stage = _RESTING
@@ -260,6 +304,8 @@ class _Leg:
         self.cycle_done = False
         for c in self.chambers:
             c.to_state(_VENT)
+            if c.eased:
+                c.ease(False)
 
     def off(self) -> None:
         self.vent(0.0)
@@ -301,6 +347,7 @@ class CompressionController:
         #: the pump's measured flow, (percent, "rated" | "commissioned"), from the service record
         #: when known: only the shortfall warning's words use it, never the control
         self.pump_measured: tuple[float, str] | None = None
+        self._pending_warnings: list[Fault] = []  # raised between ticks (a phase's end), out next tick
         self.wave_log: deque[tuple[float, str, str]] = deque(maxlen=WAVE_LOG_LEN)
         # the give-up time of a fill, and the longest a leg may keep a chamber closed
         self._give_up_s = self.limits.fill_timeout_s + GIVE_UP_AFTER_SAFETY_S
@@ -308,9 +355,12 @@ class CompressionController:
         self._max_closed_s = self.limits.max_hold_s - MAX_HOLD_MARGIN_S - VENT_STAGING_ALLOWANCE_S
 
     # ------------------------------------------------------------------ commands
-    def set_program(self, spec, intensity: int, now_s: float) -> None:
+    def set_program(self, spec, intensity: int, now_s: float, *, phase_completed: bool = False) -> None:
         """A phase's compression (None or "off": vent everything). A different spec vents every
-        leg and starts over once they have rested; the same spec again only sets the intensity."""
+        leg and starts over once they have rested; the same spec again only sets the intensity.
+        ``phase_completed``: the last phase ran its whole time (its strokes are judged)."""
+        if phase_completed:
+            self._judge_strokes(now_s)
         self.set_intensity(intensity)
         if spec is None or spec.pattern == "off":
             self._spec = None
@@ -365,11 +415,17 @@ class CompressionController:
         return self._intensity
 
     def target_of(self, chamber: str) -> float:
-        """The program's pressure for this chamber at the present intensity (0 if unused)."""
+        """The pressure this chamber is driven to at the present intensity (0 if unused): the
+        program's, or an eased anchor chamber's support."""
+        c = self._chambers[chamber]
+        return self._pressure_of(c, "support_mmhg" if c.eased else "pressure_mmhg")
+
+    def _pressure_of(self, c: _Chamber, table: str) -> float:
         if self._spec is None:
             return 0.0
-        c = self._chambers[chamber]
-        base = self._spec.pressure_mmhg.get(c.position)
+        base = (getattr(self._spec, table, None) or {}).get(c.position)
+        if base is None and table == "support_mmhg":  # no support: it holds its own pressure
+            base = self._spec.pressure_mmhg.get(c.position)
         if base is None or c not in self._legs[c.leg].active:
             return 0.0
         return min(base * self._factor, self.limits.max_pressure_mmhg)
@@ -377,7 +433,9 @@ class CompressionController:
     def _retarget(self) -> None:
         """Each chamber's ``target``: after any change of program, intensity or active chambers."""
         for c in self._chamber_list:
-            c.target = self.target_of(c.name)
+            c.own = self._pressure_of(c, "pressure_mmhg")
+            c.support = self._pressure_of(c, "support_mmhg")
+            c.target = c.support if c.eased else c.own
 
     # ------------------------------------------------------------------ the tick
     def step(self, pressure_mmhg: Mapping[str, float], now_s: float) -> CompressionOutput:
@@ -385,6 +443,8 @@ class CompressionController:
         self._last_s = now_s
         if self._warnings:
             self._warnings = []
+        if self._pending_warnings:
+            self._warnings, self._pending_warnings = self._pending_warnings, []
         blind = self._blind = set()
         for c in self._chamber_list:  # this tick's readings; the rate window keeps finite ones
             p = c.p = float(pressure_mmhg.get(c.name, math.nan))
@@ -418,6 +478,8 @@ class CompressionController:
         """Fills that arrived, timed out or cannot go on; leaks that need a top-up."""
         stop_early = self.cc.stop_early_mmhg
         for c in self._chamber_list:
+            if c.eased:
+                c.target = self._eased_target(c)
             state = c.state
             if state != _FILL and state != _HELD:
                 continue
@@ -430,6 +492,7 @@ class CompressionController:
                     c.fill_peak = p
                 if p >= target - stop_early:
                     c.state = _HELD
+                    self._ease_if_anchor(c)
                 elif self._blocked_for_good(c) or (now_s - c.fill_started_s >= self._judge_from_s
                                                    and not self._still_rising(c, now_s)):
                     c.state = _GAVE_UP
@@ -535,6 +598,25 @@ class CompressionController:
         held_s = now_s - min(closed) if closed else 0.0
         return held_s + leg.squeeze_s <= self._max_closed_s
 
+    def _judge_strokes(self, now_s: float) -> None:
+        """A wave phase that ran its whole time and left a leg short of its stated strokes: the
+        unit's sleeve fills more slowly than the program allows. Said in words (a
+        ``pressure_shortfall`` warning, raised on the next step), never silent."""
+        spec = self._spec
+        if spec is None or spec.pattern != "wave" or spec.strokes is None:
+            return
+        for leg in self._leg_list:
+            if not leg.active or leg.phase_strokes >= spec.strokes:
+                continue
+            # zone: the leg (strokes are a leg's), so the latch keeps a chamber's own
+            # "reached N of M mmHg" beside it (one fault per code and zone)
+            self._pending_warnings.append(Fault.make(
+                "pressure_shortfall", leg.name, now_s,
+                f"{leg.name} leg: {leg.phase_strokes} of the {spec.strokes} upward strokes of this step in its "
+                f"time: the sleeve fills more slowly than the program allows (the pump is weak or the sleeve "
+                "leaks): service the pump and check the sleeve and its hoses",
+                {"strokes_made": leg.phase_strokes, "strokes_stated": spec.strokes}))
+
     @staticmethod
     def _may_start(leg: _Leg, spec) -> bool:
         """A leg that has made its phase's strokes starts no more cycles."""
@@ -570,8 +652,56 @@ class CompressionController:
             return
         if c.p >= c.target - self.cc.stop_early_mmhg:
             c.to_state(_HELD)
+            self._ease_if_anchor(c)
         elif self._blocked_for_good(c):
             c.to_state(_GAVE_UP)
+
+    def _ease_if_anchor(self, c: _Chamber) -> None:
+        """An anchor chamber with a support has reached its own pressure: it eases from now."""
+        if not c.eased and c.support < c.own and self._spec is not None and self._spec.pattern == "anchor":
+            c.ease(True)
+            c.target = self._eased_target(c)
+
+    @staticmethod
+    def _others_closed(leg: _Leg, c: _Chamber) -> bool:
+        """Another chamber of the leg is closed: a pulse never leaves the whole leg open, so
+        it is never mistaken for the leg venting (the end of a cycle)."""
+        return any(x is not c and x.state in _CLOSED_STATES for x in leg.chambers)
+
+    def _eased_target(self, c: _Chamber) -> float:
+        """An eased chamber's target: its support, but while a chamber proximal to it is still
+        to reach its own pressure, that pressure and a margin (so that fill is never capped
+        short of its target by the gradient rule)."""
+        target = c.support
+        for x in c.proximal:
+            if x.state in (_QUEUED, _FILL) and x.target > 0:
+                target = max(target, x.target + EASED_ABOVE_FILL_MMHG)
+        return min(target, c.own)
+
+    def _bleed(self, c: _Chamber, now_s: float) -> bool:
+        """One tick's vent pulse of an eased anchor chamber above its support (docstring:
+        "Anchor"); False when none is due or none is safe."""
+        if now_s < c.bleed_due_s or c.topping_up or (self._serving is not None and self._serving[1] is c):
+            return False
+        p = c.mean_mmhg()
+        if c.bleed_from is not None:  # the last pulse has settled: how much did it let out?
+            if c.bleed_from > 0 and math.isfinite(p):
+                seen = (c.bleed_from - p) / c.bleed_from
+                c.drop_fraction = max(BLEED_DROP_MIN, BLEED_DROP_SAFETY * seen)
+            c.bleed_from = None
+        if not p > c.target:  # (NaN: no pulse)
+            return False
+        floor = 0.0
+        for x in c.proximal:  # whatever it is doing, a chamber above stays below this one
+            if math.isfinite(x.p):
+                floor = max(floor, x.p + BLEED_GRADIENT_MARGIN_MMHG)
+            if x.state in (_QUEUED, _FILL):  # a fill still to reach its target needs room
+                floor = max(floor, x.target + BLEED_GRADIENT_MARGIN_MMHG)
+        if not p * (1.0 - c.drop_fraction) >= floor:
+            return False
+        c.bleed_from = p
+        c.bleed_due_s = now_s + BLEED_SETTLE_S
+        return True
 
     def _fill_ended_short(self, c: _Chamber, now_s: float) -> None:
         """A fill gave up or was vented before its target (not by a phase change)."""
@@ -689,18 +819,23 @@ class CompressionController:
     # ------------------------------------------------------------------ vents
     def _vents(self, now_s: float) -> dict[str, bool]:
         """Each vent's state this tick; and since when each closed vent has been closed."""
-        vent_open = {}
+        vent_open = dict.fromkeys(self._chambers, True)  # (in the config's order)
         for leg in self._leg_list:
             blind = leg.name in self._blind
-            for c in leg.chambers:
+            bled = False  # one pulse a leg a tick: the leg is never seen all vented by a bleed
+            for c in reversed(leg.chambers):  # proximal first: it makes room for the distal
+                bleed = False
                 if blind:
                     is_open = True
                 elif c.state in _CLOSED_STATES:
-                    is_open = False
+                    # an eased anchor chamber above its support: a one-tick pulse
+                    is_open = bleed = (c.eased and c.state == _HELD and not bled and self._others_closed(leg, c)
+                                       and self._bleed(c, now_s))
+                    bled = bled or bleed
                 else:
                     is_open = self._staged_vent(c)
                 vent_open[c.name] = is_open
-                if is_open:
+                if is_open and not bleed:  # a bleed releases nothing: the hold guard runs on
                     c.closed_since_s = None
                 elif c.closed_since_s is None:
                     c.closed_since_s = now_s

@@ -10,6 +10,11 @@ heated pad is within ``therapy.preheat_band_c`` of its target, so the first stro
 warm pads. It is part of the session (its time counts toward the session limit, which also
 caps it: program + pre-heat never exceed ``limits.max_session_s``), and the person can skip
 it (``preheat = false`` on start, or ``skip_preheat`` while it runs).
+
+**Prompt steps** (the guide's toe pulls and stretch, which a machine cannot do): the step's
+``prompt`` becomes a notice the person sees and hears (``Targets.prompt``); the step has no
+compression or rollers (the schema refuses them), so the sleeves vent and the rollers stop
+while the person moves, and its heat keeps the pads warm.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controller.model.config import MachineConfig
+from controller.model.notice import Notice, guide_prompt
 from controller.model.state import ENDED_MODES, Mode
 from programs.profile import Profile, ProfileDecision, check_profile
 from programs.schema import Phase, Program
@@ -41,6 +47,13 @@ class Targets:
     compression: object | None  # programs.schema.CompressionSpec
     rollers: object | None  # programs.schema.RollerSpec
     phase_changed: bool = False
+    #: a step the person does (toe pulls, a stretch): its notice, worked out on the tick the
+    #: phase changes (None on other ticks, and while paused or ended: the prompt is over)
+    prompt: Notice | None = None
+    #: the phase that ended on this tick ran its whole time, uninterrupted (no pause, no
+    #: reload for a changed profile; not cut by a stop or fault): the controllers may judge
+    #: what it achieved (its strokes)
+    phase_completed: bool = False
 
 
 @dataclass
@@ -85,6 +98,7 @@ class Runner:
         self.sessions_ended: list[SessionRecord] = []
         self._preheat: Phase | None = None  # the pre-heat while it runs (a phase of pads only)
         self._preheat_s = 0.0  # session time the pre-heat took: the program's clock starts after it
+        self._phase_interrupted = False  # paused or reloaded since the phase began
 
     # ------------------------------------------------------------------ time
     def elapsed_s(self, now_s: float) -> float:
@@ -144,6 +158,7 @@ class Runner:
         self._running_since = now_s
         self._paused_at = None
         self._phase_dirty = True
+        self._phase_interrupted = False
         self._preheat_s = 0.0
         self._preheat = self._preheat_phase(program) if preheat and heat else None
         self.session = SessionRecord(program.id, self.intensity, now_s, notes=list(decision.reasons))
@@ -171,6 +186,7 @@ class Runner:
         self._preheat = None
         self._phase_started_elapsed = 0.0
         self._phase_dirty = True
+        self._phase_interrupted = False  # (a pause during the pre-heat is not the first phase's)
         if self.session is not None:
             self.session.preheat_s = self._preheat_s
 
@@ -180,6 +196,7 @@ class Runner:
         self._elapsed_before_pause = self.elapsed_s(now_s)
         self._running_since = None
         self._paused_at = now_s
+        self._phase_interrupted = True
         self.mode = Mode.PAUSED
         self._phase_dirty = True
         return None
@@ -238,6 +255,7 @@ class Runner:
             if (decision.spared_legs, decision.no_heat_legs) != (self.spared_legs, self.no_heat_legs):
                 self.spared_legs, self.no_heat_legs = decision.spared_legs, decision.no_heat_legs
                 self._phase_dirty = True
+                self._phase_interrupted = True
         return []
 
     def _end(self, now_s: float, outcome: Mode, reason: str) -> None:
@@ -258,6 +276,7 @@ class Runner:
     # ------------------------------------------------------------------ the tick
     def step(self, now_s: float, pad_temps_c: Mapping[str, float] | None = None) -> Targets:
         """``pad_temps_c``: each pad's temperature (by zone), for the pre-heat to see it is warm."""
+        completed = False
         if self.mode == Mode.PAUSED and self._paused_at is not None and now_s - self._paused_at > MAX_PAUSE_S:
             self._end(now_s, Mode.STOPPED, f"paused for more than {MAX_PAUSE_S:.0f} s")
         if self.mode == Mode.RUNNING and self._preheat is not None:
@@ -270,13 +289,20 @@ class Runner:
                 self._phase_started_elapsed += phase.duration_s
                 self.phase_index += 1
                 self._phase_dirty = True
+                completed = not self._phase_interrupted
+                self._phase_interrupted = False
                 phase = self.phase
             if phase is None:
                 self._end(now_s, Mode.COMPLETED, "program completed")
         changed, self._phase_dirty = self._phase_dirty, False
         if self.mode == Mode.RUNNING:
             phase = self.phase
-            return Targets(self._heat_targets(phase.heat_c), phase.compression, phase.rollers, changed)
+            heat = self._heat_targets(phase.heat_c)
+            prompt = None
+            if changed and phase.prompt is not None:
+                heated = any(t is not None for t in heat.values())
+                prompt = guide_prompt(phase.prompt.text, phase.duration_s, heated)
+            return Targets(heat, phase.compression, phase.rollers, changed, prompt, completed)
         off = {p: None for p in self.config.pad_names}
         if self.mode == Mode.PAUSED:
             # Pause vents and idles the rollers; heat stays on for a bounded time.
@@ -286,7 +312,7 @@ class Runner:
                 changed = True
             self._last_pause_heat = heat
             return Targets(heat, None, None, changed)
-        return Targets(off, None, None, changed)
+        return Targets(off, None, None, changed, phase_completed=completed)
 
     def _heat_targets(self, heat_c: dict[str, float]) -> dict[str, float | None]:
         """Each pad's target (a new dict each call). It depends only on the phase's ``heat_c``,

@@ -12,9 +12,12 @@ lockout       fault LED steady + pause LED blinking 1 Hz (needs a technician; di
 heat          heat LED steady while a pad has a target > 0, or heat is on in a running session;
               when idle it flashes with the run LED if the panel's selection has heat on
 standby       only fault/lockout indications (and active heat) stay lit
-notice        fault LED: N short flashes (0.15 s on, 0.35 s off) every 4 s, for 60 s after the
+notice        fault LED: N short flashes (0.15 s on, 0.35 s off) every 4 s (N = 8, 9, 10: every
+              N × 0.5 + 0.5 s, so the dark gap between counts stays), for 60 s after the
               notice (always while "a profile is needed" or "profile unreadable" is in force);
               N is the notice's ``panel_code`` (README: "Notices"); a fault or lockout shows instead
+prompt        run LED blinking 1 Hz while a step the person does (toe pulls, a stretch: a
+              ``guide_prompt`` notice) is in force; the fault LED stays dark (nothing is wrong)
 profile wait  heat and pause LEDs blink in turn at 2 Hz while a remote request to relax the
               profile waits for the panel gesture (hold program + heat 2 s)
 ============  =========================================================================
@@ -27,7 +30,7 @@ The buzzer (an active buzzer: on or off only) plays patterns given as data, a tu
 own feedback); ``update`` drives the buzzer from it by time. Call ``update`` at least every
 50 ms: the shortest step is 0.1 s. Priority decides overlaps: a lockout preempts everything, a
 fault preempts session beeps, a notice plays one long beep then N short ones (its
-``panel_code``), panel feedback (refused chirp, selection count) replaces older
+``panel_code``), a prompt a triple chirp ("your turn"), panel feedback (refused chirp, selection count) replaces older
 feedback and is dropped while a fault or lockout sounds. Patterns that queue behind another
 start after a ``GAP_S`` pause, so two beeps in a row never merge into one long one.
 """
@@ -57,6 +60,10 @@ NOTICE_SHOW_S = 60.0  # a notice's LED code shows this long after it was raised
 #: notices about the profile's own state: their LED code shows for as long as they are in force
 LASTING_NOTICES = frozenset({NoticeCode.PROFILE_NEEDED, NoticeCode.PROFILE_UNREADABLE})
 PENDING_PERIOD_S = 0.5  # heat and pause LEDs in turn, 2 Hz
+#: a count of N flashes keeps at least this much dark before it repeats (N = 8, 9 and 10 need a
+#: longer period than NOTICE_PERIOD_S; up to 7 the period stays NOTICE_PERIOD_S)
+NOTICE_DARK_MIN_S = 0.5
+PROMPT_PERIOD_S = 1.0  # run LED blinking 1 Hz while the person's step is in force
 
 
 def beeps(n: int, on_s: float = 0.15, off_s: float = 0.25) -> Pattern:
@@ -76,6 +83,7 @@ FAULT: Pattern = ((True, 0.8), (False, 0.4), (True, 0.8), (False, 0.4), (True, 0
 LOCKOUT: Pattern = ((True, 1.0), (False, 1.0)) * 5  # 10 s
 REFUSED: Pattern = ((True, 0.1), (False, 0.1), (True, 0.1))  # short double chirp
 PROFILE_CONFIRMED: Pattern = ((True, 0.6),)  # one long beep: the panel gesture was taken
+PROMPT: Pattern = ((True, 0.1), (False, 0.1)) * 2 + ((True, 0.1),)  # triple chirp: your turn (toe pulls, stretch)
 GAP_S = 0.3  # silence between queued patterns, so two of them never merge into one
 
 FEEDBACK, INFO, ALARM, LOCKOUT_PRIORITY = 0, 1, 2, 3
@@ -123,6 +131,8 @@ def pattern_for(event: dict) -> tuple[Pattern, int] | None:
     if kind == "refused":
         return REFUSED, FEEDBACK
     if kind == "notice":
+        if event.get("code") == NoticeCode.GUIDE_PROMPT:
+            return PROMPT, INFO
         count = event.get("panel_code")
         return (notice_pattern(min(count, 10)), INFO) if isinstance(count, int) and count > 0 else None
     if kind == "profile_confirmed":
@@ -176,21 +186,33 @@ def led_pattern(snapshot: State, now_s: float, selection: dict | None = None) ->
         code = notice_code_showing(snapshot, now_s)
         if code:
             leds["fault"] = _notice_flash(now_s, code)
+        if mode is Mode.RUNNING and not standby and prompting(snapshot):
+            leds["run"] = _phase(now_s, PROMPT_PERIOD_S, PROMPT_PERIOD_S / 2)
     return leds
+
+
+def prompting(snapshot: State) -> bool:
+    """A step the person does (toe pulls, a stretch) is in force."""
+    return any(n.code == NoticeCode.GUIDE_PROMPT for n in snapshot.notices)
 
 
 def notice_code_showing(snapshot: State, now_s: float) -> int:
     """The ``panel_code`` the fault LED is flashing for the newest notice now (0: none)."""
     notice = snapshot.notice
-    if notice is None or notice.t_s is None:
-        return 0
+    if notice is None or notice.t_s is None or notice.code == NoticeCode.GUIDE_PROMPT:
+        return 0  # (a prompt blinks the run LED instead: nothing is wrong)
     if notice.code not in LASTING_NOTICES and not 0.0 <= now_s - notice.t_s < NOTICE_SHOW_S:
         return 0
     return notice.panel_code
 
 
+def notice_period_s(count: int) -> float:
+    """How often a count of ``count`` flashes repeats: NOTICE_PERIOD_S, longer for 8 and up."""
+    return max(NOTICE_PERIOD_S, count * (NOTICE_FLASH_S + NOTICE_GAP_S) + NOTICE_DARK_MIN_S)
+
+
 def _notice_flash(now_s: float, count: int) -> bool:
-    t = now_s % NOTICE_PERIOD_S
+    t = now_s % notice_period_s(count)
     step = NOTICE_FLASH_S + NOTICE_GAP_S
     return t < count * step and (t % step) < NOTICE_FLASH_S
 

@@ -310,6 +310,7 @@ class Supervisor:
         targets = self.runner.step(now, {z: pr.temp_c for z, pr in readings.pads.items()})
         if targets.phase_changed:
             self._load_phase(targets, now)
+            self.notices.show_prompt(targets.prompt, now)
 
         # 4. controllers
         stepping = self.heat_stepped = self._heat_steps_due(readings)
@@ -414,7 +415,7 @@ class Supervisor:
         spared = self.runner.spared_legs  # the controllers want nothing there (and the gate cuts it)
         self.compression.set_spared_legs(spared, now)
         self.rollers.set_spared(frozenset(r.zone for r in self.config.rollers if r.leg in spared))
-        self.compression.set_program(targets.compression, intensity, now)
+        self.compression.set_program(targets.compression, intensity, now, phase_completed=targets.phase_completed)
         self.rollers.set_program(targets.rollers, intensity, now)
 
     def _on_new_fault(self, fault: Fault, now: float) -> None:
@@ -466,13 +467,8 @@ class Supervisor:
         limit = self.config.therapy.daily_minutes_per_leg_notice
         for leg in legs:
             if totals.get(leg, 0.0) - minutes < limit <= totals.get(leg, 0.0):
-                # TODO: route through the notices (panel, socket, MQTT) once they land
-                text = (f"the {leg} leg has had {totals[leg]:.0f} minutes today, more than the {limit:g} minutes "
-                        "the guide suggests (5 to 10 minutes per leg daily)")
-                log.warning("notice: %s", text)
-                self.hub.publish_event({"type": "notice", "code": "daily_amount_passed", "t_s": round(now, 3),
-                                        "leg": leg, "minutes_today": round(totals[leg], 1),
-                                        "limit_minutes": limit, "message": text})
+                log.warning("notice: the %s leg passed %g minutes today", leg, limit)
+                self.notices.post_daily_amount(leg, totals[leg], limit, now)
 
     # ------------------------------------------------------------------ the fault log
     def fault_log(self, limit: int = 500) -> list[dict]:

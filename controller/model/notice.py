@@ -29,9 +29,11 @@ class NoticeCode(StrEnum):
     PROFILE_CHANGE_EXPIRED = "profile_change_expired"  # ... and was not confirmed in time
     PROFILE_UNREADABLE = "profile_unreadable"  # the profile file was damaged: strictest profile
     PUMP_SERVICE = "pump_service"  # the service record measured a weak pump: service it
+    DAILY_AMOUNT_PASSED = "daily_amount_passed"  # a leg's day passed the guide's "5-10 minutes per leg"
+    GUIDE_PROMPT = "guide_prompt"  # a step the person does (toe pulls, a stretch): the machine waits
 
 
-#: flashes and beeps per code (a person counts them; 1-8)
+#: flashes and beeps per code (a person counts them; 1-10; a prompt sounds a chirp instead)
 PANEL_CODES: dict[NoticeCode, int] = {
     NoticeCode.PROFILE_NEEDED: 1,
     NoticeCode.PROGRAM_REFUSED: 2,
@@ -41,7 +43,9 @@ PANEL_CODES: dict[NoticeCode, int] = {
     NoticeCode.PROFILE_CHANGE_WAITING: 6,
     NoticeCode.PROFILE_CHANGE_EXPIRED: 6,
     NoticeCode.PROFILE_UNREADABLE: 7,
-    NoticeCode.PUMP_SERVICE: 8,
+    NoticeCode.DAILY_AMOUNT_PASSED: 8,
+    NoticeCode.GUIDE_PROMPT: 9,
+    NoticeCode.PUMP_SERVICE: 10,
 }
 
 #: a notice's text is a sentence or two; the state stays small
@@ -80,3 +84,17 @@ class Notice(BaseModel):
 
 def make(code: NoticeCode, text: str, leg: str | None = None) -> Notice:
     return Notice(code=code, text=text[:MAX_TEXT], leg=leg)
+
+
+def daily_amount_passed(leg: str, minutes_today: float, limit_minutes: float) -> Notice:
+    """A leg's day passed the threshold (config ``therapy.daily_minutes_per_leg_notice``)."""
+    return make(NoticeCode.DAILY_AMOUNT_PASSED,
+                f"the {leg} leg has had {minutes_today:.0f} minutes today, more than the {limit_minutes:g} minutes "
+                "the guide suggests (5 to 10 minutes per leg daily)", leg=leg)
+
+
+def guide_prompt(text: str, duration_s: float, heated: bool) -> Notice:
+    """A step the machine cannot do itself: the person does it while the sleeves stay empty."""
+    warm = "; the pads stay warm" if heated else ""
+    return make(NoticeCode.GUIDE_PROMPT,
+                f"{text}: {duration_s:g} s (the sleeves stay empty and the rollers still{warm})")

@@ -63,6 +63,10 @@ class _VentEpisode:
         self.emptied = False
 
 
+#: a vent must stay open this long (or the chamber fall below vent_below_mmhg) to end a hold
+HOLD_RELEASE_S = 0.5
+
+
 class ValveChecks:
     """Do the valves and the pump do what the gate wrote? Tracked from ``last_outputs``.
 
@@ -73,7 +77,9 @@ class ValveChecks:
     - fill (``fill_failure``): fill open with the pump running for ``fill_timeout_s`` (20 s)
       without once reaching half the chamber's target;
     - hold (``hold_too_long``): vent closed with the chamber at or above ``vent_below_mmhg``
-      for ``max_hold_s`` (60 s): no tourniquet. A missing reading does not end a hold;
+      for ``max_hold_s`` (60 s): no tourniquet. A missing reading does not end a hold, and
+      neither does a vent open for less than ``HOLD_RELEASE_S`` that leaves the chamber at
+      pressure (an anchor's bleed pulse eases a chamber, it does not release it);
     - frozen sensor (``pressure_sensor_frozen``): a reading bit-identical for
       ``pressure_frozen_window_s`` (3 s) while air is moving (fill open with the pump running,
       or vent open above ``vent_below_mmhg``): real sensors always show noise and flow.
@@ -90,6 +96,7 @@ class ValveChecks:
         self._fill_attempt: dict[str, float] = {}  # chamber -> when this fill attempt began
         self._fill_reached: set[str] = set()
         self._hold: dict[str, float] = {}
+        self._hold_vent_open: dict[str, float] = {}  # chamber -> since when its vent is open in a hold
         self._frozen: dict[str, tuple[float, float]] = {}  # chamber -> value, since
 
     def check(self, readings: Readings, powered: Powered, ctx: SafetyContext, now_s: float) -> list[Fault]:
@@ -122,11 +129,19 @@ class ValveChecks:
                     faults.append(fault)
 
             if not vent_open:
+                self._hold_vent_open.pop(ch, None)
                 fault = self._hold_check(ch, p, now_s)
                 if fault is not None:
                     faults.append(fault)
             elif ch in self._hold:
-                del self._hold[ch]
+                opened = self._hold_vent_open.setdefault(ch, now_s)
+                if now_s - opened >= HOLD_RELEASE_S or not p >= vent_below:  # released (NaN: not known held)
+                    del self._hold[ch]
+                    del self._hold_vent_open[ch]
+                else:
+                    fault = self._hold_check(ch, p, now_s)  # a brief vent at pressure: still held
+                    if fault is not None:
+                        faults.append(fault)
 
             if (filling or (venting and p > vent_below)) and not math.isnan(p):  # air is moving
                 fault = self._frozen_check(ch, p, filling, now_s)

@@ -30,6 +30,16 @@ def at_target_s(rows, zone) -> float:
     return n * dt
 
 
+def cycles(rows, zone) -> int:
+    """Fills of the chamber from empty (its target rising from 0): the anchor's cycles."""
+    n, last = 0, 0.0
+    for r in rows:
+        target = float(r[f"chamber.{zone}.target_mmhg"] or 0.0)
+        n += last == 0.0 < target
+        last = target
+    return n
+
+
 def squeezes(rows, zone) -> int:
     """Fills of the chamber that reached its target."""
     n, counted, last = 0, False, 0.0
@@ -59,8 +69,9 @@ def test_the_thigh_step_squeezes_the_thigh_over_a_held_foot_and_calf(tmp_path, i
                 assert at_target_s(step_rows(rows, "full_leg", phase.name), thigh) < thigh_s, (leg, phase.name)
         # the thigh is squeezed in every anchor cycle (on the default pump at these pressures a
         # refill of both thighs takes ~11 s, so one long squeeze per anchor cycle is what fits
-        # at intensity 5; lighter settings fit more)
-        assert squeezes(thighs, thigh) >= squeezes(thighs, foot) - 1 >= 3, leg
+        # at intensity 5; lighter settings fit more). The anchor's cycles are counted from its
+        # foot's fills from empty: its target also steps down within a cycle as it eases.
+        assert squeezes(thighs, thigh) >= cycles(thighs, foot) - 1 >= 3, leg
         # the thigh's highest pressure of the program is in its own step
         peak = {p.name: max(float(r[f"chamber.{thigh}.pressure_mmhg"]) for r in step_rows(rows, "full_leg", p.name))
                 for p in PROGRAMS["full_leg"].phases}

@@ -93,7 +93,7 @@ def test_a_tired_pump_is_said_in_words_once_as_a_warning_and_a_notice(tired):
     assert len(faults) == len(notices) == 1
     assert faults[0]["severity"] == "warning" and faults[0]["message"] == notices[0]["text"]
     assert 33 <= int(WEAK.match(notices[0]["text"]).group(1)) < pump_weak_below("rated") == 50.0
-    assert notices[0]["panel_code"] == 8
+    assert notices[0]["panel_code"] == 10
     # raised during the session, from its first fills, not only at its end
     end = next(e for e in tired["events"] if e["type"] == "session_end")
     assert faults[0]["t_s"] < end["t_s"] - 60.0

@@ -110,7 +110,7 @@ async def test_a_weak_pump_is_a_notice_and_a_warning_on_mqtt_during_the_session(
     notice = (await probe.wait_topic(t["event"], start=mark, timeout=150,
                                      where=lambda e: e.get("code") == "pump_service")).json()
     match = re.fullmatch(r"pump delivers (\d+) % of its rated flow: service the pump", notice["text"])
-    assert match and 30 <= int(match.group(1)) < 50 and notice["panel_code"] == 8
+    assert match and 30 <= int(match.group(1)) < 50 and notice["panel_code"] == 10
     fault = (await probe.wait_topic(t["event"], start=mark, timeout=10,
                                     where=lambda e: e.get("code") == "pump_weak")).json()
     assert fault["type"] == "fault" and fault["severity"] == "warning" and fault["message"] == notice["text"]

@@ -52,9 +52,11 @@ def test_quick_circulation_is_the_three_minute_routine(library):
 def test_full_leg_is_about_twenty_minutes_and_ends_with_everything_off(library):
     full = library["full_leg"]
     assert 18 * 60 <= full.duration_s <= 22 * 60
-    relax, rest = full.phases[-2:]
-    assert relax.compression.pattern == "wave" and not relax.heat_c
-    assert not rest.has_compression and not rest.has_rollers and not rest.heat_c
+    relax, stretch, rest = full.phases[-3:]
+    assert relax.name == "relaxation" and relax.compression.pattern == "wave" and not relax.heat_c
+    # the guide's "finish with a light stretch": the person's turn, the sleeves and rollers still
+    assert stretch.prompt.action == "leg_stretch" and not stretch.has_compression and not stretch.has_rollers
+    assert not rest.has_compression and not rest.has_rollers and not rest.heat_c and rest.prompt is None
 
 
 def test_lymphatic_is_gentle_slow_and_without_heat(library):
