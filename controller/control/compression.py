@@ -72,7 +72,7 @@ How the parts fit, and why:
   words).
 - **A target the plant cannot reach is said, not hidden**: a fill that ends more than
   ``SHORTFALL_WARN_MMHG`` short of its target (given up, or vented by the hold guard; not one a
-  phase change cut) is a short fill, and the second short fill of one chamber in a session raises a
+  phase change cut) is a short fill, and the first short fill of one chamber in a session raises a
   ``pressure_shortfall`` warning in words (``warnings`` of the step's output; the supervisor
   latches it), naming the pump's measured flow when the service record knows it
   (``pump_measured``). It cuts nothing: the gradient and every limit hold as for any fill.
@@ -151,10 +151,10 @@ BLEED_GRADIENT_MARGIN_MMHG = 1.0
 EASED_ABOVE_FILL_MMHG = 2.0
 #: a fill that ends this far below its target fell short (the report's band too)
 SHORTFALL_WARN_MMHG = 3.0
-#: this many short fills of one chamber in a session raise the warning (one is not yet a pattern;
-#: counted over the session, not in a row: a chamber that reaches a light step's target between
-#: two deep ones it misses is still falling short)
-SHORTFALL_WARN_AFTER = 2
+#: the first short fill of a chamber in a session raises the warning: the plant matrix showed
+#: units whose only short fill was a whole wave 20-36 mmHg short, which waiting for a second one
+#: (or for two in a row) left silent; the latch keeps one warning per chamber
+SHORTFALL_WARN_AFTER = 1
 
 # chamber states
 _VENT = "vent"  # venting or vented (vent by the staging rule), fill closed
@@ -727,7 +727,7 @@ class CompressionController:
                          "hoses leak: check the sleeve and its hoses")
         self._warnings.append(Fault.make(
             "pressure_shortfall", c.name, now_s,
-            f"{name} reached {c.short_best:.0f} of {c.target:.0f} mmHg ({c.short_fills} short fills this session): "
+            f"{name} reached {c.short_best:.0f} of {c.target:.0f} mmHg: "
             f"{cause}", readings))
 
     def _vent_leg(self, leg: _Leg, now_s: float | None = None) -> None:

@@ -8,6 +8,8 @@ pump cannot reach is said in words while the program completes."""
 
 from __future__ import annotations
 
+import re
+
 import itertools
 
 import pytest
@@ -98,7 +100,9 @@ def test_an_unreachable_pressure_is_said_in_words_and_the_program_completes(tmp_
     assert all(f["severity"] == "warning" for f in warnings)
     thigh = next(f for f in warnings if f["zone"] == "left_thigh")
     assert thigh["message"].startswith("left thigh chamber reached ")
-    assert " of 82 mmHg" in thigh["message"] and "pump" in thigh["message"] and "leaks" in thigh["message"]
+    # said at its first short fill (the warm-up's lighter target, before the deep step's 82 mmHg)
+    match = re.match(r"left thigh chamber reached (\d+) of (\d+) mmHg: .*pump.*leaks", thigh["message"])
+    assert match and int(match.group(2)) - int(match.group(1)) > 3
     chamber = report["chambers"]["left_thigh"]
     assert chamber["fills_short"] >= 2 and chamber["worst_shortfall_mmhg"] > 3.0
     assert chamber["fills"] == chamber["fills_reached"] + chamber["fills_short"] + chamber["fills_cut_short"]

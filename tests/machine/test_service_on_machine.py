@@ -100,7 +100,10 @@ def test_a_tired_pump_is_said_in_words_once_as_a_warning_and_a_notice(tired):
     # a warning: the session still completed, and the state shows it as a notice and a warning
     assert tired["report"]["outcome"] == "completed"
     last = tired["states"][-1]
-    assert last.notice.code == NoticeCode.PUMP_SERVICE and not last.problem
+    # the state's notice is the newest one (here the daily amount, after 10 minutes): the pump's
+    # was shown before it
+    assert any(s.notice is not None and s.notice.code == NoticeCode.PUMP_SERVICE for s in tired["states"])
+    assert not last.problem
     assert any(f.code == "pump_weak" for f in last.faults)
     assert sup.latch.active() and all(f.severity.value == "warning" for f in sup.latch.active())
     # the report lists it with the session's faults, raised on the tick it was measured
@@ -109,7 +112,9 @@ def test_a_tired_pump_is_said_in_words_once_as_a_warning_and_a_notice(tired):
 
 
 def test_the_shortfall_warning_names_the_measured_flow(tired):
-    shortfalls = [f for f in tired["report"]["faults"] if f["code"] == "pressure_shortfall"]
+    # a chamber's shortfall (a leg's stroke shortfall names the program's pace instead)
+    shortfalls = [f for f in tired["report"]["faults"]
+                  if f["code"] == "pressure_shortfall" and f["zone"] not in ("left", "right")]
     assert shortfalls
     assert all(re.search(r": the pump delivers \d+ % of its rated flow, or the sleeve leaks: service the pump",
                          f["message"]) for f in shortfalls)
