@@ -9,12 +9,10 @@ import asyncio
 import json
 import sys
 
-from controller.app.daemon import RunOptions
 from controller.interfaces.panel_signals import (NOTICE_SHOW_S, PanelOutputs, led_pattern, notice_pattern,
                                                  notice_period_s)
 from controller.model.config import DEFAULT_CONFIG_PATH, load_config
 from controller.model.notice import PANEL_CODES, NoticeCode
-from controller.machine.timebase import new_loop
 from legctl.format import watch_frame
 from tests.machine.simrun import run_sim
 from tests.machine.test_commands_on_machine import send
@@ -129,21 +127,9 @@ def test_a_new_start_clears_the_daily_notice(tmp_path):
     assert not [n for n in out["again"].notices if n.code == NoticeCode.DAILY_AMOUNT_PASSED]
 
 
-class ThresholdDaemon(Daemon):
-    """The daemon on the simulator with a daily threshold any session passes."""
-
-    def __init__(self, tmp_path):
-        import threading
-
-        self.socket = str(tmp_path / "lt.sock")
-        self.opts = RunOptions(config=config_with_limit(TINY_MINUTES), state_dir=str(tmp_path / "state"), sim=True,
-                               mqtt=False, socket_path=self.socket, panel=False, max_runtime_s=4 * 3600)
-        self.loop = new_loop(0)
-        self.ready = threading.Event()
-        self.sup = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        assert self.ready.wait(60)
+def ThresholdDaemon(tmp_path) -> Daemon:
+    """The daemon with a daily limit small enough for one short session to pass it."""
+    return Daemon(tmp_path, config=config_with_limit(TINY_MINUTES))
 
 
 def test_legctl_status_lists_the_daily_notice(tmp_path):

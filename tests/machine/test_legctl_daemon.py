@@ -14,10 +14,14 @@ from controller.machine.timebase import new_loop
 
 
 class Daemon:
-    def __init__(self, tmp_path):
-        self.socket = str(tmp_path / "lt.sock")
-        self.opts = RunOptions(config=load_config(), state_dir=str(tmp_path / "state"), sim=True, mqtt=False,
-                               socket_path=self.socket, panel=False, max_runtime_s=4 * 3600)
+    """The daemon on the simulator in a thread, with its socket; ``config`` and ``run_options``
+    (e.g. ``require_profile=True``) vary it, the names keep two daemons of one test apart."""
+
+    def __init__(self, tmp_path, *, config=None, state_name="state", socket_name="lt.sock", **run_options):
+        self.socket = str(tmp_path / socket_name)
+        self.opts = RunOptions(config=config or load_config(), state_dir=str(tmp_path / state_name), sim=True,
+                               mqtt=False, socket_path=self.socket, panel=False, max_runtime_s=4 * 3600,
+                               **run_options)
         self.loop = new_loop(0)
         self.ready = threading.Event()
         self.sup = None

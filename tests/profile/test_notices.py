@@ -5,14 +5,10 @@ a buzzer code), at the socket (``legctl status``), and on MQTT (an ``event`` and
 from __future__ import annotations
 
 import json
-import threading
 
-from controller.app.daemon import RunOptions
 from controller.interfaces.panel_signals import (NOTICE_PERIOD_S, NOTICE_SHOW_S, PanelOutputs, led_pattern,
                                                  notice_pattern)
 from controller.model.commands import Source
-from controller.model.config import load_config
-from controller.machine.timebase import new_loop
 from controller.model.notice import NoticeCode
 from tests.machine.test_commands_on_machine import drive, send
 from tests.machine.test_legctl_daemon import Daemon
@@ -105,19 +101,9 @@ def test_the_socket_shows_the_notice_and_the_profile(tmp_path):
         d.stop()
 
 
-class StrictDaemon(Daemon):
+def StrictDaemon(tmp_path) -> Daemon:
     """The daemon on the simulator, but as on real hardware: a profile must be confirmed once."""
-
-    def __init__(self, tmp_path):
-        self.socket = str(tmp_path / "strict.sock")
-        self.opts = RunOptions(config=load_config(), state_dir=str(tmp_path / "strict_state"), sim=True, mqtt=False,
-                               socket_path=self.socket, panel=False, max_runtime_s=4 * 3600, require_profile=True)
-        self.loop = new_loop(0)
-        self.ready = threading.Event()
-        self.sup = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        assert self.ready.wait(60)
+    return Daemon(tmp_path, state_name="strict_state", socket_name="strict.sock", require_profile=True)
 
 
 def test_a_new_machine_needs_a_confirmed_profile_before_the_first_program(tmp_path):
