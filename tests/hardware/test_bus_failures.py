@@ -8,7 +8,6 @@ import pytest
 
 from controller.machine.board import build_board, make_simulator
 from controller.model.config import load_config
-from controller.model.outputs import Outputs
 from controller.model.readings import ErrorZone
 from drivers.errors import StuckBusReading
 from drivers.i2c import I2CBus
@@ -16,33 +15,12 @@ from drivers.ina219 import CONFIG, POWER_ON_CONFIG, REG_CONFIG
 from drivers.mcp9808 import MCP9808
 from sim.chips.mcp9808 import FakeMCP9808
 from sim.i2c_bus import HANGS, FakeSMBus
-
-
-class Rig:
-    def __init__(self):
-        self.t = 1000.0
-        self.cfg = load_config()
-        self.sim = make_simulator(self.cfg, lambda: self.t)
-        self.board = build_board(self.cfg, sim=self.sim)
-        self.out = Outputs.safe(self.cfg.pad_names, self.cfg.chamber_names, self.cfg.roller_names).with_(
-            relay_closed=True)
-        self.errors = []
-
-    async def run(self, seconds: float, thermal_every: int = 12):
-        for i in range(int(round(seconds / 0.02))):
-            self.t += 0.02
-            readings = await self.board.read(self.t, thermal=(i % thermal_every == 0))
-            self.errors.append(readings.errors)
-            await self.board.write(self.out)
-            self.board.toggle_heartbeat()
-        return readings
+from tests.hardware.board_rig import board_rig  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def rig():
-    r = Rig()
-    yield r
-    r.board.close()
+def rig(board_rig):
+    return board_rig
 
 
 @pytest.mark.parametrize("kind", sorted(HANGS))

@@ -10,15 +10,12 @@ import subprocess
 
 import pytest
 
-from controller.machine.board import build_board, make_simulator
-from controller.model.config import load_config
-from controller.model.outputs import Outputs
 from drivers.bus_recovery import MAX_CLOCKS, PinctrlPins, clear_bus
 from sim.i2c_bus import FakeSMBus
 from tests.machine.simrun import run_sim
 from tests.machine.test_fault_matrix import assert_safe_for
+from tests.hardware.board_rig import board_rig  # noqa: F401 - fixture
 
-CFG = load_config()
 EIO = 5
 
 
@@ -107,40 +104,19 @@ def test_pinctrl_pins_use_open_drain_levels_and_give_the_pins_back_to_alt0():
 # -- on the simulated board --------------------------------------------------------------------
 
 
-class Rig:
-    def __init__(self):
-        self.t = 1000.0
-        self.sim = make_simulator(CFG, lambda: self.t)
-        self.board = build_board(CFG, sim=self.sim)
-        self.out = Outputs.safe(CFG.pad_names, CFG.chamber_names, CFG.roller_names).with_(relay_closed=True)
-        self.errors = []
-
-    async def run(self, seconds):
-        readings = None
-        for _ in range(int(round(seconds / 0.02))):
-            self.t += 0.02
-            readings = await self.board.read(self.t, False)
-            self.errors.append(readings.errors)
-            await self.board.write(self.out)
-            self.board.toggle_heartbeat()
-        return readings
-
-
 @pytest.fixture
-def rig():
-    r = Rig()
-    yield r
-    r.board.close()
+def rig(board_rig):
+    return board_rig
 
 
 async def test_the_board_clears_a_stuck_sda_and_reads_again(rig, caplog):
     caplog.set_level(logging.WARNING)
-    await rig.run(0.2)
+    await rig.run(0.2, thermal_every=None)
     rig.sim.bus.set_sda_stuck_low(True, release_after_clocks=6)
     # a valve command while SDA is low: the write looks acknowledged and is lost
     rig.out = rig.out.with_(vent_open={**rig.out.vent_open, "left_foot": False})
     rig.errors.clear()
-    readings = await rig.run(0.5)
+    readings = await rig.run(0.5, thermal_every=None)
     assert rig.sim.bus.recoveries == 1
     assert rig.board.last_recovery.released and rig.board.last_recovery.clocks == 6
     assert "nine-clock recovery: SDA released after 6 clocks" in caplog.text
@@ -152,10 +128,10 @@ async def test_the_board_clears_a_stuck_sda_and_reads_again(rig, caplog):
 
 async def test_a_bus_that_stays_stuck_is_cleared_at_most_once_a_second(rig, caplog):
     caplog.set_level(logging.WARNING)
-    await rig.run(0.2)
+    await rig.run(0.2, thermal_every=None)
     rig.sim.bus.set_sda_stuck_low(True)
     rig.errors.clear()
-    await rig.run(2.5)
+    await rig.run(2.5, thermal_every=None)
     assert rig.sim.bus.recoveries == 3  # at 0, 1 and 2 s
     assert not rig.board.last_recovery.released
     assert "nine-clock recovery failed: SDA still held low after 9 clocks" in caplog.text
@@ -187,9 +163,9 @@ async def test_a_recovery_that_cannot_run_is_logged_and_the_reads_still_fail_lou
 
     rig.board._recovery_pins = Broken()
     caplog.set_level(logging.ERROR)
-    await rig.run(0.1)
+    await rig.run(0.1, thermal_every=None)
     rig.sim.bus.set_sda_stuck_low(True, release_after_clocks=3)
     rig.errors.clear()
-    await rig.run(0.5)
+    await rig.run(0.5, thermal_every=None)
     assert "nine-clock recovery could not run: pinctrl" in caplog.text
     assert all(rig.errors)
