@@ -9,7 +9,7 @@ import asyncio
 import json
 import sys
 
-from controller.interfaces.panel_signals import (NOTICE_SHOW_S, PanelOutputs, led_pattern, notice_pattern,
+from controller.interfaces.panel_signals import (NOTICE_SHOW_S, PanelOutputs, notice_pattern,
                                                  notice_period_s)
 from controller.model.config import DEFAULT_CONFIG_PATH, load_config
 from controller.model.notice import PANEL_CODES, NoticeCode
@@ -17,6 +17,7 @@ from legctl.format import watch_frame
 from tests.machine.simrun import run_sim
 from tests.machine.test_commands_on_machine import send
 from tests.machine.test_legctl_daemon import Daemon
+from tests.profile.test_notices import Switch, flashes
 from tests.machine.test_mqtt_machine import BASE, DEVICE, Hub, broker  # noqa: F401 - fixture
 
 CODE = PANEL_CODES[NoticeCode.DAILY_AMOUNT_PASSED]
@@ -27,24 +28,6 @@ TINY_MINUTES = 0.0001
 def config_with_limit(minutes: float):
     cfg = load_config()
     return cfg.model_copy(update={"therapy": cfg.therapy.model_copy(update={"daily_minutes_per_leg_notice": minutes})})
-
-
-class Switch:
-    def __init__(self):
-        self.on = False
-
-    def set(self, on):
-        self.on = on
-
-
-def flashes(snapshot, start_s: float, period_s: float) -> int:
-    """How many times the fault LED lights in one period from ``start_s`` (10 ms steps)."""
-    count, lit = 0, False
-    for i in range(int(period_s * 100)):
-        on = led_pattern(snapshot, start_s + i / 100)["fault"]
-        count += on and not lit
-        lit = on
-    return count
 
 
 def test_passing_the_daily_amount_shows_on_the_panel_and_in_the_state(tmp_path):

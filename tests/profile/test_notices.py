@@ -23,10 +23,10 @@ class Switch:
         self.on = on
 
 
-def flashes(snapshot, start_s: float, leds=("fault",)) -> int:
+def flashes(snapshot, start_s: float, period_s: float = NOTICE_PERIOD_S) -> int:
     """How many times the fault LED lights in one notice period from ``start_s`` (10 ms steps)."""
     count, lit = 0, False
-    for i in range(int(NOTICE_PERIOD_S * 100)):
+    for i in range(int(period_s * 100)):
         on = led_pattern(snapshot, start_s + i / 100)["fault"]
         count += on and not lit
         lit = on
