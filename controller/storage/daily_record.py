@@ -23,12 +23,12 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from controller.model.bounded_json import JsonRefused, loads as bounded_loads
 from controller.model.config import Leg
 from controller.storage import write_behind
 from controller.storage.atomic_file import write_atomic
+from controller.storage.record_file import load_record
 
 log = logging.getLogger("legtherapy.daily_record")
 
@@ -64,27 +64,8 @@ class DailyRecord:
         self.dir = Path(state_dir)
         self.path = self.dir / FILE_NAME
         self.today = today
-        self._record = self._load()
-
-    def _load(self) -> RecordFile:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return RecordFile()
-        except OSError as err:
-            log.warning("daily record %s cannot be read (%s): starting a new one", self.path, err)
-            return RecordFile()
-        try:
-            return RecordFile.model_validate(bounded_loads(raw, max_bytes=MAX_FILE_BYTES, max_depth=MAX_DEPTH))
-        except (JsonRefused, ValueError, ValidationError) as err:
-            bad = self.path.with_name(FILE_NAME + ".bad")
-            log.warning("daily record %s is damaged (%s): kept as %s, starting a new one", self.path,
-                        str(err).splitlines()[0], bad.name)
-            try:
-                os.replace(self.path, bad)
-            except OSError:
-                pass
-            return RecordFile()
+        self._record, _problem = load_record(self.path, RecordFile, what="daily record",
+                                             max_bytes=MAX_FILE_BYTES, max_depth=MAX_DEPTH)
 
     def add_session(self, *, legs: list[str], minutes: float, program: str, intensity: int,
                     strokes: dict[str, int]) -> dict[str, float]:

@@ -41,12 +41,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from controller.model.bounded_json import JsonRefused, loads as bounded_loads
 from controller.model.state import LEAK_AT_MMHG, ChamberService, ServiceState
 from controller.storage import write_behind
 from controller.storage.atomic_file import write_atomic
+from controller.storage.record_file import load_record
 from controller.storage.commissioning import ChamberRecord, Commissioning
 
 log = logging.getLogger("legtherapy.service_record")
@@ -166,30 +166,8 @@ class ServiceRecord:
     def __init__(self, state_dir: str | os.PathLike) -> None:
         self.dir = Path(state_dir)
         self.path = self.dir / FILE_NAME
-        self.problem: str | None = None
-        self._record = self._load()
-
-    def _load(self) -> ServiceFile:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return ServiceFile()
-        except OSError as err:
-            self.problem = f"service record {self.path} could not be read ({err}): a new record was started"
-            log.warning("%s", self.problem)
-            return ServiceFile()
-        try:
-            return ServiceFile.model_validate(bounded_loads(raw, max_bytes=MAX_FILE_BYTES, max_depth=MAX_DEPTH))
-        except (JsonRefused, ValueError, ValidationError) as err:
-            bad = self.path.with_name(FILE_NAME + ".bad")
-            self.problem = (f"service record {self.path.name} was damaged ({str(err).splitlines()[0][:120]}): "
-                            f"kept as {bad.name}, a new record was started")
-            log.warning("%s", self.problem)
-            try:
-                os.replace(self.path, bad)
-            except OSError:
-                pass
-            return ServiceFile()
+        self._record, self.problem = load_record(self.path, ServiceFile, what="service record",
+                                                 max_bytes=MAX_FILE_BYTES, max_depth=MAX_DEPTH)
 
     @property
     def sessions(self) -> list[SessionEntry]:
