@@ -185,7 +185,7 @@ class CompressionOutput:
 class _Chamber:
     __slots__ = ("name", "leg", "position", "order", "state", "topping_up", "capped", "vent_latched",
                  "fill_started_s", "closed_since_s", "times", "pressures", "p", "target", "distal", "proximal",
-                 "progress_mmhg", "progress_due_s", "fill_peak", "short_fills", "short_best",
+                 "progress_mmhg", "progress_due_s", "fill_peak", "short_fills",
                  "own", "support", "eased", "bleed_due_s", "bleed_from", "drop_fraction")
 
     def __init__(self, name: str, leg: str, position: str) -> None:
@@ -203,7 +203,6 @@ class _Chamber:
         self.closed_since_s: float | None = None  # vent closed since
         self.fill_peak = 0.0  # the highest reading of the fill in progress
         self.short_fills = 0  # fills this session that ended short of target
-        self.short_best = 0.0  # the highest those fills reached
         # the finite readings over RATE_WINDOW_S, as two parallel deques: (times[i], pressures[i])
         self.times: deque[float] = deque()
         self.pressures: deque[float] = deque()
@@ -707,12 +706,11 @@ class CompressionController:
         """A fill gave up or was vented before its target (not by a phase change)."""
         if c.target - c.fill_peak <= SHORTFALL_WARN_MMHG:
             return
-        c.short_best = c.fill_peak  # this fill's: the words name the target it missed
         c.short_fills += 1
         if c.short_fills != SHORTFALL_WARN_AFTER:
             return
         name = f"{c.leg} {c.position} chamber"
-        readings = {"reached_mmhg": c.short_best, "target_mmhg": c.target, "short_fills": c.short_fills}
+        readings = {"reached_mmhg": c.fill_peak, "target_mmhg": c.target, "short_fills": c.short_fills}
         measured = self.pump_measured
         if measured is None:
             cause = "the pump is weak or the sleeve leaks: service the pump and check the sleeve and its hoses"
@@ -727,7 +725,7 @@ class CompressionController:
                          "hoses leak: check the sleeve and its hoses")
         self._warnings.append(Fault.make(
             "pressure_shortfall", c.name, now_s,
-            f"{name} reached {c.short_best:.0f} of {c.target:.0f} mmHg: "
+            f"{name} reached {c.fill_peak:.0f} of {c.target:.0f} mmHg: "
             f"{cause}", readings))
 
     def _vent_leg(self, leg: _Leg, now_s: float | None = None) -> None:
