@@ -4,7 +4,7 @@ just short of the 60 s hold limit, whichever first."""
 import asyncio
 
 from controller.model.commands import Pause, ReleaseHold, Source
-from tests.machine.simrun import run_sim
+from tests.machine.simrun import run_sim, shared_run
 from tests.machine.test_programs_complete import CFG, PROGRAMS
 
 PRESS_START_S = sum(p.duration_s for p in PROGRAMS["calf_focus"].phases[:2])
@@ -54,8 +54,8 @@ def test_release_hold_ends_the_press_at_once_and_the_next_one_follows(tmp_path):
     assert not seen["nothing"].ok and "nothing is being held" in seen["nothing"].error
 
 
-def test_an_unreleased_press_ends_before_the_hold_limit(tmp_path):
-    result, rows = run_sim(tmp_path, program="calf_focus", intensity=5)
+def test_an_unreleased_press_ends_before_the_hold_limit(tmp_path_factory):
+    result, rows = shared_run(tmp_path_factory, "calf_focus", 5)
     assert result.report["outcome"] == "completed", result.report["faults"]
     t0 = float(rows[0]["t_s"])
     press = [r for r in rows if PRESS_START_S <= float(r["t_s"]) - t0 < PRESS_START_S + 120.0]

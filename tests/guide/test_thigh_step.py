@@ -3,7 +3,7 @@ foot ≥ calf ≥ thigh at every instant, on the simulated machine."""
 
 import pytest
 
-from tests.machine.simrun import run_sim
+from tests.machine.simrun import shared_run
 from tests.machine.test_programs_complete import CFG, LEGS, PROGRAMS, gradient_violations
 
 BAND_MMHG = 3.0  # "at target": within the report's fill band
@@ -54,8 +54,8 @@ def squeezes(rows, zone) -> int:
 
 
 @pytest.mark.parametrize("intensity", [1, 5])
-def test_the_thigh_step_squeezes_the_thigh_over_a_held_foot_and_calf(tmp_path, intensity):
-    result, rows = run_sim(tmp_path, program="full_leg", intensity=intensity)
+def test_the_thigh_step_squeezes_the_thigh_over_a_held_foot_and_calf(tmp_path_factory, intensity):
+    result, rows = shared_run(tmp_path_factory, "full_leg", intensity)
     assert result.report["outcome"] == "completed", result.report["faults"]
     thighs = step_rows(rows, "full_leg", "thighs")
     assert gradient_violations(thighs) == []

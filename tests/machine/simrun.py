@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import csv
+import fcntl
+import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from controller.model.config import load_config
@@ -29,3 +33,39 @@ def run_sim(tmp_path: Path, *, program: str | None = None, intensity: int = 3, i
         with open(trace_path, newline="") as fh:
             rows = list(csv.DictReader(fh))
     return result, rows
+
+
+@dataclass(frozen=True)
+class SessionRun:
+    """A finished session as several tests read it: what the daemon returned, minus the live
+    supervisor (a shared run outlives its machine)."""
+
+    exit_code: int
+    report: dict
+
+
+def shared_run(tmp_path_factory, program: str, intensity: int) -> tuple[SessionRun, list[dict]]:
+    """``program`` at ``intensity`` on the default unit (default config and plant, heat on, no
+    hooks, no injections), run once per test session and read by every test that asks for it.
+
+    A 20-minute program is ~20 s of simulation; four test files judge the same default-unit
+    sessions (every program completes, the thigh step, the press-and-hold, falling short
+    nowhere), so each is made once. Under pytest-xdist the workers share the session's base
+    directory: the first worker to ask makes the run holding a lock on its file, another one
+    that asks meanwhile waits for it and then reads it."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's directory, above each worker's own
+    where = base / "shared_runs" / f"{program}-{intensity}"
+    where.mkdir(parents=True, exist_ok=True)
+    done = where / "result.json"
+    with open(where / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            result, rows = run_sim(where, program=program, intensity=intensity, state_dir=where / "state")
+            done.write_text(json.dumps({"exit_code": result.exit_code, "report": result.report}))
+            return SessionRun(result.exit_code, result.report), rows
+    kept = json.loads(done.read_text())
+    with open(where / "trace.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return SessionRun(kept["exit_code"], kept["report"]), rows

@@ -19,6 +19,7 @@ from controller.model.config import load_config
 from controller.model.limits import heating_check
 from sim.params import PadParams, load_sim_params, shipped_plants
 from sim.thermal import PadThermal
+from tests.machine.simrun import shared_run
 from tests.safety.test_safety_heat import DT, PAD, heat_rig
 
 CFG = load_config()
@@ -109,9 +110,7 @@ def test_an_unreachable_pressure_is_said_in_words_and_the_program_completes(tmp_
     assert [f["code"] for f in report["faults"] if f["severity"] != "warning"] == []
 
 
-def test_the_default_unit_falls_short_nowhere(tmp_path):
-    opts = RunOptions(config=CFG, state_dir=str(tmp_path / "s"), sim=True, mqtt=False, socket_path=None,
-                      panel=False, program="deep_tissue", intensity=5, exit_when_done=True)
-    report = run_fast(opts).report
+def test_the_default_unit_falls_short_nowhere(tmp_path_factory):
+    report = shared_run(tmp_path_factory, "deep_tissue", 5)[0].report
     assert report["faults"] == []
     assert all(c["fills_short"] == 0 and c["worst_shortfall_mmhg"] == 0.0 for c in report["chambers"].values())

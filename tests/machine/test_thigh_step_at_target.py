@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from programs.intensity import pressure_factor
-from tests.machine.simrun import run_sim
+from tests.machine.simrun import shared_run
 from tests.machine.test_programs_complete import (CFG, LEGS, PROGRAMS, fill_order_violations, gradient_violations,
                                                   short_waves)
 
@@ -60,8 +60,8 @@ def test_the_step_has_supports_below_each_chambers_own_pressure():
 
 
 @pytest.mark.parametrize("intensity", [1, 3, 5])
-def test_the_thigh_is_at_its_target_longer_than_the_foot_and_calf_at_theirs(tmp_path, intensity):
-    result, rows = run_sim(tmp_path, program="full_leg", intensity=intensity)
+def test_the_thigh_is_at_its_target_longer_than_the_foot_and_calf_at_theirs(tmp_path_factory, intensity):
+    result, rows = shared_run(tmp_path_factory, "full_leg", intensity)
     assert result.report["outcome"] == "completed", result.report["faults"]
     assert result.report["faults"] == []
     thighs = step_rows(rows)
