@@ -1,12 +1,12 @@
 """Machine checks: the estop, session and late-tick records whole, and chip errors on pads
-(read only on thermal ticks) versus every other zone (read every tick)."""
+(read in rotation: a tick reads one pad, or none) versus every other zone (read every tick)."""
 
 from __future__ import annotations
 
 import pytest
 
 from controller.model.config import load_config
-from controller.model.readings import ErrorZone, ReadingError, Readings
+from controller.model.readings import ErrorZone, PadReading, ReadingError, Readings
 from controller.safety.context import SafetyContext, ZoneNames
 from controller.safety.machine_checks import ChipErrors, MachineChecks
 
@@ -79,3 +79,59 @@ def test_several_texts_of_one_zone_are_quoted_once_each_in_order():
     (fault,) = chips.check(readings(1.0, [a, b, a]), 1.0)
     assert fault.readings["error"] == "MCP23017 at 0x20: nack; MCP23017 at 0x20: timeout"
     assert fault.message == "expander: chip failing for 1.0 s — MCP23017 at 0x20: nack; MCP23017 at 0x20: timeout"
+
+
+def rotation_tick(t_s, read_pad, errors=()) -> Readings:
+    """A tick of the pad rotation: ``read_pad`` was read now (None: no pad was), each other
+    pad's reading is from an earlier tick, as the board keeps it."""
+    pads = {p: PadReading(30.0, 30.0, t_s if p == read_pad else t_s - 0.04) for p in CFG.pad_names}
+    return Readings(t_s=t_s, pads=pads, pressure_mmhg={}, pressure_t_s={}, roller_current_a={},
+                    estop_tripped=False, thermal_fresh=read_pad is not None, errors=tuple(errors))
+
+
+def test_a_tick_that_read_another_pad_does_not_end_a_pads_run_of_errors():
+    """Left calf fails once at 0 s; the next ticks read the other pads only (no error for left
+    calf, since it was not read): its run goes on, and is a chip error at exactly 1 s."""
+    chips = ChipErrors(CFG, ZoneNames(CFG))
+    bad = err("pad", "left_calf")
+    assert chips.check(rotation_tick(0.0, "left_calf", [bad]), 0.0) == []
+    others = [p for p in CFG.pad_names if p != "left_calf"]
+    for i in range(1, 50):  # 0.02 .. 0.98 s
+        assert chips.check(rotation_tick(i * 0.02, others[i % len(others)]), i * 0.02) == []
+    (fault,) = chips.check(rotation_tick(1.0, others[0]), 1.0)
+    assert (fault.code, fault.zone, fault.readings["failing_s"]) == ("chip_error", "pad:left_calf", 1.0)
+
+
+def test_a_tick_that_read_the_pad_cleanly_ends_its_run():
+    """The same run, but at 0.5 s a tick reads left calf with no error: the run has ended, and
+    an error at 0.6 s starts a new one (0.4 s old at 1.0 s, no fault)."""
+    chips = ChipErrors(CFG, ZoneNames(CFG))
+    bad = err("pad", "left_calf")
+    chips.check(rotation_tick(0.0, "left_calf", [bad]), 0.0)
+    chips.check(rotation_tick(0.5, "left_calf"), 0.5)
+    chips.check(rotation_tick(0.6, "left_calf", [bad]), 0.6)
+    assert chips.check(rotation_tick(1.0, "right_calf"), 1.0) == []
+    (fault,) = chips.check(rotation_tick(1.6, "right_calf"), 1.6)
+    assert fault.readings["failing_s"] == pytest.approx(1.0)
+
+
+def test_a_thermal_tick_whose_readings_lack_the_pad_ends_its_run():
+    """A readings object without the pad says by ``thermal_fresh`` alone that it read it."""
+    chips = ChipErrors(CFG, ZoneNames(CFG))
+    bad = err("pad", "left_calf")
+    chips.check(readings(0.0, [bad]), 0.0)
+    chips.check(readings(0.5, [], thermal=True), 0.5)  # pads={}: read, cleanly
+    assert chips.check(readings(1.0, [], thermal=False), 1.0) == []
+
+
+def test_a_tick_that_read_no_pad_does_not_end_a_pads_run_even_if_its_reading_is_of_this_time():
+    """``thermal_fresh`` false: no pad was read this tick, whatever the readings' times say."""
+    chips = ChipErrors(CFG, ZoneNames(CFG))
+    bad = err("pad", "left_calf")
+    chips.check(rotation_tick(0.0, "left_calf", [bad]), 0.0)
+    same_time = Readings(t_s=0.5, pads={p: PadReading(30.0, 30.0, 0.5) for p in CFG.pad_names},
+                         pressure_mmhg={}, pressure_t_s={}, roller_current_a={}, estop_tripped=False,
+                         thermal_fresh=False)
+    assert chips.check(same_time, 0.5) == []
+    (fault,) = chips.check(rotation_tick(1.0, "right_calf"), 1.0)
+    assert fault.zone == "pad:left_calf"
