@@ -27,7 +27,7 @@ sim: $(STAMP)
 	  --state-dir state/sim --exit-when-done --report out/report.json --trace out/trace.csv
 
 test: $(STAMP) $(HA_STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
