@@ -7,47 +7,13 @@ import pytest
 
 from controller.machine.board import build_board, make_simulator
 from controller.model.config import load_config
-from controller.model.outputs import Outputs
 from controller.model.readings import ErrorZone
-
-
-class Rig:
-    """The board driven by hand, on a clock the test owns (virtual time, no sleeping)."""
-
-    def __init__(self):
-        self.t = 1000.0
-        self.cfg = load_config()
-        self.sim = make_simulator(self.cfg, lambda: self.t)
-        self.board = build_board(self.cfg, sim=self.sim)
-        self.out = Outputs.safe(self.cfg.pad_names, self.cfg.chamber_names, self.cfg.roller_names).with_(relay_closed=True)
-        self.readings = None
-        self.heartbeat = True
-        self.errors = []
-
-    def set(self, **changes):
-        merged = {}
-        for key, value in changes.items():
-            current = getattr(self.out, key)
-            merged[key] = {**current, **value} if isinstance(current, dict) else value
-        self.out = self.out.with_(**merged)
-
-    async def run(self, seconds: float, thermal_every: int = 12):
-        n = int(round(seconds / 0.02))
-        for i in range(n):
-            self.t += 0.02
-            self.readings = await self.board.read(self.t, thermal=(i % thermal_every == 0))
-            self.errors += self.readings.errors
-            await self.board.write(self.out)
-            if self.heartbeat:
-                self.board.toggle_heartbeat()
-        return self.readings
+from tests.hardware.board_rig import BoardRig, board_rig  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def rig():
-    r = Rig()
-    yield r
-    r.board.close()
+def rig(board_rig):
+    return board_rig
 
 
 async def test_pad_heats_at_full_duty_and_both_sensors_follow(rig):
@@ -143,7 +109,7 @@ async def test_chip_missing_is_a_driver_error_naming_the_chip(rig):
     rig.sim.inject_now("chip_missing", "left_calf")  # the pad's MCP9808 at 0x19
     await rig.run(0.3)
     assert any(e.zone == ErrorZone("pad", "left_calf") and "MCP9808" in e.text and "0x19" in e.text
-               for e in rig.errors), rig.errors
+               for errs in rig.errors for e in errs), rig.errors
 
 
 async def test_a_chip_missing_at_start_up_is_reported_with_the_first_readings():
@@ -261,7 +227,7 @@ def test_the_adcs_convert_side_by_side(thermal, rounds):
     the chips convert in parallel (on the Pi, conversions take longer than the transactions).
     Every tick reads one pad's thermistor in rotation beside the pressures (a tick told to read
     the thermal sensors reads all four)."""
-    rig = Rig()
+    rig = BoardRig()
     log = []
     smbus = rig.board.i2c._smbus
 
