@@ -6,19 +6,20 @@ import csv
 import fcntl
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from controller.model.config import load_config
 from controller.app.daemon import RunOptions, RunResult, run_fast
+from sim.params import load_sim_params, shipped_plants
 
 
 def run_sim(tmp_path: Path, *, program: str | None = None, intensity: int = 3, injections=(), heat: bool = True,
             max_runtime_s: float | None = None, config=None, state_dir: Path | None = None, trace: bool = True,
-            during=None, preheat: bool = False) -> tuple[RunResult, list[dict]]:
+            during=None, preheat: bool = False, plant: str | None = None) -> tuple[RunResult, list[dict]]:
     """Run until the session ends (or the runtime cap); return the result and the trace rows.
 
-    ``during`` is an optional coroutine function called with the supervisor once it runs.
+    ``during`` is an optional coroutine function called with the supervisor once it runs;
+    ``plant`` a shipped unit of sim/plants (None: the default simulated board).
     """
     cfg = config or load_config()
     trace_path = tmp_path / "trace.csv"
@@ -26,7 +27,8 @@ def run_sim(tmp_path: Path, *, program: str | None = None, intensity: int = 3, i
                       intensity=intensity, heat=heat, preheat=preheat, injections=list(injections),
                       exit_when_done=program is not None, report=str(tmp_path / "report.json"),
                       trace=str(trace_path) if trace else None, mqtt=False, socket_path=None, panel=False,
-                      max_runtime_s=max_runtime_s)
+                      max_runtime_s=max_runtime_s,
+                      sim_params_override=load_sim_params(shipped_plants()[plant]) if plant else None)
     result = run_fast(opts, during)
     rows = []
     if trace:
@@ -35,16 +37,7 @@ def run_sim(tmp_path: Path, *, program: str | None = None, intensity: int = 3, i
     return result, rows
 
 
-@dataclass(frozen=True)
-class SessionRun:
-    """A finished session as several tests read it: what the daemon returned, minus the live
-    supervisor (a shared run outlives its machine)."""
-
-    exit_code: int
-    report: dict
-
-
-def shared_run(tmp_path_factory, program: str, intensity: int) -> tuple[SessionRun, list[dict]]:
+def shared_run(tmp_path_factory, program: str, intensity: int) -> tuple[RunResult, list[dict]]:
     """``program`` at ``intensity`` on the default unit (default config and plant, heat on, no
     hooks, no injections), run once per test session and read by every test that asks for it.
 
@@ -52,7 +45,8 @@ def shared_run(tmp_path_factory, program: str, intensity: int) -> tuple[SessionR
     sessions (every program completes, the thigh step, the press-and-hold, falling short
     nowhere), so each is made once. Under pytest-xdist the workers share the session's base
     directory: the first worker to ask makes the run holding a lock on its file, another one
-    that asks meanwhile waits for it and then reads it."""
+    that asks meanwhile waits for it and then reads it. The result carries no supervisor: a
+    shared run outlives its machine."""
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # the run's directory, above each worker's own
@@ -62,10 +56,10 @@ def shared_run(tmp_path_factory, program: str, intensity: int) -> tuple[SessionR
     with open(where / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
-            result, rows = run_sim(where, program=program, intensity=intensity, state_dir=where / "state")
+            result, rows = run_sim(where, program=program, intensity=intensity)
             done.write_text(json.dumps({"exit_code": result.exit_code, "report": result.report}))
-            return SessionRun(result.exit_code, result.report), rows
+            return RunResult(result.exit_code, result.report), rows
     kept = json.loads(done.read_text())
     with open(where / "trace.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return SessionRun(kept["exit_code"], kept["report"]), rows
+    return RunResult(kept["exit_code"], kept["report"]), rows

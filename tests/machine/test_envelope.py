@@ -14,12 +14,11 @@ import itertools
 
 import pytest
 
-from controller.app.daemon import RunOptions, run_fast
 from controller.model.config import load_config
 from controller.model.limits import heating_check
-from sim.params import PadParams, load_sim_params, shipped_plants
+from sim.params import PadParams
 from sim.thermal import PadThermal
-from tests.machine.simrun import shared_run
+from tests.machine.simrun import run_sim, shared_run
 from tests.safety.test_safety_heat import DT, PAD, heat_rig
 
 CFG = load_config()
@@ -79,10 +78,7 @@ def test_a_broken_element_is_caught_on_every_envelope_pad(mass, power, lag, room
 
 
 def run_plant(tmp_path, plant: str, program: str, intensity: int = 3):
-    opts = RunOptions(config=CFG, state_dir=str(tmp_path / "s"), sim=True, mqtt=False, socket_path=None,
-                      panel=False, program=program, intensity=intensity, exit_when_done=True,
-                      sim_params_override=load_sim_params(shipped_plants()[plant]))
-    return run_fast(opts).report
+    return run_sim(tmp_path, program=program, intensity=intensity, config=CFG, trace=False, plant=plant)[0].report
 
 
 @pytest.mark.parametrize("plant", ["heavy_pad", "corner_slow_cold"])

@@ -14,12 +14,10 @@ judged for completion, the limits, the wave order, the gradient and the strokes.
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 
-from controller.app.daemon import RunOptions, run_fast
-from sim.params import load_sim_params, shipped_plants
+from sim.params import shipped_plants
+from tests.machine.simrun import run_sim
 from tests.machine.test_programs_complete import (CFG, LEGS, PROGRAMS, fill_and_vent_together, fill_order_violations,
                                                   gradient_violations, peaks_inside_limits, stated_strokes,
                                                   strokes_from_pressures)
@@ -29,13 +27,8 @@ PLANTS = {"corner_slow_cold": 4, "corner_light_laggy_cold": 2}
 
 
 def run_on_plant(tmp_path, plant: str, program: str, intensity: int):
-    trace = tmp_path / "trace.csv"
-    opts = RunOptions(config=CFG, state_dir=str(tmp_path / "state"), sim=True, mqtt=False, socket_path=None,
-                      panel=False, program=program, intensity=intensity, preheat=False, exit_when_done=True,
-                      trace=str(trace), sim_params_override=load_sim_params(shipped_plants()[plant]))
-    report = run_fast(opts).report
-    with open(trace, newline="") as fh:
-        return report, list(csv.DictReader(fh))
+    result, rows = run_sim(tmp_path, program=program, intensity=intensity, config=CFG, plant=plant)
+    return result.report, rows
 
 
 def test_the_plants_are_the_corners_named():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from programs.intensity import pressure_factor
-from tests.machine.simrun import shared_run
+from tests.machine.simrun import run_sim, shared_run
 from tests.machine.test_programs_complete import (CFG, LEGS, PROGRAMS, fill_order_violations, gradient_violations,
                                                   short_waves)
 
@@ -93,20 +93,10 @@ def test_the_easing_keeps_the_gradient_on_the_envelope_corners(tmp_path, plant):
     thigh is at its target longer than the foot at its own, or — where the pump cannot fill
     both legs' sleeves within the anchor's hold — the machine says so for that thigh (heat
     off: these plants' pads are another test's subject)."""
-    import csv
-
-    from controller.app.daemon import RunOptions, run_fast
-    from sim.params import load_sim_params, shipped_plants
-
-    trace = tmp_path / "trace.csv"
     warm_up = PROGRAMS["full_leg"].phases[0].duration_s
-    opts = RunOptions(config=CFG, state_dir=str(tmp_path / "state"), sim=True, mqtt=False, socket_path=None,
-                      panel=False, program="full_leg", intensity=5, heat=False, exit_when_done=True,
-                      trace=str(trace), max_runtime_s=warm_up + STEP.duration_s + 5.0,
-                      sim_params_override=load_sim_params(shipped_plants()[plant]))
-    report = run_fast(opts).report
-    with open(trace, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    result, rows = run_sim(tmp_path, program="full_leg", intensity=5, config=CFG, heat=False, plant=plant,
+                           max_runtime_s=warm_up + STEP.duration_s + 5.0)
+    report = result.report
     assert [f["code"] for f in report["faults"] if f["severity"] != "warning"] == []
     thighs = step_rows(rows)
     assert len(thighs) > 40 * STEP.duration_s
