@@ -39,6 +39,22 @@ def test_clocks_of_each_transfer_kind():
     assert transfer_clocks(Transfer(0x18, False, 0x05, (), acked=False)) == 11  # NACK after the address
 
 
+def test_no_schedule_reads_every_chamber_in_5_ms_on_this_board():
+    """The README's and docs/hardware.md §7's floor: a sleeve ADS1115 carries three chambers and
+    converts one input at a time, so a tick that reads them all holds three conversions in a
+    row, each with its own start, ready check and result on that chip, and at least two ioctls
+    (start, collect) even with every other transfer hidden: ≥ 5.08 ms (Pi 4), 5.002 ms (Pi 5)."""
+    chambers_per_adc = max(sum(1 for c in CFG.chambers if c.pressure.adc == name) for name in CFG.board.adcs)
+    assert chambers_per_adc == 3
+    own = [Transfer(0x49, True, 0x01, START_860SPS), Transfer(0x49, False, 0x01, START_860SPS),
+           Transfer(0x49, False, 0x00, (0x12, 0x34))]
+    for host, floor_ms in ((PI4, 5.08), (PI5, 5.002)):
+        bound_s = chambers_per_adc * (CONVERSION_S + sum(transfer_clocks(t) for t in own) / 400_000) \
+            + 2 * host.overhead_s
+        assert round(bound_s * 1000, 3 if host is PI5 else 2) == floor_ms
+        assert bound_s > 0.005
+
+
 def test_a_16_bit_read_costs_the_overhead_plus_its_clocks():
     read = Transfer(0x40, False, 0x04, (0, 5))
     assert BusTimeModel(400_000, PI4, ADCS).transfer_s(read) == pytest.approx(0.12e-3 + 48 / 400_000)
