@@ -20,3 +20,15 @@ settings.register_profile("mutation", derandomize=True, database=None, deadline=
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (``make test``): one worker per core, and one more. The broker, socket and
+    packaging tests spend most of their time waiting in real time (a broker that comes back,
+    a state heartbeat, dpkg); the extra worker keeps the cores busy with the simulated
+    sessions meanwhile. Every test measures virtual time or waits with a bounded timeout, so
+    sharing a core costs them nothing but wall time. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still
+    overrides it."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own hook reads it
+    return (os.cpu_count() or 1) + 1

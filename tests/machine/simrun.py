@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import fcntl
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from controller.model.config import load_config
 from controller.app.daemon import RunOptions, RunResult, run_fast
+from controller.model.state import State
 from sim.params import load_sim_params, shipped_plants
 
 
@@ -37,16 +40,86 @@ def run_sim(tmp_path: Path, *, program: str | None = None, intensity: int = 3, i
     return result, rows
 
 
-def shared_run(tmp_path_factory, program: str, intensity: int) -> tuple[RunResult, list[dict]]:
-    """``program`` at ``intensity`` on the default unit (default config and plant, heat on, no
-    hooks, no injections), run once per test session and read by every test that asks for it.
+@dataclass(frozen=True)
+class PhaseView:
+    """What a person saw of one step of a shared run: the machine's state in the middle of the
+    step (and the loop time then), and 1 s after the step ended (None: the session had ended)."""
 
-    A 20-minute program is ~20 s of simulation; four test files judge the same default-unit
-    sessions (every program completes, the thigh step, the press-and-hold, falling short
-    nowhere), so each is made once. Under pytest-xdist the workers share the session's base
-    directory: the first worker to ask makes the run holding a lock on its file, another one
-    that asks meanwhile waits for it and then reads it. The result carries no supervisor: a
-    shared run outlives its machine."""
+    index: int
+    name: str
+    middle: State
+    middle_t_s: float
+    after: State | None
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """A default-unit session, run once per test session: the daemon's result (no supervisor:
+    a shared run outlives its machine), the trace rows, every event the hub sent, and the
+    state in the middle of each step and just after it."""
+
+    result: RunResult
+    rows: list[dict]
+    events: list[dict]
+    phases: list[PhaseView]
+
+
+def _watch(events: list[dict], phases: list[dict]):
+    """A passive observer for ``run_sim(during=...)``: it reads the hub and the runner, never
+    commands, so the session is the same one an unwatched run makes."""
+
+    async def during(sup):
+        loop = asyncio.get_running_loop()
+        sub = sup.hub.subscribe_events(maxsize=100_000)
+        lookers: list[asyncio.Task] = []
+
+        async def collect():
+            async for event in sub:
+                events.append(event)
+
+        async def look(index, phase):  # the middle of the step, and 1 s after its end
+            seen = {"index": index, "name": phase.name}
+            await asyncio.sleep(phase.duration_s / 2)
+            seen["middle"], seen["middle_t_s"] = sup.hub.snapshot().model_dump(mode="json"), loop.time()
+            seen["after"] = None
+            phases.append(seen)  # kept even if the session ends before the step does
+            await asyncio.sleep(phase.duration_s / 2 + 1.0)
+            if not sup.session_ended.is_set():
+                seen["after"] = sup.hub.snapshot().model_dump(mode="json")
+
+        async def watch():  # each step's start, seen within 0.5 s
+            while sup.runner.program is None:
+                await asyncio.sleep(0.5)
+            program = sup.runner.program
+            for index, phase in enumerate(program.phases):
+                while sup.runner.program is program and sup.runner.phase_index < index:
+                    await asyncio.sleep(0.5)
+                if sup.runner.program is not program or sup.runner.phase_index > index:
+                    return  # the session moved on or ended
+                lookers.append(loop.create_task(look(index, phase)))
+
+        async def reap(tasks):  # nothing left pending when the machine stops
+            await sup.session_ended.wait()
+            for task in tasks + lookers:
+                task.cancel()
+            while not sub.empty():  # what the session's end sent
+                events.append(sub.get_nowait())
+            sub.close()
+
+        loop.create_task(reap([loop.create_task(collect()), loop.create_task(watch())]))
+
+    return during
+
+
+def shared_session(tmp_path_factory, program: str, intensity: int) -> SharedRun:
+    """``program`` at ``intensity`` on the default unit (default config and plant, heat on, no
+    commands, no injections), run once per test session and read by every test that asks for it.
+
+    A 20-minute program is ~20 s of simulation; several test files judge the same default-unit
+    sessions (every program completes, the thigh step, the press-and-hold, the prompt steps,
+    falling short nowhere), so each is made once. Under pytest-xdist the workers share the
+    session's base directory: the first worker to ask makes the run holding a lock on its file,
+    another one that asks meanwhile waits for it and then reads it."""
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # the run's directory, above each worker's own
@@ -56,10 +129,20 @@ def shared_run(tmp_path_factory, program: str, intensity: int) -> tuple[RunResul
     with open(where / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
-            result, rows = run_sim(where, program=program, intensity=intensity)
-            done.write_text(json.dumps({"exit_code": result.exit_code, "report": result.report}))
-            return RunResult(result.exit_code, result.report), rows
+            events: list[dict] = []
+            phases: list[dict] = []
+            result, _ = run_sim(where, program=program, intensity=intensity, during=_watch(events, phases))
+            done.write_text(json.dumps({"exit_code": result.exit_code, "report": result.report, "events": events,
+                                        "phases": phases}))
     kept = json.loads(done.read_text())
     with open(where / "trace.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return RunResult(kept["exit_code"], kept["report"]), rows
+    views = [PhaseView(p["index"], p["name"], State.model_validate(p["middle"]), p["middle_t_s"],
+                       None if p["after"] is None else State.model_validate(p["after"])) for p in kept["phases"]]
+    return SharedRun(RunResult(kept["exit_code"], kept["report"]), rows, kept["events"], views)
+
+
+def shared_run(tmp_path_factory, program: str, intensity: int) -> tuple[RunResult, list[dict]]:
+    """The result and trace rows of ``shared_session``."""
+    run = shared_session(tmp_path_factory, program, intensity)
+    return run.result, run.rows

@@ -6,13 +6,11 @@ their bounds at the step's start), and the pads keep the step's heat."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from controller.interfaces.panel_signals import PROMPT, PROMPT_PERIOD_S, PanelOutputs, led_pattern, pattern_for
 from controller.model.notice import NoticeCode
-from tests.machine.simrun import run_sim
+from tests.machine.simrun import shared_session
 from tests.machine.test_programs_complete import CFG, PROGRAMS
 
 #: the proximal-first vent (the gradient rule) may keep a distal vent shut this long while the
@@ -39,34 +37,17 @@ def test_the_prompted_programs_are_the_ones_the_guide_needs():
 
 
 @pytest.mark.parametrize("program", PROMPTED)
-def test_during_a_prompt_step_the_sleeves_vent_and_the_rollers_stop(tmp_path, program):
-    events, seen = [], {}
+def test_during_a_prompt_step_the_sleeves_vent_and_the_rollers_stop(tmp_path_factory, program):
+    """On the default unit's shared session (intensity 3): its events, its trace, and the state
+    a person sees in the middle of each prompt step and 1 s after it."""
     prog = PROGRAMS[program]
-
-    async def during(sup):
-        async def collect():
-            with sup.hub.subscribe_events() as sub:
-                async for event in sub:
-                    events.append(event)
-
-        async def watch():  # the state a person sees in the middle of each prompt step, and after it
-            for name, start, end, _ in prompt_spans(prog):
-                while sup.runner.phase is None or sup.runner.phase.name != name:
-                    await asyncio.sleep(0.5)
-                await asyncio.sleep((end - start) / 2)
-                seen[name] = (sup.hub.snapshot(), asyncio.get_running_loop().time())
-                await asyncio.sleep((end - start) / 2 + 1.0)
-                seen[name + " after"] = sup.hub.snapshot()
-
-        async def reap(tasks):  # nothing left pending when the machine stops
-            await sup.session_ended.wait()
-            for task in tasks:
-                task.cancel()
-
-        loop = asyncio.get_running_loop()
-        loop.create_task(reap([loop.create_task(collect()), loop.create_task(watch())]))
-
-    result, rows = run_sim(tmp_path, program=program, intensity=4, during=during)
+    run = shared_session(tmp_path_factory, program, 3)
+    result, rows, events = run.result, run.rows, run.events
+    seen = {}
+    for view in (v for v in run.phases if prog.phases[v.index].prompt is not None):
+        seen[view.name] = (view.middle, view.middle_t_s)
+        if view.after is not None:
+            seen[view.name + " after"] = view.after
     assert result.report["outcome"] == "completed", result.report["faults"]
     t0 = float(rows[0]["t_s"])
     prompts = [e for e in events if e.get("type") == "notice" and e.get("code") == "guide_prompt"]

@@ -59,8 +59,9 @@ def test_no_conditions_cut_nothing():
 
 
 def test_a_wound_on_the_left_leg_leaves_every_left_output_off_while_the_right_leg_completes(tmp_path):
-    """full_leg uses heat, compression and rollers on both legs; the profile was saved before
-    the daemon started (as after a restart)."""
+    """warm_up uses every output a leg has: both pads heated, the foot, calf and thigh chambers
+    in waves, the foot and calf rollers; the profile was saved before the daemon started (as
+    after a restart)."""
     state = tmp_path / "state"
     state.mkdir()
     save_profile(state, Profile(wound_or_infection_left=True), confirmed=True)
@@ -71,7 +72,7 @@ def test_a_wound_on_the_left_leg_leaves_every_left_output_off_while_the_right_le
         out["snapshot"] = sup.hub.snapshot()
         out["notes"] = list(sup.runner.session.notes)
 
-    result, rows = run_sim(tmp_path, program="full_leg", intensity=2, state_dir=state, during=watch)
+    result, rows = run_sim(tmp_path, program="warm_up", intensity=2, state_dir=state, during=watch)
     assert any("the left leg is spared" in n and "the right leg runs" in n for n in out["notes"])
     notice = out["snapshot"].notices[-1]
     assert notice.code == "leg_spared" and notice.leg == "left"
@@ -93,8 +94,12 @@ def test_a_wound_on_the_left_leg_leaves_every_left_output_off_while_the_right_le
     for z in CHAMBERS:
         if z.startswith("right"):
             assert any(r[f"chamber.{z}.fill_open"] == "1" for r in running), z
-    assert any(float(r["pad.right_calf.duty"]) > 0 for r in running)
-    assert any(abs(float(r["roller.right_calf.speed"])) > 0 for r in running)
+    for z in PADS:
+        if z.startswith("right"):
+            assert any(float(r[f"pad.{z}.duty"]) > 0 for r in running), z
+    for z in ROLLERS:
+        if z.startswith("right"):
+            assert any(abs(float(r[f"roller.{z}.speed"])) > 0 for r in running), z
     assert not any(r["faults"] for r in running)  # sparing a leg raises no fill or heating fault
 
 
