@@ -43,11 +43,7 @@ def test_during_a_prompt_step_the_sleeves_vent_and_the_rollers_stop(tmp_path_fac
     prog = PROGRAMS[program]
     run = shared_session(tmp_path_factory, program, 3)
     result, rows, events = run.result, run.rows, run.events
-    seen = {}
-    for view in (v for v in run.phases if prog.phases[v.index].prompt is not None):
-        seen[view.name] = (view.middle, view.middle_t_s)
-        if view.after is not None:
-            seen[view.name + " after"] = view.after
+    seen = {view.name: view for view in run.phases if prog.phases[view.index].prompt is not None}
     assert result.report["outcome"] == "completed", result.report["faults"]
     t0 = float(rows[0]["t_s"])
     prompts = [e for e in events if e.get("type") == "notice" and e.get("code") == "guide_prompt"]
@@ -80,16 +76,17 @@ def test_during_a_prompt_step_the_sleeves_vent_and_the_rollers_stop(tmp_path_fac
                 assert (float(got) if got else None) == want, (name, z, t)
         # the state a person sees meanwhile: the prompt is the newest notice; the run LED
         # blinks at 1 Hz instead of shining steady, and the fault LED stays dark
-        snap, at_s = seen[name]
+        snap, at_s = seen[name].middle, seen[name].middle_t_s
         assert snap.notice is not None and snap.notice.code == NoticeCode.GUIDE_PROMPT
         assert snap.notice_text == event["text"]
         lit = [led_pattern(snap, at_s + i / 10)["run"] for i in range(int(PROMPT_PERIOD_S * 10))]
         assert any(lit) and not all(lit)
         assert not any(led_pattern(snap, at_s + i / 10)["fault"] for i in range(50))
         # and the prompt leaves the state when its step ends (a session's end too)
-        after = seen.get(name + " after")
+        after = seen[name].after
         assert after is None or not [n for n in after.notices if n.code == NoticeCode.GUIDE_PROMPT], name
-    assert len(seen) >= 2 * len(prompt_spans(prog)) - 1  # (the last step may end the session)
+    assert len(seen) == len(prompt_spans(prog))
+    assert sum(view.after is not None for view in seen.values()) >= len(seen) - 1  # (the last step may end the session)
 
 
 def test_the_panel_chirps_for_a_prompt():
