@@ -12,6 +12,7 @@ parametrized tests, so they run under every profile.
 
 import os
 
+import pytest
 from hypothesis import Phase, settings
 
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
@@ -22,6 +23,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 
+@pytest.hookimpl(optionalhook=True)  # -p no:xdist (one process, for profiling) still loads this file
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (``make test``): one worker per core, and one more. The broker, socket and
     packaging tests spend most of their time waiting in real time (a broker that comes back,
