@@ -85,6 +85,7 @@ class FakeMachine:
         self.programs = [dict(p) for p in programs]
         self.on_apply = on_apply  # called with each command the machine carried out
         hub.program_lister = lambda: [dict(p) for p in self.programs]
+        hub.program_ids = tuple(p["id"] for p in self.programs)
         hub.fault_log_reader = lambda: [dict(e) for e in FAULT_LOG]
         self.mode = Mode.IDLE
         self.program: str | None = None

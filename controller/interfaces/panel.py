@@ -23,7 +23,7 @@ What the buttons do, as a person at the couch would expect:
   faults whose cause is gone. A lockout is not the panel's to clear: a long press then only
   gives the refused chirp (a technician resets it over the local socket).
 * **program** (on press, only when no session is running or paused): selects the next
-  program of ``hub.programs()``, wrapping around; the buzzer beeps its position (1 beep =
+  program of ``hub.program_ids``, wrapping around; the buzzer beeps its position (1 beep =
   first program). During a session it refuses: stop first.
 * **intensity +/−** (on press): 1–5, clamped; during a session it sends ``set_intensity``,
   otherwise it changes the selection and the buzzer beeps the new level. Held, it repeats every
@@ -60,6 +60,7 @@ from typing import Any, Callable, Protocol
 from controller.model.commands import (Ack, CommandResult, ConfirmProfile, Pause, Resume, SetHeat, SetIntensity, Source,
                                        Start, Stop)
 from controller.model.state import Mode, State
+from controller.interfaces.panel_signals import PanelSelection
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +146,15 @@ class Panel:
     # ------------------------------------------------------------------ public
     @property
     def selected_program(self) -> str | None:
-        ids = self._program_ids()
+        ids = self.hub.program_ids
         if self._program in ids:
             return self._program
         return ids[0] if ids else None
 
-    def selection(self) -> dict:
+    def selection(self) -> PanelSelection:
         """What a start would use now; ``PanelOutputs.update(..., selection=)`` shows it."""
-        return {"program": self.selected_program, "intensity": self.intensity, "heat": self.heat,
-                "standby": self.standby}
+        return PanelSelection(program=self.selected_program, intensity=self.intensity, heat=self.heat,
+                              standby=self.standby)
 
     async def run(self) -> None:
         """Handle button edges until cancelled; then detach. Needs nothing but the hub."""
@@ -338,7 +339,7 @@ class Panel:
         if self._mode().in_session:
             self._refuse("program", "a session is on: stop it before choosing another program")
             return
-        ids = self._program_ids()
+        ids = self.hub.program_ids
         if not ids:
             self._refuse("program", "no programs loaded")
             return
@@ -394,15 +395,6 @@ class Panel:
 
     def _mode(self) -> Mode:
         return self._snapshot().mode
-
-    def _program_ids(self) -> list[str]:
-        try:
-            programs = self.hub.programs() or []
-        except Exception:  # noqa: BLE001
-            log.exception("panel: cannot list programs")
-            return []
-        return [p["id"] if isinstance(p, dict) else str(p) for p in programs
-                if not isinstance(p, dict) or p.get("id")]
 
     def _follow(self, key: str, snap: State, current):
         """The machine's value if it changed since we last looked (someone else set it), else ours.

@@ -147,14 +147,24 @@ def _phase(now_s: float, period_s: float, on_s: float) -> bool:
     return (now_s % period_s) < on_s
 
 
-def led_pattern(snapshot: State, now_s: float, selection: dict | None = None) -> dict[str, bool]:
+@dataclass(frozen=True)
+class PanelSelection:
+    """What a start from the panel would use now (``Panel.selection()``): the LEDs show the
+    heat selected while idle, and go dark in standby."""
+
+    program: str | None
+    intensity: int
+    heat: bool
+    standby: bool
+
+
+def led_pattern(snapshot: State, now_s: float, selection: PanelSelection | None = None) -> dict[str, bool]:
     """Which LEDs are lit for this snapshot at this time (pure: same inputs, same answer).
 
-    ``selection`` is the panel's ``selection()`` (optional): heat selected while idle, standby.
+    ``selection`` is the panel's ``selection()`` (optional: no panel, nothing selected).
     """
     mode = snapshot.mode
-    selection = selection or {}
-    standby = bool(selection.get("standby"))
+    standby = selection is not None and selection.standby
     lockout = snapshot.locked_out
     fault = snapshot.faulted
     leds = dict.fromkeys(LED_NAMES, False)
@@ -176,7 +186,7 @@ def led_pattern(snapshot: State, now_s: float, selection: dict | None = None) ->
     heating = any((p.target_c or 0) > 0 for p in snapshot.pads.values())
     if heating or (mode is Mode.RUNNING and snapshot.heat_on and not (lockout or fault)):
         leds["heat"] = True
-    elif mode.ready and not (lockout or fault or standby) and selection.get("heat"):
+    elif mode.ready and not (lockout or fault or standby) and selection is not None and selection.heat:
         leds["heat"] = leds["run"]  # selected, not yet heating: flash with the ready flash
 
     if not (lockout or fault):
@@ -294,7 +304,7 @@ class PanelOutputs:
         return self._current is not None or bool(self._queue)
 
     # ------------------------------------------------------------------ outputs
-    def update(self, snapshot: State, now_s: float, selection: dict | None = None) -> dict[str, bool]:
+    def update(self, snapshot: State, now_s: float, selection: PanelSelection | None = None) -> dict[str, bool]:
         """Set LEDs and buzzer for now; returns what was wanted (LED names and ``buzzer``)."""
         wanted = led_pattern(snapshot, now_s, selection)
         for name, led in self.leds.items():
@@ -328,7 +338,7 @@ class PanelOutputs:
         self._written[name] = on
 
 
-async def drive_outputs(hub, outputs: PanelOutputs, *, selection: Callable[[], dict] | None = None,
+async def drive_outputs(hub, outputs: PanelOutputs, *, selection: Callable[[], PanelSelection] | None = None,
                         period_s: float = 0.02) -> None:
     """Feed hub events to the buzzer and refresh LEDs/buzzer every ``period_s`` until cancelled."""
     loop = asyncio.get_running_loop()

@@ -82,6 +82,8 @@ class MachineHub:
         self.fault_log_reader = lambda: []
         self.program_lister = lambda: []
         self.history_reader = lambda: []
+        #: the programs' ids in the library's order (the panel steps through them), set once
+        self.program_ids: tuple[str, ...] = ()
 
     # --- publishing side (the supervisor) ---
     def publish_state(self, snapshot: State) -> None:

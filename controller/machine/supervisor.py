@@ -174,6 +174,7 @@ class Supervisor:
         from programs.library import describe
 
         hub.program_lister = lambda: [describe(p) for p in programs.values()]
+        hub.program_ids = tuple(p.id for p in programs.values())
 
     def _commissioned(self, record: Commissioning) -> None:
         self.commissioning = record

@@ -1,13 +1,14 @@
 """Status LEDs and buzzer: a person can tell idle, running, paused, fault and lockout apart."""
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from controller.machine.hub import MachineHub
 from tests.fake_machine import fault, make_state
 from controller.interfaces.panel_signals import (FAULT, LOCKOUT, REFUSED, SESSION_END, SESSION_START, PanelOutputs,
-                                      drive_outputs, duration_s, led_pattern)
+                                                PanelSelection, drive_outputs, duration_s, led_pattern)
 
 
 def snap(mode, **fields):
@@ -127,14 +128,14 @@ def test_heat_led_shows_heating_while_running_and_heat_targets():
 
 
 def test_heat_selected_while_idle_flashes_with_the_ready_flash():
-    selected = {"heat": True, "standby": False}
+    selected = PanelSelection(program="warm_up", intensity=3, heat=True, standby=False)
     assert led_pattern(snap("idle"), 0.05, selected)["heat"]
     assert not led_pattern(snap("idle"), 0.5, selected)["heat"]
-    assert not led_pattern(snap("idle"), 0.05, {"heat": False})["heat"]
+    assert not led_pattern(snap("idle"), 0.05, replace(selected, heat=False))["heat"]
 
 
 def test_standby_darkens_the_panel_but_not_a_fault():
-    standby = {"standby": True, "heat": True}
+    standby = PanelSelection(program="warm_up", intensity=3, heat=True, standby=True)
     assert not any(any(led_pattern(snap("idle"), t, standby).values()) for t in (0.05, 0.5, 1.0))
     assert led_pattern(snap("lockout", lockout=True), 0.7, standby)["fault"]
 
