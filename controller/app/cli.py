@@ -207,7 +207,9 @@ def _run(args) -> int:
         return EXIT_FAILED
     finally:
         loop.close()
-    if result.report is not None and args.exit_when_done:
+    if result.refused is not None:
+        print(f"{args.program}: not started: {result.refused}")
+    elif result.report is not None and args.exit_when_done:
         r = result.report
         print(f"{r['program']}: {r['outcome']} after {r['duration_s']:.1f} s"
               + (f"; faults: {', '.join(f['code'] for f in r['faults'])}" if r["faults"] else ""))

@@ -59,6 +59,7 @@ class RunResult:
     exit_code: int
     report: dict | None
     supervisor: Supervisor | None = None
+    refused: str | None = None  # why ``--program`` was not started (None: it started, or none was given)
 
 
 async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) -> RunResult:
@@ -96,16 +97,17 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
     sup = Supervisor(cfg, board, hub, programs, state_dir=opts.state_dir, observers=observers, sim=sim,
                      notifier=notifier, require_profile_confirmation=require_profile, scan_rate=scan_rate)
     exit_code = 0
+    refused: str | None = None
 
     async def starter() -> None:
-        nonlocal exit_code
+        nonlocal exit_code, refused
         if opts.program is None:
             return
         result = await hub.submit(Start(command="start", program=opts.program, intensity=opts.intensity,
                                         heat=opts.heat, preheat=opts.preheat), Source.CLI, timeout=None)
         if not result.ok:
             log.error("program %s not started: %s", opts.program, result.error)
-            exit_code = 1
+            exit_code, refused = 1, result.error
             sup.stop()
         elif result.data and result.data.get("notes"):
             for note in result.data["notes"]:
@@ -162,7 +164,7 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
     data = report.report(sup.runner)
     if opts.report:
         write_json(opts.report, data)
-    return RunResult(exit_code, data, sup)
+    return RunResult(exit_code, data, sup, refused)
 
 
 def _panel_tasks(sup, board, hub) -> list[asyncio.Task]:

@@ -60,6 +60,9 @@ def test_unknown_program_exits_non_zero(tmp_path):
                 "--state-dir", str(tmp_path / "s")])
     assert proc.returncode == 1
     assert "unknown program 'moonwalk'" in proc.stderr
+    # the summary line says it never started (it read "None: stopped after 0.0 s")
+    assert proc.stdout.splitlines()[-1].startswith("moonwalk: not started: unknown program 'moonwalk'")
+    assert "stopped" not in proc.stdout
 
 
 def test_safe_state_on_the_simulator():
