@@ -94,7 +94,6 @@ class Runner:
         self._phase_dirty = False
         self.session: SessionRecord | None = None
         self._last_pause_heat: dict[str, float | None] = {}
-        self._heat_cache: tuple | None = None  # _heat_targets: (heat_c, heat_on, max_heat_c, result)
         self.sessions_ended: list[SessionRecord] = []
         self._preheat: Phase | None = None  # the pre-heat while it runs (a phase of pads only)
         self._preheat_s = 0.0  # session time the pre-heat took: the program's clock starts after it
@@ -315,13 +314,8 @@ class Runner:
         return Targets(off, None, None, changed, phase_completed=completed)
 
     def _heat_targets(self, heat_c: dict[str, float]) -> dict[str, float | None]:
-        """Each pad's target (a new dict each call). It depends only on the phase's ``heat_c``,
-        ``heat_on``, ``max_heat_c`` and ``no_heat_legs`` (config and limits are fixed): while they are the same
-        objects as last time, the last result is copied instead of worked out again."""
-        cached = self._heat_cache
-        if (cached is not None and cached[0] is heat_c and cached[1] is self.heat_on
-                and cached[2] is self.max_heat_c and cached[4] is self.no_heat_legs):
-            return dict(cached[3])
+        """Each pad's target: the phase's ``heat_c`` for its position, capped by the machine's
+        limit and the profile's (``max_heat_c``); None with heat off or on a leg that gets no heat."""
         out: dict[str, float | None] = {}
         for pad in self.config.pads:
             target = heat_c.get(pad.position) if self.heat_on and pad.leg not in self.no_heat_legs else None
@@ -330,8 +324,7 @@ class Runner:
                 if self.max_heat_c is not None:
                     target = min(target, self.max_heat_c)
             out[pad.zone] = target
-        self._heat_cache = (heat_c, self.heat_on, self.max_heat_c, out, self.no_heat_legs)
-        return dict(out)
+        return out
 
     def _pads_warm(self, pad_temps_c: Mapping[str, float] | None) -> bool:
         """Every pad the pre-heat heats is within the band of its target (heat off: nothing to wait for)."""

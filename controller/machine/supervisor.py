@@ -37,7 +37,7 @@ from controller.model.manual import ManualOverrides
 from controller.safety.latch import FaultLatch
 from controller.storage.commissioning import Commissioning, load_commissioning
 from controller.storage.gains import load_gains
-from controller.safety.gate import NO_CUT, ZoneCut, gate
+from controller.safety.gate import ZoneCut, gate
 from controller.safety.profile_cut import profile_cut
 from controller.model.notice import Notice, NoticeCode, make as make_notice
 from controller.control.heat import HeatController
@@ -127,8 +127,6 @@ class Supervisor:
         self.profiles = ProfileKeeper(state_dir, require_confirmation=require_profile_confirmation)
         self.runner.apply_profile(self.profiles.profile)
         self.notices = NoticeBoard(hub.publish_event)
-        self._cut: ZoneCut = NO_CUT
-        self._cut_for = None  # the profile object _cut was worked out for
         pads = config.pad_names
         default = (config.heat.kp, config.heat.ki, config.heat.kd)
         self.heat = HeatController(pads, load_gains(state_dir, pads, default), config.heat)
@@ -405,11 +403,9 @@ class Supervisor:
         return None
 
     def _profile_cut(self) -> ZoneCut:
-        """The gate's per-leg cut for the profile in force (worked out again when it changes)."""
-        profile = self.profiles.profile
-        if profile is not self._cut_for:
-            self._cut, self._cut_for = profile_cut(profile, self.config), profile
-        return self._cut
+        """The gate's per-leg cut for the profile in force, worked out every tick (a few
+        microseconds): a change of profile is cut on the tick it takes effect."""
+        return profile_cut(self.profiles.profile, self.config)
 
     def _load_phase(self, targets, now: float) -> None:
         intensity = self.runner.intensity
