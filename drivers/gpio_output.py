@@ -17,11 +17,10 @@ from gpiozero import Device, DigitalOutputDevice
 
 def resolve_factory(pin_factory):
     """The factory a device would use: the given one, else gpiozero's default (created now,
-    as gpiozero's own Device.__init__ would)."""
+    through gpiozero's public ``Device.ensure_pin_factory()``, as its own Device.__init__ does)."""
     if pin_factory is not None:
         return pin_factory
-    if Device.pin_factory is None:
-        Device.pin_factory = Device._default_pin_factory()
+    Device.ensure_pin_factory()
     return Device.pin_factory
 
 
