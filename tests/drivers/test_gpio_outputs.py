@@ -122,3 +122,25 @@ def test_buzzer_on_and_off(factory):
     buzzer.set(False)
     assert not buzzer.is_on and pin.state == 0
     buzzer.close()
+
+
+def test_an_output_without_a_factory_uses_gpiozeros_default_and_is_pulled_down_first(monkeypatch):
+    """``pin_factory=None`` (how a Pi build without an explicit factory goes): gpiozero's default
+    factory, from the environment, is made once and shared, and the pin is pulled down under it."""
+    from gpiozero import Device
+
+    from drivers.gpio_output import LowReleasingOutput, resolve_factory
+
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    monkeypatch.setattr(Device, "pin_factory", None)
+    made = resolve_factory(None)
+    assert isinstance(made, MockFactory) and Device.pin_factory is made
+    assert resolve_factory(None) is made
+    out = LowReleasingOutput(22)
+    try:
+        assert made.pin(22).state == 0
+        assert made.pin(22).pull == "down"
+    finally:
+        out.close()
+        made.close()
+        made.reset()
