@@ -23,7 +23,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 
-@pytest.hookimpl(optionalhook=True)  # -p no:xdist (one process, for profiling) still loads this file
+@pytest.hookimpl(optionalhook=True)  # make mutation runs pytest -p no:xdist: this file must still load
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (``make test``): one worker per core, and one more. The broker, socket and
     packaging tests spend most of their time waiting in real time (a broker that comes back,
