@@ -18,6 +18,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 from controller.model.bounded_json import JsonRefused, loads as bounded_loads
+from controller.model.cli_numbers import number_in
 from legctl import format as fmt
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="the daemon's socket (default: $LEGTHERAPY_SOCKET or %s)" % DEFAULT_SOCKET)
     parser.add_argument("--json", action="store_true", default=d(False),
                         help="print the daemon's raw JSON instead of a table")
-    parser.add_argument("--timeout", type=_number_in(0.0, MAX_TIMEOUT_S, low_open=True), metavar="S", default=d(None),
+    parser.add_argument("--timeout", type=number_in(0.0, MAX_TIMEOUT_S, low_open=True), metavar="S", default=d(None),
                         help=f"seconds to wait for an answer (default {COMMAND_TIMEOUT_S:g}; "
                              f"{LONG_TIMEOUT_S:g} for selftest, autotune, calibrate, commission)")
 
@@ -141,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("status", "show mode, program, heat pads, chambers, rollers and faults")
     w = add("watch", "live view of the machine, redrawn in place (Ctrl-C to quit)")
-    w.add_argument("--interval", type=_number_in(MIN_INTERVAL_S, MAX_INTERVAL_S), default=0.25, metavar="S",
+    w.add_argument("--interval", type=number_in(MIN_INTERVAL_S, MAX_INTERVAL_S), default=0.25, metavar="S",
                    help=f"seconds between frames, {MIN_INTERVAL_S:g}-{MAX_INTERVAL_S:g} (default 0.25)")
-    w.add_argument("--count", type=_number_in(1, 10**9, kind=int), metavar="N", help="stop after N frames")
+    w.add_argument("--count", type=number_in(1, 10**9, kind=int), metavar="N", help="stop after N frames")
     s = add("start", "start a program (see: legctl programs)")
     s.add_argument("program", metavar="PROGRAM", help="program id, e.g. quick_circulation")
     s.add_argument("--intensity", type=_intensity, metavar="1-5", help="1 gentle … 5 strong (default: the program's 3)")
@@ -167,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = add("autotune", "tune a heat pad's PID gains (takes minutes; the pad heats to the target)")
     a.add_argument("pad", metavar="PAD", help="pad zone, e.g. left_calf")
     # finite here; the range (30-42 °C) is the daemon's to judge, so its reason reaches the person
-    a.add_argument("--target-c", type=_number_in(-math.inf, math.inf), default=38.0, metavar="T", help="tuning temperature °C, 30-42 (default 38)")
+    a.add_argument("--target-c", type=number_in(-math.inf, math.inf), default=38.0, metavar="T", help="tuning temperature °C, 30-42 (default 38)")
     add("commission", "measure this unit: each chamber's fill rate and leak-down, each pad's heating "
                       "(takes up to ~20 min; pads heat to 37 °C); stored beside the gains, shown as a table")
     m = add("manual", "drive one output by hand, still through the interlocks (only while idle)")
@@ -203,27 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
     _common(inj, suppress=True)
     inj.add_argument("fault", metavar="NAME[:ZONE]", help="fault name, optionally with a zone")
     return p
-
-
-def _number_in(low: float, high: float, *, kind=float, low_open: bool = False):
-    """An argparse type: a finite number in range, else a usage error (exit 2) saying so.
-
-    ``float("nan")`` parses, and NaN passes every ``<`` check; ``socket.settimeout(-1)`` raises
-    a bare ValueError: both once ended in a traceback."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
-        too_low = value <= low if low_open else value < low
-        if not math.isfinite(value) or too_low or value > high:
-            bound = f"more than {low:g}" if low_open else f"at least {low:g}"
-            in_range = f", {bound} and at most {high:g}" if math.isfinite(low) and math.isfinite(high) else ""
-            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number{in_range}")
-        return value
-
-    return parse
 
 
 def _intensity(text: str) -> int:

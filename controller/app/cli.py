@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from controller.app.secrets import resolve_mqtt_secrets
+from controller.model.cli_numbers import number_in
 from controller.model.config import ConfigError, load_config
 from controller.storage.state_dir import StateDirError, check_state_dir
 
@@ -36,24 +37,6 @@ def session_exit_code(report: dict) -> int:
 MAX_SPEED = 10_000.0
 #: --max-runtime: a week of machine time is far past any session
 MAX_RUNTIME_S = 7 * 24 * 3600.0
-
-
-def number_in(low: float, high: float, *, kind=float, low_open: bool = False):
-    """An argparse type: a finite number in [low, high] (or (low, high]); anything else is a
-    usage error (exit 2) naming the flag, never a NaN that compares False with every check."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
-        too_low = value <= low if low_open else value < low
-        if not math.isfinite(value) or too_low or value > high:
-            bound = f"more than {low:g}" if low_open else f"at least {low:g}"
-            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, {bound} and at most {high:g}")
-        return value
-
-    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
