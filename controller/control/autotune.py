@@ -38,6 +38,8 @@ import math
 import statistics
 from collections.abc import Callable
 
+from controller.control.temporary_law import TemporaryLaw
+
 #: the rule that turns (Ku, Tu) into gains: Kp = KP_OF_KU·Ku, Ti = TI_OF_TU·Tu, Td = TD_OF_TU·Tu
 KP_OF_KU = 0.6
 TI_OF_TU = 1.2
@@ -79,7 +81,7 @@ def _within(value: float, bounds: tuple[float, float]) -> float:
     return min(bounds[1], max(bounds[0], value))
 
 
-class RelayAutotune:
+class RelayAutotune(TemporaryLaw):
     """``step(temp_c, now_s) -> duty`` until ``done`` (then ``result()``) or ``failed`` (``reason``).
 
     Also a heat control law (``update``/``finished``), so it can drive a pad in place of its PID."""
@@ -102,10 +104,7 @@ class RelayAutotune:
         self.cycles = int(cycles)
         self.timeout_s = float(timeout_s)
         self.warmup_timeout_s = float(warmup_timeout_s)
-        self.done = False
-        self.failed = False
-        self.reason: str | None = None
-        self._on_end = on_end
+        super().__init__(on_end)
         self._started_s: float | None = None
         self._start_c = math.nan
         self._reached_s: float | None = None  # first time at the target: the oscillation's clock
@@ -114,11 +113,6 @@ class RelayAutotune:
         self._peak_s = 0.0
         #: (temperature, time) of each turning point, alternating min, max, min, ...
         self.peaks: list[tuple[float, float]] = []
-
-    @property
-    def finished(self) -> bool:
-        """Done or failed: the pad goes back to its own law."""
-        return self.done or self.failed
 
     def update(self, temp_c: float, target_c: float | None, now_s: float) -> float:
         """The control-law face of ``step``: the runner's target is not used, the tune holds its own
@@ -170,16 +164,6 @@ class RelayAutotune:
         self.peaks.append((self._peak_c, self._peak_s))
         self._heating = heating
         self._peak_c = math.inf if heating else -math.inf
-
-    def _fail(self, reason: str) -> float:
-        self.failed = True
-        self.reason = reason
-        self._ended()
-        return 0.0
-
-    def _ended(self) -> None:
-        if self._on_end is not None:
-            self._on_end(self)
 
     def ultimate(self) -> tuple[float, float]:
         """(Ku in duty/°C, Tu in s) from the measured cycles' medians."""

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.control.heat_gains import gains_from_response
+from controller.control.temporary_law import TemporaryLaw
 
 SLOPE_WINDOW_S = 8.0
 WINDOW_OF_DEAD_TIME = 4.0
@@ -112,7 +113,7 @@ def _least_rise(times: list[float], temps: list[float], window_s: float) -> floa
     return least if math.isfinite(least) else temps[-1] - temps[0]
 
 
-class HeatResponseStep:
+class HeatResponseStep(TemporaryLaw):
     """Full duty until ``stop_c``, as a heat control law; ``response`` once done, ``reason`` if failed."""
 
     def __init__(self, stop_c: float, *, duty: float, timeout_s: float = 1800.0,
@@ -122,17 +123,10 @@ class HeatResponseStep:
         self.stop_c = float(stop_c)
         self.duty = float(duty)
         self.timeout_s = float(timeout_s)
-        self.done = False
-        self.failed = False
-        self.reason: str | None = None
+        super().__init__(on_end)
         self.response: HeatResponse | None = None
         self.trace: list[tuple[float, float]] = []
         self._window_from = 0  # the reading NO_RISE_S back
-        self._on_end = on_end
-
-    @property
-    def finished(self) -> bool:
-        return self.done or self.failed
 
     def update(self, temp_c: float, target_c: float | None, now_s: float) -> float:
         if self.finished:
@@ -170,12 +164,3 @@ class HeatResponseStep:
                               f"({temp_c:.1f} °C): heater too weak for this room")
         return self.duty
 
-    def _fail(self, reason: str) -> float:
-        self.failed = True
-        self.reason = reason
-        self._ended()
-        return 0.0
-
-    def _ended(self) -> None:
-        if self._on_end is not None:
-            self._on_end(self)
