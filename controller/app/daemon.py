@@ -198,5 +198,17 @@ def run_fast(opts: RunOptions, during=None) -> RunResult:
     try:
         return loop.run_until_complete(main())
     finally:
+        _cancel_leftovers(loop)
         loop.close()
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """What ``asyncio.run`` does before it closes its loop: a task still pending (a watcher a
+    ``during`` left beside the machine) is cancelled and let finish, not dropped half-run."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
 
