@@ -57,10 +57,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from controller.interfaces.panel_signals import PanelSelection
 from controller.model.commands import (Ack, CommandResult, ConfirmProfile, Pause, Resume, SetHeat, SetIntensity, Source,
                                        Start, Stop)
 from controller.model.state import Mode, State
-from controller.interfaces.panel_signals import PanelSelection
 
 log = logging.getLogger(__name__)
 
