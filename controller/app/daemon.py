@@ -96,18 +96,17 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
     require_profile = opts.require_profile if opts.require_profile is not None else not opts.sim
     sup = Supervisor(cfg, board, hub, programs, state_dir=opts.state_dir, observers=observers, sim=sim,
                      notifier=notifier, require_profile_confirmation=require_profile, scan_rate=scan_rate)
-    exit_code = 0
-    refused: str | None = None
+    refused: str | None = None  # the start's refusal: the run exits 1 (never started)
 
     async def starter() -> None:
-        nonlocal exit_code, refused
+        nonlocal refused
         if opts.program is None:
             return
         result = await hub.submit(Start(command="start", program=opts.program, intensity=opts.intensity,
                                         heat=opts.heat, preheat=opts.preheat), Source.CLI, timeout=None)
         if not result.ok:
             log.error("program %s not started: %s", opts.program, result.error)
-            exit_code, refused = 1, result.error
+            refused = result.error
             sup.stop()
         elif result.data and result.data.get("notes"):
             for note in result.data["notes"]:
@@ -164,7 +163,7 @@ async def run_machine(opts: RunOptions, *, ready: asyncio.Future | None = None) 
     data = report.report(sup.runner)
     if opts.report:
         write_json(opts.report, data)
-    return RunResult(exit_code, data, sup, refused)
+    return RunResult(0 if refused is None else 1, data, sup, refused)
 
 
 def _panel_tasks(sup, board, hub) -> list[asyncio.Task]:
@@ -211,4 +210,3 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.run_until_complete(loop.shutdown_asyncgens())
-
